@@ -1,0 +1,33 @@
+# Two targets a newcomer needs: `make demo` and `make test`.
+# Both create the virtual environment in .venv on first use and install the pinned requirements.
+
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint clean-demo help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the pinned requirements
+
+demo: install  ## run the DMS pipeline end-to-end on the embedded default (offline, a few minutes)
+	PATH="$(abspath $(VENV))/bin:$$PATH" bash run_demo.sh
+
+test: install  ## run the test suite (offline)
+	$(PY) -m pytest
+
+lint: install  ## ruff on the package, scripts, bench and tests
+	$(PY) -m ruff check plmtransfer scripts bench tests
+
+clean-demo:  ## remove the demo's generated files
+	rm -rf demo_output

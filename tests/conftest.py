@@ -1,0 +1,39 @@
+"""Shared pytest fixtures: the tiny random test model and the offline data mirror."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from plmtransfer.models import write_test_model
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MIRROR_ENV = "PLMTRANSFER_MIRROR"
+
+
+def mirror_root() -> Path:
+    """The offline data mirror: ``$PLMTRANSFER_MIRROR`` or ``../shared/data`` beside the repo."""
+    return Path(os.environ.get(MIRROR_ENV, REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    """No test may touch the network: model names never trigger a download."""
+    monkeypatch.setenv("PLMTRANSFER_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """Path of a tiny random ESM-2 (2 layers, dim 32) in the official checkpoint layout."""
+    return write_test_model(tmp_path_factory.mktemp("models"), "tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    """The offline data mirror; tests using it are skipped with a reason when it is absent."""
+    root = mirror_root()
+    if not (root / "dms").is_dir():
+        pytest.skip(f"offline data mirror not found at {root} (set {MIRROR_ENV} to use one)")
+    return root
