@@ -1,0 +1,736 @@
+"""Statistics on per-fold regression results: tidy summaries, mixed-effects contrasts, data size.
+
+The study fitted, in R's lme4, ``R2_score_test ~ Compression_method + (1 | Dataset) + (1 | Fold)``
+by REML with ``mean`` as the reference level and tested every other level against it with
+multcomp's ``glht`` (single-step adjusted p-values, simultaneous 95% intervals). Here the same
+model is fitted with statsmodels' ``MixedLM``: one all-ones group and one variance component per
+crossed random factor (``Dataset``, ``Fold``); the single-step adjustment integrates the
+multivariate normal distribution of the z statistics, as ``glht`` does for a mixed model.
+
+Inputs are the per-fold CSVs of the regression stage
+(``results/lassoCV/<SET>/<model>/<D>_<method>.csv``) or the study's published per-fold CSVs
+(unnamed index column, ``nun_zero_coefs``, ``ModelSize``, ``parameters``, ``dataset_size``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from plmtransfer.errors import UserError
+from plmtransfer.models import ONEHOT, TEST_ARCHITECTURES, find_spec
+
+METRIC_COLUMNS = (
+    "R2_score_train", "MAE_score_train", "RMSE_score_train",
+    "R2_score_test", "MAE_score_test", "RMSE_score_test",
+    "rho_score_train", "rho_score_test", "num_nonzero_coefs", "alpha", "fit_seconds",
+)
+ID_COLUMNS = (
+    "Dataset", "Embedding_model", "Model_family", "Model_size", "Parameters", "Random_weights",
+    "Compression_method", "Fold", "dataset_size",
+)
+PUBLISHED_RENAMES = {"nun_zero_coefs": "num_nonzero_coefs", "parameters": "Parameters"}
+DESIGN_FACTORS = ("Compression_method", "Embedding_model")
+ADJUST_METHODS = ("single-step", "holm", "bonferroni", "none")
+RANDOM_EFFECTS = ("Dataset", "Fold")
+UNKNOWN = "unknown"
+RANDOM_NAME = re.compile(r"^(?P<family>[A-Za-z0-9]+)_t(?P<layers>\d+)_(?P<arch>\w+?)_random$")
+
+
+# --------------------------------------------------------------------------- reading results
+
+
+def parse_result_stem(stem: str) -> tuple[str, str]:
+    """Split a result file stem ``<Dataset>_<method>`` into (dataset, method).
+
+    Data-set names contain ``_`` and methods may contain ``-`` (``pca1-2``), so the method is
+    the part after the last ``_``.
+    """
+    dataset, separator, method = stem.rpartition("_")
+    if not separator or not dataset or not method:
+        raise UserError(f"result file name {stem!r} is not <Dataset>_<method>.csv")
+    return dataset, method
+
+
+def esm2_parameter_count(layers: int, embed_dim: int, heads: int, vocabulary: int = 33) -> int:
+    """Number of weights of an ESM-2 with this architecture (used for random test models).
+
+    Per layer: attention (4 projections with bias), two layer norms, feed-forward (4x width);
+    plus token embedding, final layer norm, the tied LM head's dense + norm + bias, and the
+    contact head's logistic regression over all attention maps.
+    """
+    d = embed_dim
+    per_layer = 4 * (d * d + d) + 2 * (2 * d) + (d * 4 * d + 4 * d) + (4 * d * d + d)
+    lm_head = d * d + d + 2 * d + vocabulary
+    contact_head = layers * heads + 1
+    return layers * per_layer + vocabulary * d + 2 * d + lm_head + contact_head
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the statistics know about one embedding model."""
+
+    family: str
+    size: str
+    parameters: float
+    random_weights: bool
+
+
+def model_info(name: str) -> ModelInfo:
+    """Family, size, parameter count and random-weights flag of an embedding model name.
+
+    Names come from the model table (name or alias); test models written by
+    ``write_test_model`` (``esm2_t2_tiny_random``) are marked as random with a parameter count
+    computed from their architecture; anything else is ``unknown``.
+    """
+    spec = find_spec(name)
+    if spec is not None:
+        return ModelInfo(spec.family, spec.size, float(spec.parameters), False)
+    match = RANDOM_NAME.match(name)
+    if match:
+        arch = match["arch"]
+        parameters = math.nan
+        if arch in TEST_ARCHITECTURES:
+            parameters = float(esm2_parameter_count(*TEST_ARCHITECTURES[arch]))
+        return ModelInfo(match["family"], arch, parameters, True)
+    random_weights = "random" in name.lower().split("_")
+    return ModelInfo(UNKNOWN, UNKNOWN, math.nan, random_weights)
+
+
+def _published_model_name(frame: pd.DataFrame) -> pd.Series:
+    """``Model`` + ``ModelSize`` of the study's across-models layout as one alias (``esm2_650M``)."""
+    return frame["Model"].astype(str) + "_" + frame["ModelSize"].astype(str)
+
+
+def normalise_results(frame: pd.DataFrame, source: str, model_dir: str | None = None,
+                      stem: str | None = None) -> pd.DataFrame:
+    """Bring one per-fold CSV (ours or the study's published layout) to the tidy columns.
+
+    Columns win over the path: ``Embedding_model`` (else ``Model`` + ``ModelSize``, else the
+    model directory, else ``Model``), ``Dataset`` and ``Compression_method`` (else the file
+    stem ``<Dataset>_<method>``).
+    """
+    frame = frame.loc[:, [c for c in frame.columns if not str(c).startswith("Unnamed")]].copy()
+    frame = frame.rename(columns={k: v for k, v in PUBLISHED_RENAMES.items() if k in frame})
+    if "Fold" not in frame:
+        raise UserError(f"{source}: no 'Fold' column; expected one row per outer fold")
+    if frame.empty:
+        raise UserError(f"{source}: no rows")
+    published_family = None
+    if "Embedding_model" not in frame:
+        if {"Model", "ModelSize"} <= set(frame.columns):
+            frame["Embedding_model"] = _published_model_name(frame)
+            published_family = frame["Model"].astype(str)
+        elif model_dir is not None:
+            frame["Embedding_model"] = model_dir
+        elif "Model" in frame:
+            frame["Embedding_model"] = frame["Model"].astype(str)
+        else:
+            raise UserError(f"{source}: cannot tell the embedding model (no 'Embedding_model' "
+                            "or 'Model' column and not under a <model>/ directory)")
+    if "Dataset" not in frame or "Compression_method" not in frame:
+        if stem is None:
+            raise UserError(f"{source}: no 'Dataset'/'Compression_method' columns and the file "
+                            "name is not <Dataset>_<method>.csv")
+        dataset, method = parse_result_stem(stem)
+        if "Dataset" not in frame:
+            frame["Dataset"] = dataset
+        if "Compression_method" not in frame:
+            frame["Compression_method"] = method
+    frame["Embedding_model"] = frame["Embedding_model"].astype(str)
+    frame["Dataset"] = frame["Dataset"].astype(str)
+    frame["Compression_method"] = frame["Compression_method"].astype(str)
+    _add_model_columns(frame, published_family)
+    return frame
+
+
+def _add_model_columns(frame: pd.DataFrame, published_family: pd.Series | None) -> None:
+    """Fill ``Model_family``, ``Model_size``, ``Parameters`` and ``Random_weights`` in place."""
+    infos = {name: model_info(name) for name in frame["Embedding_model"].unique()}
+    names = frame["Embedding_model"]
+    family = names.map(lambda n: infos[n].family)
+    if published_family is not None:
+        family = family.where(family != UNKNOWN, published_family)
+    if "Model_family" not in frame:
+        frame["Model_family"] = family
+    if "Model_size" not in frame:
+        sizes = names.map(lambda n: infos[n].size)
+        if "ModelSize" in frame:
+            sizes = sizes.where(sizes != UNKNOWN, frame["ModelSize"].astype(str))
+        frame["Model_size"] = sizes
+    table_parameters = names.map(lambda n: infos[n].parameters).astype(float)
+    if "Parameters" in frame:
+        frame["Parameters"] = pd.to_numeric(frame["Parameters"], errors="coerce").fillna(
+            table_parameters)
+    else:
+        frame["Parameters"] = table_parameters
+    if "Random_weights" not in frame:
+        frame["Random_weights"] = names.map(lambda n: infos[n].random_weights).astype(bool)
+
+
+def find_result_files(results_dir: str | Path) -> list[Path]:
+    """All per-fold CSVs under ``results_dir`` (``<model>/<D>_<method>.csv`` or combined CSVs)."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise UserError(f"{root}: results directory not found")
+    files = sorted(p for p in root.rglob("*.csv") if not p.name.startswith("."))
+    if not files:
+        raise UserError(f"{root}: no per-fold result CSVs found (expected <model>/<D>_<method>.csv)")
+    return files
+
+
+def read_result_file(path: Path, results_dir: Path | None = None) -> pd.DataFrame:
+    """Read one per-fold CSV and normalise it; the model directory is its parent folder name."""
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: not a readable CSV ({error})") from None
+    model_dir = None
+    if results_dir is not None and path.parent != results_dir:
+        model_dir = path.parent.name
+    return normalise_results(frame, str(path), model_dir=model_dir, stem=path.stem)
+
+
+def dataset_sizes(metadata_dir: str | Path, datasets: Iterable[str]) -> dict[str, int]:
+    """Number of rows of each data set's metadata CSV (``<D>_metadata.csv`` or ``<D>.csv``)."""
+    root = Path(metadata_dir)
+    if not root.is_dir():
+        raise UserError(f"{root}: metadata directory not found")
+    sizes = {}
+    for dataset in datasets:
+        for candidate in (root / f"{dataset}_metadata.csv", root / f"{dataset}.csv"):
+            if candidate.is_file():
+                sizes[dataset] = len(pd.read_csv(candidate, usecols=[0]))
+                break
+    return sizes
+
+
+def check_duplicates(frame: pd.DataFrame) -> None:
+    """Fail when one (data set, model, method, fold[, sample size]) appears more than once."""
+    keys = ["Dataset", "Embedding_model", "Compression_method", "Fold"]
+    if "Sample_size" in frame:
+        keys.append("Sample_size")
+    duplicated = frame.duplicated(keys, keep=False)
+    if duplicated.any():
+        first = frame.loc[duplicated, keys].iloc[0].to_dict()
+        source = frame.loc[duplicated, "Source_file"].unique()[:2] if "Source_file" in frame else []
+        raise UserError(f"duplicate per-fold result {first} (files: {', '.join(map(str, source))}); "
+                        "keep one copy of each result")
+
+
+def order_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Identifier columns first, then ``Sample_size``, the metrics, and anything else."""
+    first = [c for c in ID_COLUMNS if c in frame]
+    if "Sample_size" in frame:
+        first.append("Sample_size")
+    metrics = [c for c in METRIC_COLUMNS if c in frame]
+    rest = [c for c in frame.columns if c not in first and c not in metrics]
+    return frame[first + metrics + rest]
+
+
+def collect_results(results_dir: str | Path, metadata_dir: str | Path | None = None) -> pd.DataFrame:
+    """Collect every per-fold CSV of a results tree into one tidy DataFrame.
+
+    ``dataset_size`` comes from the published column when present, else from the metadata
+    CSVs in ``metadata_dir``, else from ``n_train + n_test`` of the results, else is missing.
+    """
+    root = Path(results_dir)
+    frames = []
+    for path in find_result_files(root):
+        frame = read_result_file(path, root)
+        frame["Source_file"] = str(path.relative_to(root))
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True, sort=False)
+    check_duplicates(frame)
+    add_dataset_size(frame, metadata_dir)
+    frame = frame.sort_values([c for c in ("Embedding_model", "Compression_method", "Dataset",
+                                           "Sample_size", "Fold") if c in frame], kind="stable")
+    return order_columns(frame.reset_index(drop=True))
+
+
+def add_dataset_size(frame: pd.DataFrame, metadata_dir: str | Path | None) -> None:
+    """Fill ``dataset_size`` in place (published column > metadata rows > n_train + n_test)."""
+    size = pd.Series(np.nan, index=frame.index)
+    if "dataset_size" in frame:
+        size = pd.to_numeric(frame["dataset_size"], errors="coerce")
+    if metadata_dir is not None:
+        sizes = dataset_sizes(metadata_dir, frame["Dataset"].unique())
+        size = size.fillna(frame["Dataset"].map(sizes))
+    if {"n_train", "n_test"} <= set(frame.columns):
+        size = size.fillna(frame["n_train"] + frame["n_test"])
+    frame["dataset_size"] = size
+
+
+def read_per_fold(path: str | Path, metadata_dir: str | Path | None = None) -> pd.DataFrame:
+    """A results tree (directory) or one tidy/published per-fold CSV, as the tidy DataFrame."""
+    path = Path(path)
+    if path.is_dir():
+        return collect_results(path, metadata_dir)
+    if not path.is_file():
+        raise UserError(f"{path}: no such results directory or per-fold CSV")
+    frame = read_result_file(path)
+    check_duplicates(frame)
+    add_dataset_size(frame, metadata_dir)
+    return order_columns(frame)
+
+
+def select_rows(frame: pd.DataFrame, where: Sequence[str]) -> pd.DataFrame:
+    """Keep rows matching every ``COLUMN=VALUE`` filter (values compared as text)."""
+    for condition in where:
+        column, separator, value = condition.partition("=")
+        if not separator or column not in frame:
+            raise UserError(f"filter {condition!r} must be COLUMN=VALUE with a column of the "
+                            f"results ({', '.join(map(str, frame.columns))})")
+        frame = frame[frame[column].astype(str) == value]
+        if frame.empty:
+            raise UserError(f"filter {condition!r} leaves no rows")
+    return frame
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def dataset_means(frame: pd.DataFrame, response: str, by: Sequence[str]) -> pd.DataFrame:
+    """Mean of ``response`` over folds for each data set within the groups ``by``."""
+    check_response(frame, response)
+    keys = list(by) + ["Dataset"]
+    extra = {c: "first" for c in ("dataset_size", "Parameters", "Model_family", "Random_weights")
+             if c in frame and c not in keys}
+    aggregations = {response: "mean", **extra}
+    return frame.groupby(keys, sort=True, dropna=False).agg(aggregations).reset_index()
+
+
+def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float, float]:
+    """Mean, standard deviation and t-based ``level`` confidence interval of ``values``."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    n = len(values)
+    if n == 0:
+        return math.nan, math.nan, math.nan, math.nan
+    mean = float(values.mean())
+    if n < 2:
+        return mean, math.nan, math.nan, math.nan
+    sd = float(values.std(ddof=1))
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+    return mean, sd, mean - half, mean + half
+
+
+def summarise_by(frame: pd.DataFrame, response: str = "R2_score_test",
+                 by: Sequence[str] = ("Embedding_model", "Compression_method"),
+                 level: float = 0.95) -> pd.DataFrame:
+    """Per group: number of data sets, mean over data sets of the per-data-set fold means, SD, CI."""
+    means = dataset_means(frame, response, by)
+    rows = []
+    for key, group in means.groupby(list(by), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        mean, sd, low, high = mean_ci(group[response].to_numpy(), level)
+        row = dict(zip(by, key, strict=True))
+        if "Random_weights" in group:
+            row["Random_weights"] = bool(group["Random_weights"].any())
+        row.update(response=response, n_datasets=len(group), mean=mean, sd=sd,
+                   ci_low=low, ci_high=high, ci_level=level)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def check_response(frame: pd.DataFrame, response: str) -> None:
+    """Fail with the available columns when ``response`` is not a numeric column."""
+    if response not in frame:
+        numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+        raise UserError(f"response column {response!r} not in the results; numeric columns: "
+                        f"{', '.join(numeric)}")
+    if not pd.api.types.is_numeric_dtype(frame[response]):
+        raise UserError(f"response column {response!r} is not numeric")
+
+
+# --------------------------------------------------------------------------- multiplicity
+
+
+def significance_stars(p_value: float) -> str:
+    """R's significance codes: *** < 0.001 < ** < 0.01 < * < 0.05 < . < 0.1."""
+    if not np.isfinite(p_value):
+        return ""
+    for threshold, stars in ((0.001, "***"), (0.01, "**"), (0.05, "*"), (0.1, ".")):
+        if p_value < threshold:
+            return stars
+    return ""
+
+
+def max_abs_normal_cdf(c: float, correlation: np.ndarray, seed: int = 0) -> float:
+    """P(max_i |Z_i| <= c) for Z ~ N(0, correlation) (Genz's algorithm, seeded)."""
+    k = correlation.shape[0]
+    if k == 1:
+        return float(2 * stats.norm.cdf(c) - 1)
+    bound = np.full(k, c)
+    return float(stats.multivariate_normal.cdf(
+        bound, mean=np.zeros(k), cov=correlation, lower_limit=-bound, allow_singular=True,
+        maxpts=50_000 * k, abseps=1e-6, releps=1e-6, rng=np.random.default_rng(seed)))
+
+
+def single_step_pvalues(z: np.ndarray, correlation: np.ndarray, seed: int = 0) -> np.ndarray:
+    """multcomp's single-step adjusted p-values: P(max |Z| >= |z_i|) under the joint null.
+
+    The numerical integral is kept within its exact bounds: at least the raw p-value and at most
+    the Bonferroni p-value.
+    """
+    z = np.abs(np.asarray(z, dtype=float))
+    raw = 2 * stats.norm.sf(z)
+    k = len(z)
+    adjusted = np.array([1.0 - max_abs_normal_cdf(value, correlation, seed) for value in z])
+    return np.clip(adjusted, raw, np.minimum(1.0, k * raw))
+
+
+def single_step_quantile(correlation: np.ndarray, level: float = 0.95, seed: int = 0) -> float:
+    """The c with P(max |Z| <= c) = level: the critical value of simultaneous intervals."""
+    k = correlation.shape[0]
+    low = stats.norm.ppf(0.5 + level / 2)
+    high = stats.norm.ppf(1 - (1 - level) / (2 * k))
+    if k == 1 or high - low < 1e-9:
+        return float(low)
+    return float(optimize.brentq(lambda c: max_abs_normal_cdf(c, correlation, seed) - level,
+                                 low - 1e-6, high + 1e-3, xtol=1e-6))
+
+
+def adjust_pvalues(raw: np.ndarray, z: np.ndarray, correlation: np.ndarray, method: str,
+                   seed: int = 0) -> np.ndarray:
+    """Adjusted p-values: single-step (multivariate normal), Holm, Bonferroni or none."""
+    raw = np.asarray(raw, dtype=float)
+    k = len(raw)
+    if method == "single-step":
+        return single_step_pvalues(z, correlation, seed)
+    if method == "bonferroni":
+        return np.minimum(1.0, k * raw)
+    if method == "holm":
+        order = np.argsort(raw)
+        stepped = np.maximum.accumulate((k - np.arange(k)) * raw[order])
+        adjusted = np.empty(k)
+        adjusted[order] = np.minimum(1.0, stepped)
+        return adjusted
+    if method == "none":
+        return raw.copy()
+    raise UserError(f"unknown adjustment {method!r}; use one of {', '.join(ADJUST_METHODS)}")
+
+
+def critical_value(correlation: np.ndarray, method: str, level: float = 0.95, seed: int = 0) -> float:
+    """Critical |z| of the intervals matching the adjustment (Holm uses Bonferroni's intervals)."""
+    k = correlation.shape[0]
+    if method == "single-step":
+        return single_step_quantile(correlation, level, seed)
+    if method in ("bonferroni", "holm"):
+        return float(stats.norm.ppf(1 - (1 - level) / (2 * k)))
+    return float(stats.norm.ppf(0.5 + level / 2))
+
+
+# --------------------------------------------------------------------------- mixed model
+
+
+@dataclass
+class ContrastResult:
+    """Contrasts of every level against the reference, and facts about the fit."""
+
+    contrasts: pd.DataFrame
+    info: dict
+    warnings: list[str] = field(default_factory=list)
+
+
+def design_warnings(frame: pd.DataFrame, factor: str) -> list[str]:
+    """Say when the data-set x level design is unbalanced (missing cells or unequal counts)."""
+    counts = frame.groupby(["Dataset", factor]).size().unstack(fill_value=0)
+    missing = int((counts == 0).sum().sum())
+    nonzero = counts.to_numpy()[counts.to_numpy() > 0]
+    notes = []
+    if missing or len(np.unique(nonzero)) > 1:
+        notes.append(f"unbalanced design: {missing} of {counts.size} (Dataset x {factor}) cells "
+                     f"empty, rows per cell {int(nonzero.min())}-{int(nonzero.max())}; estimates "
+                     "are model-based and differ from differences of raw means")
+    return notes
+
+
+def check_design(frame: pd.DataFrame, response: str, factor: str, reference: str) -> list:
+    """Validate columns and levels of a contrast fit; return the levels, reference first."""
+    check_response(frame, response)
+    for column in (factor, *RANDOM_EFFECTS):
+        if column not in frame:
+            raise UserError(f"column {column!r} not in the results")
+    for other in DESIGN_FACTORS:
+        if other != factor and other in frame and frame[other].nunique() > 1:
+            raise UserError(f"the results hold {frame[other].nunique()} values of {other} "
+                            f"({', '.join(map(str, sorted(frame[other].unique())[:5]))}); "
+                            f"compare {factor} within one, e.g. --where {other}=VALUE")
+    levels = sorted(frame[factor].astype(str).unique())
+    if reference not in levels:
+        raise UserError(f"reference level {reference!r} not among the {factor} values: "
+                        f"{', '.join(levels)}")
+    if len(levels) < 2:
+        raise UserError(f"{factor} has only one level ({reference}); nothing to compare")
+    return [reference] + [level for level in levels if level != reference]
+
+
+def fit_contrasts(frame: pd.DataFrame, response: str = "R2_score_test",
+                  factor: str = "Compression_method", reference: str = "mean",
+                  adjust: str = "single-step", level: float = 0.95, seed: int = 0) -> ContrastResult:
+    """Fit ``response ~ factor + (1|Dataset) + (1|Fold)`` by REML; contrast levels vs reference.
+
+    Returns one row per non-reference level with estimate, SE, z, raw and adjusted p, the
+    interval matching the adjustment and significance stars (from the adjusted p), plus the
+    intercept, variance components, REML log-likelihood and convergence flag.
+    """
+    if adjust not in ADJUST_METHODS:
+        raise UserError(f"unknown adjustment {adjust!r}; use one of {', '.join(ADJUST_METHODS)}")
+    levels = check_design(frame, response, factor, reference)
+    notes = []
+    data = frame[frame[response].notna()]
+    if len(data) < len(frame):
+        notes.append(f"{len(frame) - len(data)} rows with missing {response} left out")
+    notes += design_warnings(data, factor)
+    design = pd.DataFrame({"y": data[response].to_numpy(dtype=float), "one": 1})
+    names = [f"x{i}" for i in range(1, len(levels))]
+    for name, contrast_level in zip(names, levels[1:], strict=True):
+        design[name] = (data[factor].astype(str).to_numpy() == contrast_level).astype(float)
+    components = {}
+    for column in RANDOM_EFFECTS:
+        if data[column].nunique() > 1:
+            design[column] = data[column].astype(str).to_numpy()
+            components[column] = f"0 + C({column})"
+        else:
+            notes.append(f"only one {column}: no {column} random effect fitted")
+    formula = "y ~ " + " + ".join(names)
+    try:
+        result, optimizer, fit_notes = _fit_reml(formula, design, components)
+    except (np.linalg.LinAlgError, ValueError) as error:
+        raise UserError(f"the mixed model of {response} ~ {factor} could not be fitted "
+                        f"({error}); check that every level has results") from None
+    notes += fit_notes
+    converged = bool(getattr(result, "converged", True))
+    if not converged:
+        notes.insert(0, "the mixed model did NOT converge with any optimizer: do not trust "
+                        "these estimates")
+    contrasts, info = _contrast_table(result, names, levels, components, adjust, level, seed)
+    info.update(response=response, factor=factor, reference=reference, converged=converged,
+                optimizer=optimizer,
+                n_obs=len(data), n_datasets=int(data["Dataset"].nunique()),
+                n_folds=int(data["Fold"].nunique()))
+    if not np.all(np.isfinite(contrasts["std_error"])):
+        notes.append("some standard errors are not finite: the fit is degenerate")
+    for key, value in info.items():
+        contrasts[key] = value
+    contrasts["fit_warnings"] = " | ".join(notes)
+    return ContrastResult(contrasts, info, notes)
+
+
+OPTIMIZERS = (("lbfgs", "powell"), ("nm", "bfgs"))
+
+
+def _fit_reml(formula: str, design: pd.DataFrame, components: dict):
+    """REML fit trying several optimizers; keep the converged fit with the highest likelihood.
+
+    statsmodels' default (BFGS first) often stops short when a variance component is near
+    zero, where L-BFGS or Powell converge; the second round is tried only if the first fails.
+    Returns (result, optimizer name, warnings of the kept fit). OLS when no random effect.
+    """
+    import statsmodels.formula.api as smf
+
+    if not components:
+        return smf.ols(formula, design).fit(), "ols", []
+    model = smf.mixedlm(formula, design, groups="one", re_formula="0", vc_formula=components)
+    fits = []
+    for optimizers in OPTIMIZERS:
+        for optimizer in optimizers:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = model.fit(reml=True, method=[optimizer])
+            messages = sorted({str(w.message).splitlines()[0] for w in caught
+                               if not issubclass(w.category, DeprecationWarning)})
+            fits.append((bool(result.converged), float(result.llf), optimizer, result, messages))
+        if any(fit[0] for fit in fits):
+            break
+    converged, _, optimizer, result, messages = max(fits, key=lambda fit: (fit[0], fit[1]))
+    return result, optimizer, messages
+
+
+def _variance_components(result, components: dict) -> dict:
+    """Random-effect variances by name (``var_Dataset``, ``var_Fold``) and the residual variance."""
+    variances = {f"var_{column}": math.nan for column in RANDOM_EFFECTS}
+    if components:
+        for name, value in zip(result.model.exog_vc.names, result.vcomp, strict=True):
+            variances[f"var_{name}"] = float(value)
+    variances["var_residual"] = float(result.scale)
+    return variances
+
+
+def _contrast_table(result, names, levels, components, adjust, level, seed):
+    """Build the contrast rows and the fit facts from a fitted statsmodels result."""
+    estimates = np.asarray(result.params[names], dtype=float)
+    covariance = np.asarray(result.cov_params().loc[names, names], dtype=float)
+    se = np.sqrt(np.diag(covariance))
+    z = estimates / se
+    raw = 2 * stats.norm.sf(np.abs(z))
+    correlation = covariance / np.outer(se, se)
+    adjusted = adjust_pvalues(raw, z, correlation, adjust, seed)
+    critical = critical_value(correlation, adjust, level, seed)
+    contrasts = pd.DataFrame({
+        "level": levels[1:],
+        "contrast": [f"{name} - {levels[0]}" for name in levels[1:]],
+        "estimate": estimates, "std_error": se, "z": z, "p_value": raw, "p_adjusted": adjusted,
+        "ci_low": estimates - critical * se, "ci_high": estimates + critical * se,
+        "stars": [significance_stars(p) for p in adjusted],
+    })
+    contrasts["level_random_weights"] = [model_info(name).random_weights for name in levels[1:]]
+    info = {
+        "adjust": adjust, "ci_level": level, "critical_value": critical,
+        "intercept": float(result.params["Intercept"]),
+        "intercept_se": float(np.sqrt(result.cov_params().loc["Intercept", "Intercept"])),
+        **_variance_components(result, components),
+        "log_likelihood": float(result.llf), "method": "REML" if components else "OLS",
+    }
+    return contrasts, info
+
+
+# --------------------------------------------------------------------------- data size
+
+
+def datasize_fits(frame: pd.DataFrame, response: str = "R2_score_test",
+                  by: Sequence[str] = ("Embedding_model", "Compression_method")) -> pd.DataFrame:
+    """OLS of each group's per-data-set mean ``response`` on log10(dataset_size).
+
+    Slope = change of the mean score per tenfold more data. SE and p of the slope need at
+    least 3 data sets; with 2 the line is exact (R² = 1) and they are left empty.
+    """
+    check_response(frame, response)
+    if "dataset_size" not in frame or frame["dataset_size"].isna().all():
+        raise UserError("no dataset_size known: pass --metadata-dir or results with a "
+                        "dataset_size column")
+    means = dataset_means(frame, response, by)
+    means = means[means["dataset_size"].notna() & means[response].notna()]
+    rows = []
+    for key, group in means.groupby(list(by), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(by, key, strict=True))
+        row.update(_log_size_fit(np.log10(group["dataset_size"].to_numpy(dtype=float)),
+                                 group[response].to_numpy(dtype=float)))
+        row.update(response=response, min_size=group["dataset_size"].min(),
+                   max_size=group["dataset_size"].max(),
+                   Random_weights=bool(group["Random_weights"].any())
+                   if "Random_weights" in group else False)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _log_size_fit(x: np.ndarray, y: np.ndarray) -> dict:
+    """Slope, intercept, R², n, slope SE and p of the least-squares line y = a + b x."""
+    n = len(x)
+    empty = dict(n_datasets=n, slope_per_log10_size=math.nan, intercept=math.nan,
+                 r_squared=math.nan, slope_se=math.nan, slope_p_value=math.nan)
+    if n < 2 or np.ptp(x) == 0:
+        return empty
+    slope, intercept = np.polyfit(x, y, 1)
+    residuals = y - (intercept + slope * x)
+    total = np.sum((y - y.mean()) ** 2)
+    r_squared = 1 - np.sum(residuals ** 2) / total if total > 0 else math.nan
+    fit = dict(empty, slope_per_log10_size=float(slope), intercept=float(intercept),
+               r_squared=float(r_squared))
+    if n >= 3:
+        se = math.sqrt(np.sum(residuals ** 2) / (n - 2) / np.sum((x - x.mean()) ** 2))
+        fit["slope_se"] = se
+        fit["slope_p_value"] = float(2 * stats.t.sf(abs(slope / se), n - 2)) if se > 0 else 0.0
+    return fit
+
+
+def default_model_reference(frame: pd.DataFrame) -> str:
+    """Reference model for model contrasts: the one-hot baseline if present, else the smallest."""
+    names = frame["Embedding_model"].unique()
+    if ONEHOT in names:
+        return ONEHOT
+    parameters = frame.groupby("Embedding_model")["Parameters"].first().fillna(np.inf)
+    return str(parameters.sort_values(kind="stable").index[0])
+
+
+# --------------------------------------------------------------------------- report
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a model or method name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text))
+
+
+def _write(table: pd.DataFrame, path: Path, written: list[Path]) -> None:
+    """Write a table atomically and remember its path."""
+    from plmtransfer.io import write_dataframe_csv
+
+    written.append(write_dataframe_csv(table, path))
+
+
+def _contrast_sets(per_fold: pd.DataFrame, method_reference: str, model_reference: str | None):
+    """The contrast fits a report runs: methods within each model, models within each method."""
+    fits = []
+    if per_fold["Compression_method"].nunique() > 1:
+        for model, rows in per_fold.groupby("Embedding_model", sort=True):
+            if rows["Compression_method"].nunique() > 1:
+                reference = method_reference if method_reference in set(
+                    rows["Compression_method"]) else sorted(rows["Compression_method"])[0]
+                fits.append(("Compression_method", reference, str(model), rows))
+    if per_fold["Embedding_model"].nunique() > 1:
+        reference = model_reference or default_model_reference(per_fold)
+        for method, rows in per_fold.groupby("Compression_method", sort=True):
+            if rows["Embedding_model"].nunique() > 1 and reference in set(rows["Embedding_model"]):
+                fits.append(("Embedding_model", reference, str(method), rows))
+    return fits
+
+
+def run_report(results_dir: str | Path, out_dir: str | Path, figures_dir: str | Path,
+               sampling_dir: str | Path | None = None, metadata_dir: str | Path | None = None,
+               response: str = "R2_score_test", method_reference: str = "mean",
+               model_reference: str | None = None, adjust: str = "single-step",
+               seed: int = 0) -> tuple[list[Path], list[str]]:
+    """Summaries, method and model contrasts, data-size fits and every possible figure.
+
+    Returns (paths written, notes): notes are warnings of the fits and skipped steps.
+    """
+    from plmtransfer import plots
+
+    out_dir, written, notes = Path(out_dir), [], []
+    per_fold = collect_results(results_dir, metadata_dir)
+    check_response(per_fold, response)
+    _write(per_fold, out_dir / "per_fold.csv", written)
+    _write(summarise_by(per_fold, response), out_dir / "summary_by_model_method.csv", written)
+    random_models = sorted(per_fold.loc[per_fold["Random_weights"], "Embedding_model"].unique())
+    if random_models:
+        notes.append(f"models with RANDOM weights (test only, not results): {', '.join(random_models)}")
+    contrast_tables = {}
+    for factor, reference, within, rows in _contrast_sets(per_fold, method_reference,
+                                                          model_reference):
+        stem = f"{factor}_{safe_name(within)}"
+        try:
+            result = fit_contrasts(rows, response, factor, reference, adjust, seed=seed)
+        except UserError as error:
+            notes.append(f"skipped contrasts {stem}: {error}")
+            continue
+        notes += [f"contrasts {stem}: {note}" for note in result.warnings]
+        table = result.contrasts.assign(within=within)
+        _write(table, out_dir / f"contrasts_{stem}.csv", written)
+        contrast_tables[f"forest_{stem}"] = table
+    if not contrast_tables:
+        notes.append("no contrasts: need at least two compression methods or two models")
+    fits = None
+    if per_fold["dataset_size"].notna().any():
+        fits = datasize_fits(per_fold, response)
+        _write(fits, out_dir / "datasize_fits.csv", written)
+    else:
+        notes.append("skipped data-size fits: no dataset_size (pass --metadata-dir)")
+    sampling = None
+    if sampling_dir is not None and Path(sampling_dir).is_dir():
+        sampling = collect_results(sampling_dir, metadata_dir)
+        _write(sampling, out_dir / "per_fold_sampling.csv", written)
+    elif sampling_dir is not None:
+        notes.append(f"skipped learning curves: {sampling_dir} not found")
+    figures, figure_notes = plots.all_figures(per_fold, figures_dir, response, sampling,
+                                              contrast_tables, fits, method_reference)
+    return written + figures, notes + figure_notes
