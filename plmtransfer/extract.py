@@ -1,0 +1,734 @@
+"""The extraction stage: FASTA -> per-sequence pLM embeddings (fair-esm ``extract.py`` drop-in).
+
+Outputs, in ``output_dir``:
+
+- ``<label>.pt`` per sequence (``--include``): fair-esm's dict ``label``, ``representations``
+  ``{layer: L x D}``, ``mean_representations``, ``bos_representations``, ``contacts``;
+- ``embed_layer_<L>_<method>.pkl`` (or ``.npz``) per layer and method (``--pool``): the
+  compressed-embedding contract, computed on the fly with :mod:`plmtransfer.compress`, so no
+  per-token file is ever written;
+- ``labels.tsv`` (label -> file name) when a FASTA header is not a safe file name.
+
+Speed: sequences are sorted by length and batched by a token budget; for ESM-2 the forward
+pass is run layer by layer here (fused ``scaled_dot_product_attention``, no logits, stops at
+the deepest requested layer), replicating ``esm.model.esm2.ESM2.forward`` exactly. ESM-1b/1v
+and contact maps use fair-esm's own forward.
+
+Safety: every file is written under a temporary name and renamed. Pooled vectors are first
+written per batch to ``.extract-work-<hash>/part-*.pt`` and gathered into the final files at
+the end, so a run killed at any moment resumes where it stopped and gives the same files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional
+
+from plmtransfer.compress import METHODS, check_methods, compress_protein
+from plmtransfer.errors import UserError
+from plmtransfer.io import TEMP_PREFIX, atomic_open, atomic_path, load_compressed, save_compressed
+from plmtransfer.models import ONEHOT, LoadedModel, load_model
+from plmtransfer.onehot import ONEHOT_DIM, onehot_encode
+from plmtransfer.sequences import Record, duplicate_labels, read_fasta
+
+INCLUDE_CHOICES = ("mean", "per_tok", "bos", "contacts")
+LONG_CHOICES = ("truncate", "chunk")
+FORMAT_CHOICES = ("pkl", "npz")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+LABELS_FILE = "labels.tsv"
+WORK_PREFIX = ".extract-work-"
+SAFE_LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:+=,@-]*")
+MAX_NAME_CHARS = 150
+
+
+# ----------------------------------------------------------------------------- options
+
+
+@dataclass
+class ExtractOptions:
+    """Everything ``scripts/extract.py`` can ask for (defaults equal the CLI's)."""
+
+    include: tuple[str, ...] = ()
+    pool: tuple[str, ...] = ()
+    repr_layers: tuple[int, ...] = (-1,)
+    toks_per_batch: int = 4096
+    truncation_seq_length: int = 1022
+    long: str = "truncate"
+    chunk_overlap: int = 256
+    format: str = "pkl"
+    overwrite: bool = False
+    shard: tuple[int, int] = (1, 1)
+    dedupe: bool = False
+    nogpu: bool = False
+    dtype: str = "float32"
+    quiet: bool = False
+
+
+@dataclass
+class ExtractSummary:
+    """What a run did: counts for the caller and the tests."""
+
+    sequences: int = 0
+    computed: int = 0
+    skipped: int = 0
+    truncated: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    pooled_files: list[Path] = field(default_factory=list)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """Parse ``K/N`` (1 <= K <= N) into ``(K, N)``."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise UserError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. 1/4")
+    return int(match.group(1)), int(match.group(2))
+
+
+def check_options(options: ExtractOptions) -> None:
+    """Reject flag combinations that cannot work, before anything is loaded or written."""
+    if not options.include and not options.pool:
+        raise UserError("nothing to extract: give --include (mean per_tok bos contacts) and/or --pool")
+    unknown = sorted(set(options.include) - set(INCLUDE_CHOICES))
+    if unknown:
+        raise UserError(f"--include {' '.join(unknown)}: use {', '.join(INCLUDE_CHOICES)}")
+    if options.long not in LONG_CHOICES:
+        raise UserError(f"--long {options.long}: use one of {', '.join(LONG_CHOICES)}")
+    if options.format not in FORMAT_CHOICES:
+        raise UserError(f"--format {options.format}: use one of {', '.join(FORMAT_CHOICES)}")
+    if options.dtype not in DTYPES:
+        raise UserError(f"--dtype {options.dtype}: use one of {', '.join(DTYPES)}")
+    if options.overwrite and options.shard[1] > 1:
+        raise UserError("--overwrite cannot be combined with --shard (shards would delete each "
+                        "other's work): delete the output directory before starting the shards")
+    if options.toks_per_batch < 1 or options.truncation_seq_length < 1:
+        raise UserError("--toks_per_batch and --truncation_seq_length must be positive")
+    if options.long == "chunk":
+        if "contacts" in options.include:
+            raise UserError("--include contacts cannot be combined with --long chunk "
+                            "(contact maps of stitched windows are not defined)")
+        if not 0 <= options.chunk_overlap < options.truncation_seq_length:
+            raise UserError("--chunk_overlap must be >= 0 and smaller than --truncation_seq_length")
+    check_methods(options.pool)
+
+
+# ----------------------------------------------------------------------------- records
+
+
+def load_records(fasta_file: str | os.PathLike, dedupe: bool) -> list[Record]:
+    """Read and validate the FASTA; duplicate labels are an error (``dedupe`` drops exact copies)."""
+    records = read_fasta(fasta_file)
+    duplicates = duplicate_labels(records)
+    if not duplicates:
+        return records
+    first_sequence: dict[str, str] = {}
+    kept: list[Record] = []
+    conflicting: list[str] = []
+    for record in records:
+        if record.label not in first_sequence:
+            first_sequence[record.label] = record.sequence
+            kept.append(record)
+        elif record.sequence != first_sequence[record.label]:
+            conflicting.append(record.label)
+    if not dedupe or conflicting:
+        names = sorted(set(conflicting) if dedupe else duplicates)
+        shown = ", ".join(repr(name) for name in names[:5]) + (" ..." if len(names) > 5 else "")
+        reason = ("with different sequences; rename them" if dedupe else
+                  "; rename them, or pass --dedupe to keep the first of identical copies")
+        raise UserError(f"{fasta_file}: {len(names)} duplicate label(s) {shown} {reason}")
+    return kept
+
+
+def label_file_stem(label: str) -> str:
+    """A file-name stem for ``label`` that cannot escape the output directory.
+
+    Safe labels (letters, digits and ``._:+=,@-``, not starting with ``.``, short) are kept
+    as they are, like fair-esm; others get unsafe characters replaced by ``_`` and a hash of
+    the full label appended so that different labels never share a file.
+    """
+    if SAFE_LABEL.fullmatch(label) and len(label) <= MAX_NAME_CHARS:
+        return label
+    cleaned = re.sub(r"[^A-Za-z0-9._:+=,@-]", "_", label)[:MAX_NAME_CHARS].lstrip(".") or "seq"
+    digest = hashlib.sha1(label.encode("utf-8")).hexdigest()[:12]
+    return f"{cleaned}-{digest}"
+
+
+def label_file_stems(records: Sequence[Record], fasta_file) -> dict[str, str]:
+    """Map every label to its file stem; error if two labels would share a file."""
+    stems = {record.label: label_file_stem(record.label) for record in records}
+    seen: dict[str, str] = {}
+    for label, stem in stems.items():
+        key = stem.lower()
+        if key in seen:
+            raise UserError(f"{fasta_file}: labels {seen[key]!r} and {label!r} map to the same "
+                            f"file name {stem!r} (names must differ beyond letter case)")
+        seen[key] = label
+    return stems
+
+
+def shard_records(records: Sequence[Record], shard: tuple[int, int]) -> list[Record]:
+    """The deterministic K-th of N shares of ``records``: every N-th record from the K-th."""
+    k, n = shard
+    return [record for index, record in enumerate(records) if index % n == k - 1]
+
+
+# ----------------------------------------------------------------------------- featurisers
+
+
+@dataclass
+class Embedded:
+    """One sequence's output: per-residue representations, BOS vectors, contact map."""
+
+    representations: dict[int, torch.Tensor]
+    bos: dict[int, torch.Tensor] | None
+    contacts: torch.Tensor | None = None
+
+
+class OnehotFeaturiser:
+    """The ``onehot`` baseline: layer 0 is the L x 20 one-hot matrix; no BOS token, no limit."""
+
+    name = ONEHOT
+    num_layers = 0
+    embed_dim = ONEHOT_DIM
+    has_bos = False
+    has_contacts = False
+    max_residues = None
+
+    def embed(self, sequences: Sequence[str], layers: Sequence[int],
+              contacts: bool) -> list[Embedded]:
+        """One-hot encode each sequence."""
+        return [Embedded({0: torch.from_numpy(onehot_encode(sequence))}, None)
+                for sequence in sequences]
+
+
+class EsmFeaturiser:
+    """A fair-esm model on a device; ESM-2 runs through :func:`esm2_representations`."""
+
+    has_bos = True
+
+    def __init__(self, loaded: LoadedModel, device: torch.device, dtype: torch.dtype):
+        from esm.model.esm2 import ESM2
+
+        self.model = loaded.model.to(device=device, dtype=dtype).eval()
+        self.alphabet = loaded.alphabet
+        self.name = loaded.name
+        self.checkpoint = str(loaded.checkpoint)
+        self.num_layers = loaded.num_layers
+        self.embed_dim = loaded.embed_dim
+        self.has_contacts = loaded.has_contact_weights
+        self.device = device
+        self.is_esm2 = isinstance(self.model, ESM2)
+        self.max_residues = self.max_positions() - 2
+
+    def max_positions(self) -> int:
+        """Longest token sequence the model accepts (ESM-1b's learned positions stop at 1024)."""
+        args = getattr(self.model, "args", None)
+        return int(getattr(args, "max_positions", 1024)) if args is not None else 1024
+
+    def tokenise(self, sequences: Sequence[str]) -> torch.Tensor:
+        """BOS + residues + EOS, padded: fair-esm's batch converter without truncation."""
+        converter = self.alphabet.get_batch_converter()
+        _, _, tokens = converter([(str(i), sequence) for i, sequence in enumerate(sequences)])
+        return tokens
+
+    def embed(self, sequences: Sequence[str], layers: Sequence[int],
+              contacts: bool) -> list[Embedded]:
+        """Forward one batch; return per-sequence float32 CPU tensors (residues only)."""
+        tokens = self.tokenise(sequences).to(self.device, non_blocking=True)
+        with torch.inference_mode():
+            if self.is_esm2 and not contacts:
+                representations = esm2_representations(self.model, tokens, layers)
+                contact_maps = None
+            else:
+                output = self.model(tokens, repr_layers=list(layers), return_contacts=contacts)
+                representations = output["representations"]
+                contact_maps = output["contacts"].float().cpu() if contacts else None
+            representations = {layer: tensor.float().cpu()
+                               for layer, tensor in representations.items()}
+        results = []
+        for i, sequence in enumerate(sequences):
+            length = len(sequence)
+            results.append(Embedded(
+                {layer: tensor[i, 1:length + 1].clone() for layer, tensor in representations.items()},
+                {layer: tensor[i, 0].clone() for layer, tensor in representations.items()},
+                contact_maps[i, :length, :length].clone() if contact_maps is not None else None,
+            ))
+        return results
+
+
+def esm2_representations(model, tokens: torch.Tensor, layers: Sequence[int]) -> dict[int, torch.Tensor]:
+    """ESM2.forward's hidden representations, computing only up to the deepest requested layer.
+
+    Replicates ``esm.model.esm2.ESM2.forward``: embedding scale, token-dropout rescaling,
+    zeroed padding, key-padding mask, and ``emb_layer_norm_after`` on the last layer only
+    when it is the model's final layer. Works in (batch, time, channel) layout, uses fused
+    attention and skips the LM head. Returns ``{layer: B x T x D}``.
+    """
+    wanted = set(layers)
+    deepest = max(wanted)
+    padding_mask = tokens.eq(model.padding_idx)
+    x = model.embed_scale * model.embed_tokens(tokens)
+    if model.token_dropout:
+        is_mask = tokens == model.mask_idx
+        x = x.masked_fill(is_mask.unsqueeze(-1), 0.0)
+        mask_ratio_train = 0.15 * 0.8
+        src_lengths = (~padding_mask).sum(-1)
+        mask_ratio_observed = is_mask.sum(-1).to(x.dtype) / src_lengths
+        x = x * (1 - mask_ratio_train) / (1 - mask_ratio_observed)[:, None, None]
+    x = x * (1 - padding_mask.unsqueeze(-1).type_as(x))
+    hidden = {0: x} if 0 in wanted else {}
+    attend = None if not padding_mask.any() else (~padding_mask)[:, None, None, :]
+    cos, sin = rotary_tables(model.layers[0].self_attn, tokens.shape[1], x) if deepest else (None, None)
+    for index in range(deepest):
+        x = transformer_layer(model.layers[index], x, attend, cos, sin)
+        if index + 1 in wanted:
+            hidden[index + 1] = x
+    if deepest == model.num_layers:
+        hidden[deepest] = model.emb_layer_norm_after(x)
+    return hidden
+
+
+def rotary_tables(attention, length: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables of ESM-2's rotary embedding for ``length`` positions.
+
+    The inverse frequencies are recomputed in fp32 with ``RotaryEmbedding``'s formula (the
+    model's buffer may have been cast to bfloat16, which would blur positions).
+    """
+    dim = attention.head_dim
+    steps = torch.arange(0, dim, 2, device=like.device, dtype=torch.float32)
+    inv_freq = 1.0 / (10000 ** (steps / dim))
+    positions = torch.arange(length, device=like.device, dtype=torch.float32)
+    frequencies = torch.outer(positions, inv_freq)
+    angles = torch.cat((frequencies, frequencies), dim=-1)
+    return angles.cos().to(like.dtype), angles.sin().to(like.dtype)
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """(x1, x2) -> (-x2, x1) on the last dimension, as in ``esm.rotary_embedding``."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def transformer_layer(layer, x: torch.Tensor, attend: torch.Tensor | None,
+                      cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """One ESM-2 ``TransformerLayer`` (pre-norm attention + GELU FFN) on B x T x D input."""
+    attention = layer.self_attn
+    batch, length, _ = x.shape
+    heads, head_dim = attention.num_heads, attention.head_dim
+    h = layer.self_attn_layer_norm(x)
+
+    def split_heads(t: torch.Tensor) -> torch.Tensor:
+        return t.view(batch, length, heads, head_dim).transpose(1, 2)
+
+    q = split_heads(attention.q_proj(h) * attention.scaling)
+    k = split_heads(attention.k_proj(h))
+    v = split_heads(attention.v_proj(h))
+    q = q * cos + rotate_half(q) * sin
+    k = k * cos + rotate_half(k) * sin
+    context = functional.scaled_dot_product_attention(q, k, v, attn_mask=attend, scale=1.0)
+    context = context.transpose(1, 2).reshape(batch, length, heads * head_dim)
+    x = x + attention.out_proj(context)
+    h = layer.final_layer_norm(x)
+    return x + layer.fc2(functional.gelu(layer.fc1(h)))
+
+
+def select_device(nogpu: bool) -> torch.device:
+    """CUDA when available unless ``nogpu``."""
+    return torch.device("cuda" if torch.cuda.is_available() and not nogpu else "cpu")
+
+
+def load_featuriser(model_location: str, options: ExtractOptions):
+    """The ``onehot`` featuriser or a fair-esm model on the chosen device and dtype."""
+    if model_location == ONEHOT:
+        return OnehotFeaturiser()
+    from esm.model.msa_transformer import MSATransformer
+
+    loaded = load_model(model_location)
+    if isinstance(loaded.model, MSATransformer):
+        raise UserError(f"{model_location}: MSA Transformer models take alignments, not sequences")
+    device = select_device(options.nogpu)
+    dtype = DTYPES[options.dtype]
+    if device.type == "cpu" and dtype != torch.float32:
+        warnings.warn(f"--dtype {options.dtype} on CPU is much slower than float32", stacklevel=2)
+    return EsmFeaturiser(loaded, device, dtype)
+
+
+def resolve_layers(repr_layers: Sequence[int], num_layers: int, model_name: str) -> list[int]:
+    """Turn fair-esm layer indices (negative count from the end) into sorted layer numbers."""
+    bad = [i for i in repr_layers if not -(num_layers + 1) <= i <= num_layers]
+    if bad:
+        raise UserError(f"--repr_layers {' '.join(map(str, bad))}: model {model_name} has layers "
+                        f"0..{num_layers} (negative values count from the end: -1 = {num_layers})")
+    return sorted({(i + num_layers + 1) % (num_layers + 1) for i in repr_layers})
+
+
+def check_featuriser(featuriser, options: ExtractOptions) -> None:
+    """Reject requests this featuriser cannot serve (BOS of onehot, contacts without weights)."""
+    needs_bos = "bos" in options.include or any(METHODS[m].needs_bos for m in options.pool)
+    if needs_bos and not featuriser.has_bos:
+        raise UserError(f"model {featuriser.name} has no BOS token: drop 'bos' from --include/--pool")
+    if "contacts" in options.include and not featuriser.has_contacts:
+        raise UserError(f"model {featuriser.name} has no contact-regression weights "
+                        "(<name>-contact-regression.pt beside the checkpoint): drop 'contacts'")
+
+
+# ----------------------------------------------------------------------------- batching
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A window of one record's sequence that goes through the model as one input."""
+
+    record: int
+    start: int
+    sequence: str
+
+
+def split_pieces(index: int, sequence: str, limit: int | None, long: str,
+                 overlap: int) -> list[Piece]:
+    """One piece (possibly truncated) or, with ``chunk``, overlapping windows of <= ``limit``."""
+    if limit is None or len(sequence) <= limit:
+        return [Piece(index, 0, sequence)]
+    if long == "truncate":
+        return [Piece(index, 0, sequence[:limit])]
+    stride = limit - overlap
+    count = math.ceil((len(sequence) - limit) / stride) + 1
+    starts = sorted({min(i * stride, len(sequence) - limit) for i in range(count)})
+    return [Piece(index, start, sequence[start:start + limit]) for start in starts]
+
+
+def token_batches(pieces: Sequence[Piece], toks_per_batch: int) -> list[list[Piece]]:
+    """Length-sorted batches whose padded size (longest + 2) x count fits ``toks_per_batch``."""
+    ordered = sorted(pieces, key=lambda piece: (len(piece.sequence), piece.record, piece.start))
+    batches: list[list[Piece]] = []
+    current: list[Piece] = []
+    longest = 0
+    for piece in ordered:
+        size = len(piece.sequence) + 2
+        if current and max(size, longest) * (len(current) + 1) > toks_per_batch:
+            batches.append(current)
+            current, longest = [], 0
+        current.append(piece)
+        longest = max(longest, size)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def embed_with_retry(featuriser, pieces: Sequence[Piece], layers, contacts: bool) -> list[Embedded]:
+    """Embed a batch; on CUDA out-of-memory split it in halves and retry."""
+    try:
+        return featuriser.embed([piece.sequence for piece in pieces], layers, contacts)
+    except torch.OutOfMemoryError:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        if len(pieces) == 1:
+            raise UserError(f"out of GPU memory on one sequence of {len(pieces[0].sequence)} "
+                            "residues: use --long chunk, a smaller --truncation_seq_length, "
+                            "--dtype bfloat16 or --nogpu") from None
+        half = len(pieces) // 2
+        return (embed_with_retry(featuriser, pieces[:half], layers, contacts)
+                + embed_with_retry(featuriser, pieces[half:], layers, contacts))
+
+
+class Stitcher:
+    """Collects the pieces of each record; averages overlapping windows into one embedding."""
+
+    def __init__(self, records: Sequence[Record], piece_counts: dict[int, int]):
+        self.records = records
+        self.remaining = dict(piece_counts)
+        self.parts: dict[int, list[tuple[Piece, Embedded]]] = {}
+
+    def add(self, piece: Piece, embedded: Embedded) -> tuple[int, Embedded] | None:
+        """Register one piece; return ``(record, embedding)`` once all its pieces arrived."""
+        if self.remaining[piece.record] == 1 and piece.record not in self.parts:
+            del self.remaining[piece.record]
+            return piece.record, embedded
+        self.parts.setdefault(piece.record, []).append((piece, embedded))
+        self.remaining[piece.record] -= 1
+        if self.remaining[piece.record]:
+            return None
+        del self.remaining[piece.record]
+        return piece.record, self.stitch(piece.record, self.parts.pop(piece.record))
+
+    def stitch(self, record: int, parts: list[tuple[Piece, Embedded]]) -> Embedded:
+        """Average per-residue rows over overlapping windows; BOS = mean of the windows' BOS."""
+        length = len(self.records[record].sequence)
+        counts = torch.zeros(length, 1)
+        for piece, _ in parts:
+            counts[piece.start:piece.start + len(piece.sequence)] += 1
+        representations, bos = {}, {}
+        for layer, first in parts[0][1].representations.items():
+            total = torch.zeros(length, first.shape[1])
+            for piece, embedded in parts:
+                total[piece.start:piece.start + len(piece.sequence)] += embedded.representations[layer]
+            representations[layer] = total / counts
+            if parts[0][1].bos is not None:
+                bos[layer] = torch.stack([embedded.bos[layer] for _, embedded in parts]).mean(0)
+        return Embedded(representations, bos or None)
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def per_sequence_result(label: str, embedded: Embedded, include: Sequence[str]) -> dict:
+    """fair-esm's per-sequence dict with the keys ``include`` asks for."""
+    result: dict = {"label": label}
+    if "per_tok" in include:
+        result["representations"] = dict(embedded.representations)
+    if "mean" in include:
+        result["mean_representations"] = {layer: t.mean(0) for layer, t in embedded.representations.items()}
+    if "bos" in include:
+        result["bos_representations"] = dict(embedded.bos)
+    if "contacts" in include:
+        result["contacts"] = embedded.contacts
+    return result
+
+
+def pooled_vectors(embedded: Embedded, methods: Sequence[str]) -> dict[str, torch.Tensor]:
+    """``{"<layer>/<method>": vector}`` from the shared compression registry."""
+    vectors = {}
+    for layer, residues in embedded.representations.items():
+        bos = embedded.bos[layer].numpy() if embedded.bos is not None else None
+        for method, vector in compress_protein(residues.numpy(), bos, methods).items():
+            vectors[f"{layer}/{method}"] = torch.as_tensor(np.asarray(vector))
+    return vectors
+
+
+def pooled_path(output_dir: Path, layer: int, method: str, fmt: str) -> Path:
+    """``embed_layer_<L>_<method>.<fmt>``, the compressed-embedding contract."""
+    return output_dir / f"embed_layer_{layer}_{method}.{fmt}"
+
+
+def work_dir_for(output_dir: Path, featuriser, layers, options: ExtractOptions) -> Path:
+    """Hidden folder for partial pooled results; its name hashes every setting that changes them."""
+    settings = {
+        "model": featuriser.name,
+        "checkpoint": getattr(featuriser, "checkpoint", ""),
+        "layers": list(layers), "methods": list(options.pool), "long": options.long,
+        "truncation": options.truncation_seq_length, "overlap": options.chunk_overlap,
+        "dtype": options.dtype,
+    }
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    return output_dir / f"{WORK_PREFIX}{digest}"
+
+
+def read_parts(work_dir: Path) -> dict[str, dict[str, torch.Tensor]]:
+    """All completed partial results: ``{label: {"<layer>/<method>": vector}}``."""
+    done: dict[str, dict[str, torch.Tensor]] = {}
+    if not work_dir.is_dir():
+        return done
+    for part in sorted(work_dir.glob("part-*.pt")):
+        data = torch.load(part, map_location="cpu", weights_only=True)
+        for label, vectors in zip(data["labels"], data["vectors"], strict=True):
+            done.setdefault(label, vectors)
+    return done
+
+
+def write_part(work_dir: Path, labels: list[str], vectors: list[dict[str, torch.Tensor]]) -> None:
+    """Atomically write one batch's pooled vectors as a partial file."""
+    name = f"part-{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.pt"
+    with atomic_path(work_dir / name) as temporary:
+        torch.save({"labels": labels, "vectors": vectors}, temporary)
+
+
+def pooled_files_complete(paths: Sequence[Path], labels: Sequence[str]) -> bool:
+    """True when every pooled file exists and holds every label."""
+    if not all(path.is_file() for path in paths):
+        return False
+    wanted = set(labels)
+    return all(wanted <= set(load_compressed(path)) for path in paths)
+
+
+@contextlib.contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory/.lock`` (shards gather one at a time)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def gather_pooled(records: Sequence[Record], work_dir: Path, paths: dict[tuple[int, str], Path]) -> bool:
+    """Write the final pooled files once every record is done; remove the work folder.
+
+    Returns False when other shards still have records to do.
+    """
+    labels = [record.label for record in records]
+    with locked(work_dir):
+        if not pooled_files_complete(list(paths.values()), labels):
+            done = read_parts(work_dir)
+            if any(label not in done for label in labels):
+                return False
+            for (layer, method), path in paths.items():
+                key = f"{layer}/{method}"
+                save_compressed({label: done[label][key].numpy() for label in labels}, path)
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return True
+
+
+def write_labels_file(output_dir: Path, stems: dict[str, str]) -> None:
+    """Record ``label<TAB>file`` when some label is not its own file name."""
+    if all(label == stem for label, stem in stems.items()):
+        return
+    with atomic_open(output_dir / LABELS_FILE, "w", encoding="utf-8") as handle:
+        handle.write("label\tfile\n")
+        for label, stem in stems.items():
+            escaped = label.replace("\\", "\\\\").replace("\t", "\\t")
+            handle.write(f"{escaped}\t{stem}.pt\n")
+
+
+def remove_stale_temporaries(output_dir: Path) -> None:
+    """Delete temporary files left by a killed run (only safe when no other shard runs)."""
+    for stale in output_dir.glob(f"{TEMP_PREFIX}*"):
+        stale.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+@dataclass
+class Plan:
+    """What one run will do: records to compute, pieces, the pooled-file bookkeeping."""
+
+    todo: list[Record]
+    pieces: list[Piece]
+    truncated: int
+    work_dir: Path | None
+    pooled: dict[tuple[int, str], Path]
+
+
+def make_plan(records, share, output_dir, stems, featuriser, layers, options) -> Plan:
+    """Decide which records still need work (resume) and split them into pieces."""
+    pooled = {(layer, method): pooled_path(output_dir, layer, method, options.format)
+              for layer in layers for method in options.pool}
+    work_dir = work_dir_for(output_dir, featuriser, layers, options) if options.pool else None
+    if options.overwrite and work_dir is not None:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        for path in pooled.values():
+            path.unlink(missing_ok=True)
+    pooled_done: set[str] = set()
+    if work_dir is not None and not options.overwrite:
+        if pooled_files_complete(list(pooled.values()), [record.label for record in records]):
+            pooled_done = {record.label for record in records}
+        else:
+            pooled_done = set(read_parts(work_dir))
+
+    def needs_work(record: Record) -> bool:
+        if options.overwrite:
+            return True
+        if options.include and not (output_dir / f"{stems[record.label]}.pt").is_file():
+            return True
+        return bool(options.pool) and record.label not in pooled_done
+
+    todo = [record for record in share if needs_work(record)]
+    limit = featuriser.max_residues
+    if limit is not None:
+        limit = min(limit, options.truncation_seq_length)
+    pieces = [piece for index, record in enumerate(todo)
+              for piece in split_pieces(index, record.sequence, limit, options.long,
+                                        options.chunk_overlap)]
+    truncated = sum(limit is not None and len(record.sequence) > limit for record in todo)
+    return Plan(todo, pieces, truncated if options.long == "truncate" else 0, work_dir, pooled)
+
+
+def progress_bar(total_tokens: int, quiet: bool):
+    """A tqdm bar counting tokens, with sequences per second in the postfix."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total_tokens, unit="tok", unit_scale=True, disable=quiet,
+                desc="extract", file=sys.stderr, dynamic_ncols=True)
+
+
+def run_extraction(model_location: str, fasta_file: str | os.PathLike,
+                   output_dir: str | os.PathLike, options: ExtractOptions) -> ExtractSummary:
+    """Extract embeddings of every sequence of ``fasta_file`` into ``output_dir``.
+
+    All input checks (FASTA, flags, model, layers) happen before anything is written.
+    """
+    check_options(options)
+    records = load_records(fasta_file, options.dedupe)
+    stems = label_file_stems(records, fasta_file)
+    featuriser = load_featuriser(model_location, options)
+    layers = resolve_layers(options.repr_layers, featuriser.num_layers, featuriser.name)
+    check_featuriser(featuriser, options)
+
+    output_dir = Path(output_dir)
+    share = shard_records(records, options.shard)
+    plan = make_plan(records, share, output_dir, stems, featuriser, layers, options)
+    summary = ExtractSummary(sequences=len(share), skipped=len(share) - len(plan.todo),
+                             truncated=plan.truncated)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if options.shard[1] == 1:
+        remove_stale_temporaries(output_dir)
+    if options.include:
+        write_labels_file(output_dir, stems)
+    if plan.truncated:
+        warnings.warn(f"{plan.truncated} sequence(s) longer than {options.truncation_seq_length} "
+                      "residues were truncated (use --long chunk to embed them whole)", stacklevel=2)
+    started = time.perf_counter()
+    compute(plan, featuriser, layers, output_dir, stems, options, summary)
+    summary.seconds = time.perf_counter() - started
+    if options.pool and gather_pooled(records, plan.work_dir, plan.pooled):
+        summary.pooled_files = list(plan.pooled.values())
+    return summary
+
+
+def compute(plan: Plan, featuriser, layers, output_dir: Path, stems, options, summary) -> None:
+    """Run the batches of ``plan``; write per-sequence files and partial pooled files."""
+    contacts = "contacts" in options.include
+    counts: dict[int, int] = {}
+    for piece in plan.pieces:
+        counts[piece.record] = counts.get(piece.record, 0) + 1
+    stitcher = Stitcher(plan.todo, counts)
+    total_tokens = sum(len(piece.sequence) + 2 for piece in plan.pieces)
+    started = time.perf_counter()
+    with progress_bar(total_tokens, options.quiet) as bar:
+        for batch in token_batches(plan.pieces, options.toks_per_batch):
+            finished = []
+            for piece, embedded in zip(batch, embed_with_retry(featuriser, batch, layers, contacts),
+                                       strict=True):
+                done = stitcher.add(piece, embedded)
+                if done is not None:
+                    finished.append(done)
+            write_outputs(finished, plan, output_dir, stems, options)
+            summary.computed += len(finished)
+            tokens = sum(len(piece.sequence) + 2 for piece in batch)
+            summary.tokens += tokens
+            bar.update(tokens)
+            bar.set_postfix(seqs_per_s=f"{summary.computed / (time.perf_counter() - started):.1f}")
+
+
+def write_outputs(finished, plan: Plan, output_dir: Path, stems, options) -> None:
+    """Per-sequence ``.pt`` files (``--include``) and one partial pooled file (``--pool``)."""
+    labels, vectors = [], []
+    for index, embedded in finished:
+        label = plan.todo[index].label
+        if options.include:
+            with atomic_path(output_dir / f"{stems[label]}.pt") as temporary:
+                torch.save(per_sequence_result(label, embedded, options.include), temporary)
+        if options.pool:
+            labels.append(label)
+            vectors.append(pooled_vectors(embedded, options.pool))
+    if labels:
+        write_part(plan.work_dir, labels, vectors)

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Extract per-sequence protein language model embeddings from a FASTA file.
+
+A drop-in for fair-esm's scripts/extract.py (same arguments, same <label>.pt files) that can
+also pool embeddings on the fly (--pool), resume after a crash, and shard a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.compress import METHODS
+from plmtransfer.extract import (
+    DTYPES,
+    FORMAT_CHOICES,
+    INCLUDE_CHOICES,
+    LONG_CHOICES,
+    ExtractOptions,
+    parse_shard,
+    run_extraction,
+)
+from plmtransfer.models import model_table_text
+
+EXAMPLES = """
+examples:
+  python scripts/extract.py esm2_t30_150M_UR50D data/DMS_mut_sequences/X_muts.fasta \\
+      embeddings/DMS/esm2_150M/X --repr_layers 30 --include bos mean per_tok
+  python scripts/extract.py esm2_150M data/DMS_mut_sequences/X_muts.fasta \\
+      embeddings/DMS_compressed/esm2_150M/X --repr_layers 30 --pool mean bos maxPool
+  python scripts/extract.py onehot X_muts.fasta embeddings/DMS/onehot/X --include mean per_tok
+"""
+
+
+def create_parser() -> argparse.ArgumentParser:
+    """The command-line interface: fair-esm's arguments plus pooling, resume and sharding."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=HelpFormatter,
+        epilog=model_table_text() + "\n  onehot: per-residue one-hot (layer 0), no weights\n"
+        + EXAMPLES)
+    parser.add_argument("model_location", type=str,
+                        help="model name or alias (table below), path of a local .pt checkpoint, "
+                             "or 'onehot'")
+    parser.add_argument("fasta_file", type=pathlib.Path,
+                        help="FASTA file (may be .gz); lower case is upper-cased, '*' and '-' are "
+                             "rejected")
+    parser.add_argument("output_dir", type=pathlib.Path, help="output directory")
+    parser.add_argument("--toks_per_batch", type=int, default=4096,
+                        help="token budget of a batch (padded length x sequences)")
+    parser.add_argument("--repr_layers", type=int, default=[-1], nargs="+",
+                        help="layers to extract, 0 (embedding) to num_layers; negative counts "
+                             "from the end (-1 = last)")
+    parser.add_argument("--include", type=str, nargs="+", choices=INCLUDE_CHOICES, default=[],
+                        help="per-sequence <label>.pt content, as fair-esm (required unless "
+                             "--pool is given)")
+    parser.add_argument("--truncation_seq_length", type=int, default=1022,
+                        help="longest sequence (residues) given to the model in one piece")
+    parser.add_argument("--nogpu", action="store_true", help="do not use a GPU even if available")
+    parser.add_argument("--pool", type=str, nargs="+", default=[], metavar="METHOD",
+                        help="write embed_layer_<L>_<METHOD>.<format> per layer directly, no "
+                             f"per-token files; methods: {' '.join(METHODS)}")
+    parser.add_argument("--format", choices=FORMAT_CHOICES, default="pkl",
+                        help="file format of --pool outputs")
+    parser.add_argument("--long", choices=LONG_CHOICES, default="truncate",
+                        help="sequences longer than --truncation_seq_length: truncate (fair-esm, "
+                             "warns) or chunk (overlapping windows, per-residue rows averaged)")
+    parser.add_argument("--chunk_overlap", type=int, default=256,
+                        help="residues shared by consecutive windows with --long chunk")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="recompute outputs that already exist (without it a re-run skips them and resumes)")
+    parser.add_argument("--shard", type=parse_shard, default="1/1", metavar="K/N",
+                        help="process the K-th of N interleaved shares of the FASTA (1 <= K <= N); "
+                             "the last shard to finish writes the pooled files")
+    parser.add_argument("--dedupe", action="store_true",
+                        help="keep the first of records with the same label and sequence "
+                             "(duplicate labels are otherwise an error)")
+    parser.add_argument("--dtype", choices=list(DTYPES), default="float32",
+                        help="model precision (bfloat16/float16 for GPUs); outputs are float32")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Parse arguments, run the extraction, report what was done."""
+    args = create_parser().parse_args(argv)
+    options = ExtractOptions(
+        include=tuple(args.include), pool=tuple(args.pool), repr_layers=tuple(args.repr_layers),
+        toks_per_batch=args.toks_per_batch, truncation_seq_length=args.truncation_seq_length,
+        long=args.long, chunk_overlap=args.chunk_overlap, format=args.format,
+        overwrite=args.overwrite, shard=args.shard, dedupe=args.dedupe, nogpu=args.nogpu,
+        dtype=args.dtype, quiet=args.quiet)
+    summary = run_extraction(args.model_location, args.fasta_file, args.output_dir, options)
+    if not args.quiet:
+        rate = summary.tokens / summary.seconds if summary.seconds else 0.0
+        print(f"{summary.computed} sequence(s) embedded, {summary.skipped} already done, "
+              f"{summary.tokens} tokens in {summary.seconds:.1f} s ({rate:.0f} tokens/s) "
+              f"-> {args.output_dir}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
