@@ -65,3 +65,13 @@ def test_atomic_write_replaces_existing_file(tmp_path):
     with atomic_open(target) as handle:
         handle.write("new")
     assert target.read_text() == "new"
+
+
+def test_outputs_get_the_permissions_open_gives(tmp_path):
+    """Files are created as open() creates them (0o666 minus umask), not 0o600 as mkstemp does."""
+    with atomic_open(tmp_path / "atomic.txt") as handle:
+        handle.write("x")
+    (tmp_path / "plain.txt").write_text("x")
+    mode = (tmp_path / "atomic.txt").stat().st_mode & 0o777
+    assert mode == (tmp_path / "plain.txt").stat().st_mode & 0o777
+    assert mode != 0o600
