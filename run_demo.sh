@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# run_demo.sh — the DMS pipeline end-to-end on a small embedded default (`make demo`).
+#
+# Offline, a few minutes on 2 CPU cores: three small real assays (from the offline mirror,
+# else the canonical source, else a generated example data set, said loudly), the one-hot
+# baseline and ESM-2 8M (real weights when cached or downloadable, else the untrained 8M-shape
+# test model, labelled as such everywhere), methods mean, bos, maxPool (+ flat for one-hot,
+# the classic one-hot baseline; one-hot has no BOS token), through extraction, compression,
+# regression, statistics and figures. Everything is written under demo_output/ (or
+# $PLMTRANSFER_DEMO_ROOT); a second run reuses what exists. Ends with a table of test R² per
+# assay and model and the paths of the figures.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="${PLMTRANSFER_DEMO_ROOT:-$here/demo_output}"
+py="${PYTHON:-python}"
+mirror="${PLMTRANSFER_MIRROR:-$here/../shared/data}/dms"
+datasets="${PLMTRANSFER_DEMO_DATASETS:-IF1_ECOLI SUMO1_HUMAN_Roth2017 RL401_YEAST_Bolon2014}"
+jobs="${PLMTRANSFER_JOBS:-2}"
+mkdir -p "$root"
+root="$(cd "$root" && pwd)"
+export PYTHON="$py"
+
+say() { printf '\n== %s\n' "$*"; }
+
+data_ready() {
+  # True when every demo assay already has its metadata CSV and FASTA (a re-run keeps them).
+  local dataset
+  for dataset in $datasets; do
+    [[ -f "$root/data/DMS_metadata/${dataset}_metadata.csv" &&
+       -f "$root/data/DMS_mut_sequences/${dataset}_muts.fasta" ]] || return 1
+  done
+}
+
+prepare_data() {
+  # Real assays from the mirror or the canonical source; a generated example set otherwise.
+  data_ready && return 0
+  local -a source_args=()
+  [[ -d "$mirror" ]] && source_args=(--mirror "$mirror")
+  # shellcheck disable=SC2086  # $datasets is a space-separated list on purpose
+  if "$py" "$here/scripts/prepare_dms.py" --datasets $datasets "${source_args[@]}" \
+      --out-dir "$root/data" --quiet; then
+    return 0
+  fi
+  echo "run_demo.sh: the real assays ($datasets) are neither in the mirror ($mirror) nor" \
+    "reachable at the canonical source; using a GENERATED example data set instead" \
+    "(synthetic targets: the scores below say nothing about real proteins)." >&2
+  datasets="EXAMPLE_generated_A EXAMPLE_generated_B"
+  "$py" - "$root/data" <<'PYTHON'
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from plmtransfer.sequences import STANDARD_AMINO_ACIDS, write_fasta
+
+out = Path(sys.argv[1])
+rng = np.random.default_rng(0)
+for name, length in (("EXAMPLE_generated_A", 70), ("EXAMPLE_generated_B", 90)):
+    wild_type = "".join(rng.choice(list(STANDARD_AMINO_ACIDS), length))
+    effect = rng.normal(size=(length, 20))
+    rows = []
+    for position in range(length):
+        for index, residue in enumerate(STANDARD_AMINO_ACIDS):
+            if residue != wild_type[position]:
+                sequence = wild_type[:position] + residue + wild_type[position + 1:]
+                mutant = f"{wild_type[position]}{position + 1}{residue}"
+                rows.append((mutant, mutant, effect[position, index] + rng.normal(0, 0.3), sequence))
+    frame = pd.DataFrame(rows, columns=["ID", "mutant", "target", "sequence"])
+    (out / "DMS_metadata").mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out / "DMS_metadata" / f"{name}_metadata.csv")
+    write_fasta(zip(frame["ID"], frame["sequence"]), out / "DMS_mut_sequences" / f"{name}_muts.fasta")
+PYTHON
+}
+
+choose_model() {
+  # ESM-2 8M with real weights if cached or downloadable; else the untrained test model.
+  if "$py" -c "from plmtransfer.models import resolve_checkpoint; resolve_checkpoint('esm2_8M')" \
+      2> /dev/null; then
+    model=esm2_8M
+    untrained=""
+    return 0
+  fi
+  echo "run_demo.sh: ESM-2 8M weights are not in the torch hub cache and cannot be downloaded;" \
+    "using the 8M-shape TEST MODEL with RANDOM weights instead: its scores are NOT results." >&2
+  model="$root/models/esm2_t6_8M_random.pt"
+  [[ -f "$model" ]] || model="$("$py" "$here/scripts/make_test_model.py" --arch 8M -o "$root/models" | tail -n 1)"
+  untrained="$(basename "$model" .pt)"
+}
+
+say "1/6 data: $datasets"
+prepare_data
+choose_model
+models="$model:6:mean,bos,maxPool onehot:0:mean,maxPool,flat"
+common=(--root "$root" --datasets "$datasets" --jobs "$jobs")
+status=0
+
+say "2/6 extraction: ESM-2 8M pooled on the fly (--pool, no per-token dump); one-hot per token"
+bash "$here/run_extraction_DMS.sh" "${common[@]}" --jobs 1 --models "$model:6:mean,bos,maxPool" || status=1
+bash "$here/run_extraction_DMS.sh" "${common[@]}" --mode per_tok --models "onehot:0" || status=1
+
+say "3/6 compression: one-hot per-token files -> mean, maxPool, flat (ESM-2 8M was pooled above)"
+bash "$here/run_compression_DMS.sh" "${common[@]}" --models "$models" || status=1
+
+say "4/6 regression: LassoCV, 5 outer folds, per assay x model x method"
+bash "$here/run_lassoCV_DMS.sh" "${common[@]}" --models "$models" || status=1
+
+say "5/6 statistics and figures"
+bash "$here/run_stats_DMS.sh" "${common[@]}" --models "$models" || status=1
+
+say "6/6 test R² (mean over the 5 outer folds) per assay and model"
+"$py" - "$root" "$untrained" <<'PYTHON'
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+root, untrained = Path(sys.argv[1]), sys.argv[2]
+files = sorted((root / "results" / "lassoCV" / "DMS").glob("*/*.csv"))
+if not files:
+    sys.exit("no regression results: see the logs under " + str(root / "logs"))
+frame = pd.concat([pd.read_csv(path).assign(_model=path.parent.name) for path in files])
+frame["model"] = frame["_model"].where(frame["_model"] != untrained, untrained + " (UNTRAINED)") \
+    + ":" + frame["Compression_method"]
+table = frame.pivot_table(index="Dataset", columns="model", values="R2_score_test", aggfunc="mean")
+print(table.round(3).to_string())
+if untrained:
+    print(f"\n{untrained}: UNTRAINED test model with random weights (no real ESM-2 weights were "
+          "available offline): its columns show the pipeline runs, they are NOT results.")
+figures = sorted(str(path) for path in (root / "figures").rglob("*.png"))
+print("\nfigures:" if figures else "\nno figures were written (see the stats log)")
+for path in figures:
+    print("  " + path)
+PYTHON
+if ((status)); then
+  echo "run_demo.sh: some items failed; see the summaries above and the logs in $root/logs" >&2
+fi
+exit "$status"
