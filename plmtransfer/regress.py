@@ -1,0 +1,538 @@
+"""Cross-validated regression on compressed embeddings: the study's LassoCV protocol and variants.
+
+The default reproduces Vieira, Handojo & Wilke (2025), ``scripts/reg_LassoCV.py``:
+
+1. inner-join the metadata (``ID``, ``target``) and the embeddings on ``ID``, in the
+   metadata's row order;
+2. scale every feature to [0, 1] over all joined rows (``MinMaxScaler``);
+3. outer ``KFold(5, shuffle=True, random_state=42)``;
+4. in each outer fold fit ``LassoCV(max_iter=1000, tol=1e-2, random_state=42)`` (inner 5-fold
+   CV over its 100-alpha path) on the training part;
+5. report R², MAE, RMSE and Spearman's rho on train and test, the number of non-zero
+   coefficients, the selected alpha and the fit time, one row per fold.
+
+Features keep the dtype of the embedding file (float32 pickles are fitted in float32), as in
+the study, whose pandas frames kept it too.
+
+Speed without changing the answer: features that are constant over a fold's training rows
+(most columns of one-hot ``flat`` features of a DMS assay: unmutated positions) are removed
+before the fit. After centering such a column is zero in every inner and final fit, so the
+coordinate descent never moves its coefficient and it never enters the alpha grid or the
+duality gap; its coefficient is 0 and predictions are unchanged. ``precompute`` (the Gram
+matrix) is decided from the original number of features, as ``'auto'`` would have
+(see :func:`precompute_setting`). The fits
+run with scikit-learn's ``assume_finite`` (inputs are checked for NaN/inf once, on loading),
+which skips a finiteness scan of the Gram matrix at every one of the 100 alphas.
+
+``fast=True`` trades exactness for speed (see :func:`fit_fast_lasso`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sklearn
+from scipy.stats import ConstantInputWarning, spearmanr
+from sklearn import metrics
+from sklearn.linear_model import ElasticNetCV, Lasso, LassoCV, RidgeCV, lasso_path
+from sklearn.model_selection import KFold
+from sklearn.preprocessing import MinMaxScaler
+
+from plmtransfer import splits
+from plmtransfer.errors import UserError
+from plmtransfer.io import load_compressed
+
+STUDY_SAMPLE_SIZES = (32, 100, 320, 1000, 3200, 10000, 32000, 100000, 320000, 1000000, 3200000)
+REGRESSORS = ("lassocv", "ridgecv", "elasticnetcv")
+MODEL_NAMES = {"lassocv": "Lasso", "ridgecv": "Ridge", "elasticnetcv": "ElasticNet"}
+SCALINGS = ("global", "fold")
+MIN_ROWS = 10
+INNER_FOLDS = 5
+MAX_ITER = 1000
+TOL = 1e-2
+RANDOM_STATE = 42
+RIDGE_ALPHAS = np.logspace(-4, 4, 17)
+ELASTICNET_L1_RATIOS = (0.1, 0.5, 0.7, 0.9, 0.95, 0.99, 1.0)
+FAST_CHUNK = 5
+FAST_PATIENCE = 10
+FAST_TIE = 1e-6
+RESULT_COLUMNS = ["Model", "Fold", "R2_score_train", "MAE_score_train", "RMSE_score_train",
+                  "R2_score_test", "MAE_score_test", "RMSE_score_test", "rho_score_train",
+                  "rho_score_test", "num_nonzero_coefs", "alpha", "fit_seconds"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to cross-validate: regressor, outer CV scheme, scaling, solver, checks."""
+
+    regressor: str = "lassocv"
+    cv: str = "random"
+    scaling: str = "global"
+    fast: bool = False
+    n_jobs: int | None = -1
+    max_missing: float = 0.01
+
+
+@dataclass
+class Table:
+    """The joined data: metadata rows (in metadata order) and their feature matrix."""
+
+    metadata: pd.DataFrame
+    features: np.ndarray
+
+    @property
+    def target(self) -> np.ndarray:
+        """The regression target as float64."""
+        return self.metadata["target"].to_numpy(dtype=np.float64)
+
+
+def warn(message: str) -> None:
+    """Print a warning line on stderr (the CLIs' channel for recoverable problems)."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def method_from_path(path: str | Path) -> str:
+    """The compression method named by a file, as the study parsed it: ``..._mean.pkl`` -> ``mean``."""
+    return Path(path).name.split(".")[0].split("_")[-1]
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def read_metadata(path: str | Path) -> pd.DataFrame:
+    """Read a metadata CSV with ``ID`` and ``target``; IDs as strings; error on repeated IDs."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: metadata file not found")
+    frame = pd.read_csv(path, dtype={"ID": str})
+    missing = [column for column in ("ID", "target") if column not in frame.columns]
+    if missing:
+        raise UserError(f"{path}: metadata needs columns 'ID' and 'target'; missing {missing}")
+    repeated = frame["ID"][frame["ID"].duplicated()].unique()
+    if len(repeated):
+        raise UserError(f"{path}: {len(repeated)} repeated ID(s) in the metadata, e.g. "
+                        f"{list(repeated[:3])}; resolve them in data preparation (--duplicates)")
+    return frame
+
+
+def clean_targets(metadata: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Drop rows whose target is non-numeric or NaN (warning with the count); check what remains."""
+    target = pd.to_numeric(metadata["target"], errors="coerce")
+    usable = np.isfinite(target.to_numpy(dtype=np.float64))
+    if not usable.all():
+        warn(f"{source}: dropped {int((~usable).sum())} row(s) with a non-numeric or missing target")
+    cleaned = metadata.loc[usable].copy()
+    cleaned["target"] = target[usable].astype(np.float64)
+    return cleaned
+
+
+def check_target_usable(target: np.ndarray, source: str) -> None:
+    """Error if fewer than ``MIN_ROWS`` rows remain or the target is constant."""
+    if len(target) < MIN_ROWS:
+        raise UserError(f"{source}: only {len(target)} row(s) with a usable target; "
+                        f"need at least {MIN_ROWS}")
+    if np.all(target == target[0]):
+        raise UserError(f"{source}: the target is constant ({target[0]}); nothing to regress")
+
+
+def repeated_embedding_ids(path: str | Path) -> list[str]:
+    """IDs listed more than once in an ``.npz`` or ``.csv`` embedding file (dicts cannot repeat)."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            ids = pd.Series(archive["ids"].astype(str)) if "ids" in archive else pd.Series([], dtype=str)
+    elif path.suffix == ".csv":
+        ids = pd.read_csv(path, usecols=[0], dtype=str).iloc[:, 0]
+    else:
+        return []
+    return list(ids[ids.duplicated()].unique())
+
+
+def read_embeddings(path: str | Path) -> dict[str, np.ndarray]:
+    """Load compressed embeddings with :func:`plmtransfer.io.load_compressed`; error on repeated IDs."""
+    path = Path(path)
+    if path.is_file():
+        repeated = repeated_embedding_ids(path)
+        if repeated:
+            raise UserError(f"{path}: {len(repeated)} repeated ID(s) in the embeddings, e.g. "
+                            f"{repeated[:3]}")
+    return load_compressed(path)
+
+
+def feature_matrix(ids: Sequence[str], embeddings: Mapping[str, np.ndarray],
+                   source: str) -> np.ndarray:
+    """Stack the vectors of ``ids`` into a matrix in the embeddings' dtype; check length and NaN."""
+    vectors = [np.asarray(embeddings[label]) for label in ids]
+    length = vectors[0].shape
+    for label, vector in zip(ids, vectors, strict=True):
+        if vector.ndim != 1 or vector.shape != length:
+            raise UserError(f"{source}: embedding of ID {label!r} has shape {vector.shape}, "
+                            f"others {length}; every vector needs the same length")
+        if not np.issubdtype(vector.dtype, np.number):
+            raise UserError(f"{source}: embedding of ID {label!r} is not numeric ({vector.dtype})")
+    matrix = np.stack(vectors)
+    if not np.issubdtype(matrix.dtype, np.floating):
+        matrix = matrix.astype(np.float64)
+    bad_rows = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+    if len(bad_rows):
+        raise UserError(f"{source}: embedding of ID {ids[bad_rows[0]]!r} contains NaN or "
+                        f"infinite values ({len(bad_rows)} such vector(s))")
+    return matrix
+
+
+def join(metadata: pd.DataFrame, embeddings: Mapping[str, np.ndarray], source: str,
+         max_missing: float = 0.01) -> Table:
+    """Inner-join metadata and embeddings on ``ID`` in metadata order; report missing IDs."""
+    present = metadata["ID"].isin(embeddings.keys()).to_numpy()
+    n_missing = int((~present).sum())
+    if n_missing:
+        fraction = n_missing / len(metadata)
+        message = (f"{source}: {n_missing} of {len(metadata)} metadata ID(s) "
+                   f"({fraction:.2%}) have no embedding, e.g. "
+                   f"{list(metadata['ID'][~present][:3])}")
+        if fraction > max_missing:
+            raise UserError(f"{message}; more than --max-missing {max_missing:.2%}")
+        warn(f"{message}; they are left out")
+    joined = metadata.loc[present].reset_index(drop=True)
+    if len(joined) == 0:
+        raise UserError(f"{source}: no metadata ID has an embedding")
+    return Table(joined, feature_matrix(list(joined["ID"]), embeddings, source))
+
+
+# ----------------------------------------------------------------------------- fitting
+
+
+@dataclass
+class Fit:
+    """What a fold's fit leaves behind: a predictor, its sparsity, the chosen alpha, the time."""
+
+    predict: Callable[[np.ndarray], np.ndarray]
+    num_nonzero_coefs: int
+    alpha: float
+    fit_seconds: float
+
+
+def study_lassocv(n_jobs: int | None = -1, precompute: bool | str = "auto") -> LassoCV:
+    """The study's regressor: ``LassoCV(max_iter=1000, tol=1e-2, random_state=42)``."""
+    return LassoCV(max_iter=MAX_ITER, tol=TOL, random_state=RANDOM_STATE, n_jobs=n_jobs,
+                   precompute=precompute)
+
+
+def make_regressor(name: str, n_jobs: int | None, precompute: bool | str = "auto"):
+    """A fresh cross-validated regressor by name, with the study's inner CV (5 folds)."""
+    if name == "lassocv":
+        return study_lassocv(n_jobs, precompute)
+    if name == "elasticnetcv":
+        return ElasticNetCV(l1_ratio=list(ELASTICNET_L1_RATIOS), max_iter=MAX_ITER, tol=TOL,
+                            random_state=RANDOM_STATE, n_jobs=n_jobs, precompute=precompute)
+    if name == "ridgecv":
+        return RidgeCV(alphas=RIDGE_ALPHAS, cv=KFold(INNER_FOLDS))
+    raise UserError(f"unknown regressor {name!r}: use {', '.join(REGRESSORS)}")
+
+
+def gram_decision(n_train: int, n_features: int) -> bool | str:
+    """``precompute`` equal to what ``'auto'`` decides on the full feature set in every fit.
+
+    ``'auto'`` uses the Gram matrix when samples outnumber features; the inner fits see about
+    4/5 of ``n_train``. When all fits agree, fix the decision so that removing constant
+    columns cannot flip it; otherwise keep ``'auto'``.
+    """
+    smallest_inner = n_train - -(-n_train // INNER_FOLDS)
+    if smallest_inner > n_features:
+        return True
+    if n_train <= n_features:
+        return False
+    return "auto"
+
+
+def precompute_setting(n_train: int, n_features: int, n_kept: int) -> bool | str:
+    """``'auto'`` when it decides as it would on all columns, else that decision fixed.
+
+    ``'auto'`` itself is kept whenever possible: an explicit ``True`` takes a different
+    (mathematically equal) code path in scikit-learn and changes the last bits of the fit.
+    """
+    decision = gram_decision(n_train, n_features)
+    return "auto" if decision == gram_decision(n_train, n_kept) else decision
+
+
+def varying_columns(X_train: np.ndarray) -> np.ndarray:
+    """Indices of the columns that are not constant over the training rows."""
+    return np.flatnonzero(np.ptp(X_train, axis=0) != 0)
+
+
+def fit_fold(X_train: np.ndarray, y_train: np.ndarray, options: Options) -> Fit:
+    """Fit ``options.regressor`` on one training part (exact protocol, or ``fit_fast_lasso``).
+
+    Constant columns are left out of the fit; predictions use the full coefficient vector
+    (zeros for those columns) on a column-major copy of the rows: the arithmetic of
+    scikit-learn's ``predict`` on the study's pandas frames (which are column-major). That
+    matters: float32 predictions of one-hot models are full of mathematical ties, and a
+    different summation order rounds them apart in another order, changing Spearman's rho
+    although the coefficients are bitwise the same.
+    """
+    start = time.perf_counter()
+    n_features = X_train.shape[1]
+    keep = varying_columns(X_train)
+    if len(keep) == 0:
+        keep = np.arange(n_features)
+    X_kept = np.asfortranarray(X_train[:, keep])
+    with sklearn.config_context(assume_finite=True):
+        if options.fast and options.regressor == "lassocv":
+            model = fit_fast_lasso(X_kept, y_train, options.n_jobs)
+        else:
+            model = make_regressor(options.regressor, options.n_jobs,
+                                   precompute_setting(len(X_train), n_features, len(keep)))
+            model.fit(X_kept, y_train)
+    seconds = time.perf_counter() - start
+    coef = np.zeros(n_features, dtype=model.coef_.dtype)
+    coef[keep] = np.ravel(model.coef_)
+    intercept = model.intercept_
+    return Fit(predict=lambda X: np.asfortranarray(X) @ coef + intercept, num_nonzero_coefs=int(np.sum(coef != 0)),
+               alpha=float(model.alpha_), fit_seconds=seconds)
+
+
+def study_alpha_grid(X: np.ndarray, y: np.ndarray, n_alphas: int = 100, eps: float = 1e-3) -> np.ndarray:
+    """LassoCV's default alphas: ``n_alphas`` log-spaced from alpha_max down to ``eps * alpha_max``."""
+    X_mean = np.average(X, axis=0)
+    Xy = X.T @ y - X_mean * np.sum(y)
+    alpha_max = np.sqrt(np.max(Xy ** 2)) / len(X)
+    return np.geomspace(alpha_max, alpha_max * eps, num=n_alphas)
+
+
+@dataclass
+class InnerFold:
+    """One inner CV fold, centred once: the training part (with its Gram matrix) and the test part."""
+
+    X_centred: np.ndarray
+    y_centred: np.ndarray
+    X_mean: np.ndarray
+    y_mean: float
+    gram: np.ndarray | None
+    Xy: np.ndarray | None
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+    @classmethod
+    def make(cls, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> InnerFold:
+        """Centre the training rows as LassoCV does (Gram matrix when samples outnumber features).
+
+        The operations and dtypes follow scikit-learn's ``_path_residuals``/``_pre_fit`` so
+        that the path, and the fold MSEs, are the same numbers as in LassoCV.
+        """
+        X_centred = X[train]
+        X_mean = np.average(X_centred, axis=0)
+        X_centred = X_centred - X_mean
+        y_train = y[train]
+        y_mean = np.average(y_train, axis=0)
+        y_centred = y_train - y_mean
+        gram = Xy = None
+        if len(train) > X.shape[1]:
+            gram = np.dot(X_centred.T, X_centred)
+            Xy = np.dot(X_centred.T, y_centred).astype(X.dtype)
+        return cls(np.asfortranarray(X_centred), y_centred, X_mean, y_mean, gram, Xy, X[test], y[test])
+
+    def path(self, alphas: np.ndarray, coef_init: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Lasso coefficients along ``alphas`` (warm-started from ``coef_init``) and test MSEs."""
+        _, coefs, _ = lasso_path(self.X_centred, self.y_centred, alphas=alphas,
+                                 precompute=self.gram if self.gram is not None else False,
+                                 Xy=self.Xy, coef_init=coef_init, copy_X=False,
+                                 max_iter=MAX_ITER, tol=TOL)
+        intercepts = self.y_mean - np.dot(self.X_mean, coefs)
+        residues = self.X_test @ coefs - self.y_test[:, np.newaxis]
+        residues += intercepts
+        return coefs, (residues ** 2).mean(axis=0)
+
+
+def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray, n_jobs: int | None) -> Lasso:
+    """LassoCV's path walked only as far as it is useful: the study's grid with early stopping.
+
+    The study's 100 alphas, inner 5-fold CV, tolerance and warm starts are kept: the five
+    inner folds walk the grid from the largest alpha down in lock step, ``FAST_CHUNK`` alphas
+    at a time, each chunk warm-started from the previous one (what ``enet_path`` does in one
+    call). The walk stops once the mean inner-CV MSE has not improved for ``FAST_PATIENCE``
+    alphas (a factor of ~2 in alpha), skipping the costly small-alpha tail. The best alpha
+    is refitted exactly as LassoCV refits; MSEs within a relative ``FAST_TIE`` of the minimum
+    count as tied and the largest such alpha wins, as LassoCV's argmin picks the first of
+    exactly tied alphas (at tol=1e-2 consecutive alphas often give bitwise-equal paths in
+    LassoCV but differ in the last bits here). Unless the CV curve has a lower minimum beyond
+    the patience window, this is the study's alpha and model.
+    ``n_jobs`` is accepted for symmetry and unused: the folds are walked in lock step.
+    """
+    alphas = study_alpha_grid(X_train, y_train)
+    inner = [InnerFold.make(X_train, y_train, train, test)
+             for train, test in KFold(INNER_FOLDS).split(X_train)]
+    coefs: list[np.ndarray | None] = [None] * len(inner)
+    mse = np.full(len(alphas), np.inf)
+    for first in range(0, len(alphas), FAST_CHUNK):
+        chunk = np.arange(first, min(first + FAST_CHUNK, len(alphas)))
+        runs = [fold.path(alphas[chunk], coef) for fold, coef in zip(inner, coefs, strict=True)]
+        coefs = [path_coefs[:, -1].copy() for path_coefs, _ in runs]
+        mse[chunk] = np.mean([errors for _, errors in runs], axis=0)
+        if chunk[-1] - int(np.argmin(mse)) >= FAST_PATIENCE:
+            break
+    best = int(np.flatnonzero(mse <= mse.min() * (1 + FAST_TIE))[0])
+    model = Lasso(alpha=alphas[best], max_iter=MAX_ITER, tol=TOL, random_state=RANDOM_STATE)
+    model.fit(X_train, y_train)
+    model.alpha_ = float(alphas[best])
+    return model
+
+
+def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """R², MAE, RMSE and Spearman's rho of predictions (as the study computed them).
+
+    rho is NaN when the predictions are constant (e.g. a one-hot model on positions it never
+    saw in training); scipy's warning about it is silenced, the NaN says it.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=ConstantInputWarning)
+        rho = spearmanr(y_true, y_pred)[0]
+    return {
+        "R2": metrics.r2_score(y_true, y_pred),
+        "MAE": metrics.mean_absolute_error(y_true, y_pred),
+        "RMSE": float(np.sqrt(metrics.mean_squared_error(y_true, y_pred))),
+        "rho": rho,
+    }
+
+
+def outer_folds(table: Table, cv: str) -> list[splits.Split]:
+    """The outer (train, test) index pairs of ``cv`` over the joined rows."""
+    if cv == "random":
+        return splits.random_folds(len(table.metadata))
+    needed = "set" if cv == "predefined" else "mutant"
+    if needed not in table.metadata.columns:
+        raise UserError(f"--cv {cv} needs a '{needed}' column in the metadata")
+    if cv == "predefined":
+        return splits.predefined_folds(table.metadata["set"])
+    if cv == "contiguous":
+        return splits.contiguous_folds(table.metadata["mutant"])
+    if cv == "modulo":
+        return splits.modulo_folds(table.metadata["mutant"])
+    raise UserError(f"unknown --cv {cv!r}: use {', '.join(splits.CV_SCHEMES)}")
+
+
+def singles_only(table: Table, source: str) -> Table:
+    """Keep single substitutions for the position-based schemes (ProteinGym's choice).
+
+    Multi-mutants span several position folds and rows without a position (``WT``) belong to
+    none; both are left out with a warning giving their counts.
+    """
+    mutants = table.metadata["mutant"].astype(str)
+    multi = mutants.map(splits.is_multi_mutant).to_numpy(dtype=bool)
+    single = mutants.map(splits.is_single_substitution).to_numpy(dtype=bool)
+    if multi.any():
+        warn(f"{source}: {int(multi.sum())} multi-mutant row(s) left out: position-based CV "
+             "is defined on single mutants (as in ProteinGym)")
+    other = ~multi & ~single
+    if other.any():
+        warn(f"{source}: {int(other.sum())} row(s) without a substitution position (e.g. "
+             f"{mutants[other].iloc[0]!r}) left out of position-based CV")
+    keep = np.flatnonzero(single)
+    return Table(table.metadata.iloc[keep].reset_index(drop=True), table.features[keep])
+
+
+def scale(X: np.ndarray) -> np.ndarray:
+    """Min-max scale every column to [0, 1] (constant columns become 0), keeping the dtype."""
+    return MinMaxScaler(feature_range=(0, 1)).fit_transform(X)
+
+
+def cross_validate(table: Table, options: Options, source: str = "input",
+                   progress: Callable | None = None) -> pd.DataFrame:
+    """Run the protocol on a joined table; one row per outer fold with ``RESULT_COLUMNS``."""
+    if options.cv in ("contiguous", "modulo") and "mutant" in table.metadata.columns:
+        table = singles_only(table, source)
+    target = table.target
+    check_target_usable(target, source)
+    features = scale(table.features) if options.scaling == "global" else table.features
+    rows = []
+    folds = outer_folds(table, options.cv)
+    for fold, (train, test) in enumerate(progress(folds) if progress else folds, start=1):
+        X_train, X_test = features[train], features[test]
+        if options.scaling == "fold":
+            scaler = MinMaxScaler(feature_range=(0, 1)).fit(X_train)
+            X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+        fit = fit_fold(X_train, target[train], options)
+        train_scores = score(target[train], fit.predict(X_train))
+        test_scores = score(target[test], fit.predict(X_test))
+        rows.append({"Model": MODEL_NAMES[options.regressor], "Fold": fold,
+                     **{f"{name}_score_train": value for name, value in train_scores.items()
+                        if name != "rho"},
+                     **{f"{name}_score_test": value for name, value in test_scores.items()
+                        if name != "rho"},
+                     "rho_score_train": train_scores["rho"], "rho_score_test": test_scores["rho"],
+                     "num_nonzero_coefs": fit.num_nonzero_coefs, "alpha": fit.alpha,
+                     "fit_seconds": fit.fit_seconds})
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def sample_sizes(n_rows: int) -> list[int]:
+    """The study's learning-curve sizes below ``n_rows``, then ``n_rows`` itself."""
+    return [size for size in STUDY_SAMPLE_SIZES if size < n_rows] + [n_rows]
+
+
+def label_results(results: pd.DataFrame, method: str, dataset: str | None,
+                  embedding_model: str | None) -> pd.DataFrame:
+    """Add ``Compression_method`` and, when given, ``Dataset`` and ``Embedding_model`` columns."""
+    results = results.assign(Compression_method=method)
+    if dataset is not None:
+        results["Dataset"] = dataset
+    if embedding_model is not None:
+        results["Embedding_model"] = embedding_model
+    return results
+
+
+def load_inputs(embeddings_path: str | Path, metadata_path: str | Path,
+                options: Options) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Read and check both inputs; drop unusable targets; validate the options."""
+    for value, allowed, flag in ((options.regressor, REGRESSORS, "--regressor"),
+                                 (options.cv, splits.CV_SCHEMES, "--cv"),
+                                 (options.scaling, SCALINGS, "--scaling")):
+        if value not in allowed:
+            raise UserError(f"unknown {flag} {value!r}: use {', '.join(allowed)}")
+    if options.fast and options.regressor != "lassocv":
+        raise UserError(f"--fast applies to --regressor lassocv only, not {options.regressor}")
+    if not 0 <= options.max_missing <= 1:
+        raise UserError(f"--max-missing must be a fraction in [0, 1], got {options.max_missing}")
+    metadata = clean_targets(read_metadata(metadata_path), str(metadata_path))
+    embeddings = read_embeddings(embeddings_path)
+    return metadata, embeddings
+
+
+def run(embeddings_path: str | Path, metadata_path: str | Path, options: Options = Options(),
+        dataset: str | None = None, embedding_model: str | None = None,
+        progress: Callable | None = None) -> pd.DataFrame:
+    """The study's ``reg_LassoCV.py``: one result row per outer fold for one embedding file."""
+    metadata, embeddings = load_inputs(embeddings_path, metadata_path, options)
+    source = f"{metadata_path} x {embeddings_path}"
+    table = join(metadata, embeddings, source, options.max_missing)
+    results = cross_validate(table, options, source, progress)
+    return label_results(results, method_from_path(embeddings_path), dataset, embedding_model)
+
+
+def run_sampling(embeddings_path: str | Path, metadata_path: str | Path,
+                 options: Options = Options(), dataset: str | None = None,
+                 embedding_model: str | None = None,
+                 progress: Callable | None = None) -> pd.DataFrame:
+    """The study's ``reg_LassoCV_sampling.py``: the protocol on random subsets of growing size.
+
+    Each size draws metadata rows with ``DataFrame.sample(n, random_state=42)`` and joins them
+    (in the sampled order) with the embeddings.
+    """
+    metadata, embeddings = load_inputs(embeddings_path, metadata_path, options)
+    source = f"{metadata_path} x {embeddings_path}"
+    join(metadata, embeddings, source, options.max_missing)
+    parts = []
+    sizes = sample_sizes(len(metadata))
+    for size in progress(sizes) if progress else sizes:
+        sampled = metadata.sample(n=size, random_state=RANDOM_STATE)
+        table = join(sampled, embeddings, f"{source} (sample of {size})", 1.0)
+        results = cross_validate(table, options, f"{source} (sample of {size})")
+        parts.append(results.assign(Sample_size=size))
+    results = pd.concat(parts, ignore_index=True)
+    return label_results(results, method_from_path(embeddings_path), dataset, embedding_model)

@@ -1,0 +1,90 @@
+#!/usr/bin/env python
+"""Cross-validated LassoCV on compressed embeddings: the study's regression protocol.
+
+Joins the metadata (ID, target) with the embeddings on ID, scales features to [0, 1], runs an
+outer 5-fold CV with LassoCV(max_iter=1000, tol=1e-2) in each fold and writes one CSV row per
+fold: R2/MAE/RMSE/Spearman rho on train and test, non-zero coefficients, alpha, fit time,
+Compression_method (parsed from the input name, e.g. embed_layer_30_mean.pkl -> mean).
+
+example:
+  python scripts/reg_lassoCV.py -i embeddings/DMS_compressed/esm2_150M/IF1_ECOLI/embed_layer_30_mean.pkl \\
+      -m data/DMS_metadata/IF1_ECOLI_metadata.csv -o results/lassoCV/DMS/esm2_150M/IF1_ECOLI_mean.csv \\
+      --dataset IF1_ECOLI --embedding-model esm2_150M
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tqdm import tqdm
+
+from plmtransfer import regress, splits
+from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.io import write_dataframe_csv
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by reg_lassoCV.py and reg_lassoCV_sampling.py."""
+    parser.add_argument("-i", "--input", required=True,
+                        help="compressed embeddings: .pkl/.pt dict {ID: vector}, .npz (ids + matrix) "
+                        "or .csv whose first column is ID")
+    parser.add_argument("-m", "--metadata", required=True, help="metadata CSV with columns ID and target")
+    parser.add_argument("-o", "--output", required=True, help="output CSV (directories are created)")
+    parser.add_argument("--dataset", default=None, help="fill a Dataset column with this name")
+    parser.add_argument("--embedding-model", default=None,
+                        help="fill an Embedding_model column with this name (e.g. esm2_150M)")
+    parser.add_argument("--regressor", choices=regress.REGRESSORS, default="lassocv",
+                        help="cross-validated regressor (inner 5-fold CV); lassocv is the study's")
+    parser.add_argument("--cv", choices=splits.CV_SCHEMES, default="random",
+                        help="outer CV: random = the study's KFold(5, shuffle, seed 42); contiguous / "
+                        "modulo = ProteinGym's position schemes (needs a mutant column; single "
+                        "mutants only); predefined = a set column with train/test")
+    parser.add_argument("--scaling", choices=regress.SCALINGS, default="global",
+                        help="MinMax scaling fitted on all rows (the study's) or on each training fold")
+    parser.add_argument("--fast", action="store_true",
+                        help="faster LassoCV (lassocv only): the study's alpha grid and inner CV, but the path "
+                        "stops 10 alphas past the best inner-CV MSE; usually the same alpha, test R2 "
+                        "may differ slightly when it is not")
+    parser.add_argument("--max-missing", type=float, default=0.01,
+                        help="largest fraction of metadata IDs allowed to lack an embedding")
+    parser.add_argument("-j", "--jobs", type=int, default=-1,
+                        help="parallel inner-CV folds (-1: all cores, as the study; unused by --fast); "
+                        "results do not depend on it")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def options_from(args: argparse.Namespace) -> regress.Options:
+    """The regression options of parsed arguments."""
+    return regress.Options(regressor=args.regressor, cv=args.cv, scaling=args.scaling, fast=args.fast,
+                           n_jobs=args.jobs, max_missing=args.max_missing)
+
+
+def progress_bar(args: argparse.Namespace, description: str):
+    """A tqdm wrapper for the fold loop, or None with --quiet."""
+    if args.quiet:
+        return None
+    return lambda items: tqdm(items, desc=description, unit="fold" if "fold" in description else "size")
+
+
+def create_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    add_common_arguments(parser)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the protocol on one embedding file and write the per-fold results."""
+    args = create_parser().parse_args(argv)
+    results = regress.run(args.input, args.metadata, options_from(args), args.dataset,
+                          args.embedding_model, progress_bar(args, "outer folds"))
+    write_dataframe_csv(results, args.output)
+    if not args.quiet:
+        print(f"mean test R2 {results['R2_score_test'].mean():.3f}, rho "
+              f"{results['rho_score_test'].mean():.3f} -> {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,56 @@
+#!/usr/bin/env python
+"""Learning curves: the study's LassoCV protocol on random subsets of growing size.
+
+For each size in 32, 100, 320, 1000, 3200, ... below the number N of metadata rows, and for N
+itself, draws that many metadata rows (DataFrame.sample(n, random_state=42)), joins them with
+the embeddings and runs the protocol of single_file.py; rows carry a Sample_size column.
+
+example:
+  python scripts/reg_lassoCV_sampling.py -i embeddings/DMS_compressed/esm2_150M/IF1_ECOLI/embed_layer_30_mean.pkl \\
+      -m data/DMS_metadata/IF1_ECOLI_metadata.csv -o results/lassoCV_sampling/esm2_150M/IF1_ECOLI_mean.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+from plmtransfer import regress
+from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.io import write_dataframe_csv
+
+
+def _load_sibling(name: str):
+    """Import a sibling script as a module (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+single_file = _load_sibling("reg_lassoCV")
+
+
+def create_parser() -> argparse.ArgumentParser:
+    """The command-line interface (the flags of single_file.py)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    single_file.add_common_arguments(parser)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the protocol at every sample size and write all per-fold rows."""
+    args = create_parser().parse_args(argv)
+    results = regress.run_sampling(args.input, args.metadata, single_file.options_from(args),
+                                   args.dataset, args.embedding_model,
+                                   single_file.progress_bar(args, "sample sizes"))
+    write_dataframe_csv(results, args.output)
+    if not args.quiet:
+        print(f"{results['Sample_size'].nunique()} sample sizes -> {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,374 @@
+"""The regression stage: the study's protocol against an independent re-implementation, the
+learning-curve sizes, the CV options, the CLIs and every input error."""
+
+from __future__ import annotations
+
+import importlib.util
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+from sklearn import metrics
+from sklearn.linear_model import LassoCV, RidgeCV
+from sklearn.model_selection import KFold
+from sklearn.preprocessing import MinMaxScaler
+
+from plmtransfer import regress
+from plmtransfer.cli import run_cli
+from plmtransfer.compress import compress_protein
+from plmtransfer.errors import UserError
+from plmtransfer.io import save_compressed
+from plmtransfer.onehot import onehot_encode
+from tests.conftest import REPO_ROOT
+
+METRIC_COLUMNS = ["R2_score_train", "MAE_score_train", "RMSE_score_train", "R2_score_test",
+                  "MAE_score_test", "RMSE_score_test", "rho_score_train", "rho_score_test"]
+
+
+def load_script(name: str):
+    """Import ``scripts/<name>.py`` as a module."""
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_data(n_rows: int, n_varying: int, n_constant: int, seed: int = 0):
+    """Metadata (with the study's unnamed index column) and float32 vectors with constant columns."""
+    rng = np.random.default_rng(seed)
+    varying = rng.random((n_rows, n_varying)).astype(np.float32)
+    constant = np.full((n_rows, n_constant), 0.37, dtype=np.float32)
+    features = np.concatenate([constant[:, : n_constant // 2], varying,
+                               constant[:, n_constant // 2:]], axis=1)
+    weights = np.zeros(n_varying)
+    planted = [3.0, -2.0, 1.5, 1.0][:n_varying]
+    weights[: len(planted)] = planted
+    target = varying @ weights + rng.normal(0, 0.5, n_rows)
+    ids = [f"V{index}" for index in range(n_rows)]
+    metadata = pd.DataFrame({"ID": ids, "mutant": [f"A{index + 1}C" for index in range(n_rows)],
+                             "target": target})
+    return metadata, dict(zip(ids, features, strict=True))
+
+
+def write_inputs(tmp_path, metadata, vectors, name="embed_layer_6_mean.pkl"):
+    """Write the metadata CSV (with an index column, as the study's) and the embeddings."""
+    metadata_path = tmp_path / "meta.csv"
+    metadata.to_csv(metadata_path)
+    embeddings_path = save_compressed(vectors, tmp_path / name)
+    return embeddings_path, metadata_path
+
+
+def study_reference(embeddings_path, metadata_path, scaling="global"):
+    """An independent implementation following the study's script: pandas merge, LassoCV."""
+    meta = pd.read_csv(metadata_path)
+    with open(embeddings_path, "rb") as handle:
+        embed = pickle.load(handle)
+    embed_df = pd.DataFrame.from_dict(embed).T.reset_index().rename(columns={"index": "ID"})
+    data = meta.merge(embed_df, how="inner", left_on="ID", right_on="ID")
+    target = data["target"]
+    features = data.iloc[:, meta.shape[1]:]
+    if scaling == "global":
+        features = pd.DataFrame(MinMaxScaler(feature_range=(0, 1)).fit_transform(features))
+    rows = []
+    for fold, (train, test) in enumerate(KFold(5, shuffle=True, random_state=42).split(features)):
+        X_train, X_test = features.iloc[train], features.iloc[test]
+        if scaling == "fold":
+            scaler = MinMaxScaler().fit(X_train)
+            X_train, X_test = pd.DataFrame(scaler.transform(X_train)), pd.DataFrame(scaler.transform(X_test))
+        y_train, y_test = target.iloc[train], target.iloc[test]
+        model = LassoCV(max_iter=1000, tol=1e-2, random_state=42).fit(X_train, y_train)
+        row = {"Fold": fold + 1, "num_nonzero_coefs": int(np.sum(model.coef_ != 0)),
+               "alpha": model.alpha_}
+        for part, X, y in (("train", X_train, y_train), ("test", X_test, y_test)):
+            prediction = pd.DataFrame(model.predict(X))
+            row[f"R2_score_{part}"] = metrics.r2_score(y, prediction)
+            row[f"MAE_score_{part}"] = metrics.mean_absolute_error(y, prediction)
+            row[f"RMSE_score_{part}"] = np.sqrt(metrics.mean_squared_error(y, prediction))
+            row[f"rho_score_{part}"] = spearmanr(y, prediction)[0]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def assert_same_metrics(ours: pd.DataFrame, reference: pd.DataFrame, atol: float = 1e-6):
+    """Per-fold metrics equal to ``atol``; coefficient counts equal; alphas equal to 1e-6 relative."""
+    for column in METRIC_COLUMNS:
+        np.testing.assert_allclose(ours[column], reference[column], atol=atol, rtol=0, err_msg=column)
+    np.testing.assert_array_equal(ours["num_nonzero_coefs"], reference["num_nonzero_coefs"])
+    np.testing.assert_allclose(ours["alpha"], reference["alpha"], rtol=1e-6)
+
+
+@pytest.mark.parametrize(("n_rows", "n_varying", "n_constant"), [
+    (150, 12, 4),    # more samples than features: the Gram-matrix path
+    (70, 60, 40),    # more features than samples, many constant columns (dropped by ours)
+])
+def test_protocol_matches_independent_study_implementation(tmp_path, n_rows, n_varying, n_constant):
+    metadata, vectors = make_data(n_rows, n_varying, n_constant)
+    embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
+    ours = regress.run(embeddings_path, metadata_path, regress.Options(n_jobs=1))
+    reference = study_reference(embeddings_path, metadata_path)
+    assert list(ours["Fold"]) == [1, 2, 3, 4, 5]
+    assert ours["R2_score_test"].mean() > 0.3  # the planted signal is found
+    assert_same_metrics(ours, reference)
+    assert set(ours["Compression_method"]) == {"mean"}
+    assert list(ours.columns[: len(regress.RESULT_COLUMNS)]) == regress.RESULT_COLUMNS
+
+
+def test_constant_columns_get_no_weight_on_onehot_features(tmp_path):
+    """One-hot flat features of single mutants: most columns constant; same answer as the study."""
+    rng = np.random.default_rng(1)
+    wild_type = "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), 30))
+    sequences, mutants = [], []
+    for _ in range(90):
+        position = int(rng.integers(0, 12))
+        letter = "ACDEFGHIKLMNPQRSTVWY"[int(rng.integers(0, 20))]
+        sequences.append(wild_type[:position] + letter + wild_type[position + 1:])
+        mutants.append(f"{wild_type[position]}{position + 1}{letter}")
+    vectors = {f"V{index}": compress_protein(onehot_encode(sequence), None, ["flat"])["flat"]
+               for index, sequence in enumerate(sequences)}
+    hydrophobic = np.array([sequence[:12].count("L") + sequence[:12].count("I") for sequence in sequences])
+    metadata = pd.DataFrame({"ID": list(vectors), "mutant": mutants,
+                             "target": hydrophobic + rng.normal(0, 0.3, 90)})
+    embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors, "embed_onehot_flat.pkl")
+    ours = regress.run(embeddings_path, metadata_path, regress.Options(n_jobs=1))
+    assert_same_metrics(ours, study_reference(embeddings_path, metadata_path))
+    assert set(ours["Compression_method"]) == {"flat"}
+
+
+def test_fold_scaling_matches_reference(tmp_path):
+    metadata, vectors = make_data(100, 10, 2, seed=3)
+    embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
+    ours = regress.run(embeddings_path, metadata_path, regress.Options(scaling="fold", n_jobs=1))
+    assert_same_metrics(ours, study_reference(embeddings_path, metadata_path, scaling="fold"))
+
+
+def test_npz_and_pkl_give_identical_results(tmp_path):
+    metadata, vectors = make_data(60, 8, 0, seed=4)
+    pkl_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
+    npz_path = save_compressed(vectors, tmp_path / "embed_layer_6_mean.npz")
+    from_pkl = regress.run(pkl_path, metadata_path, regress.Options(n_jobs=1))
+    from_npz = regress.run(npz_path, metadata_path, regress.Options(n_jobs=1))
+    pd.testing.assert_frame_equal(from_pkl.drop(columns="fit_seconds"),
+                                  from_npz.drop(columns="fit_seconds"))
+
+
+def test_ridgecv_matches_direct_sklearn(tmp_path):
+    metadata, vectors = make_data(80, 6, 0, seed=5)
+    embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
+    ours = regress.run(embeddings_path, metadata_path, regress.Options(regressor="ridgecv"))
+    features = MinMaxScaler().fit_transform(np.stack(list(vectors.values())))
+    target = metadata["target"].to_numpy()
+    train, test = next(KFold(5, shuffle=True, random_state=42).split(features))
+    model = RidgeCV(alphas=regress.RIDGE_ALPHAS, cv=KFold(5)).fit(features[train], target[train])
+    assert ours["Model"][0] == "Ridge"
+    assert ours["R2_score_test"][0] == pytest.approx(
+        metrics.r2_score(target[test], model.predict(features[test])), abs=1e-6)
+    assert ours["num_nonzero_coefs"][0] == 6
+
+
+def test_fast_stays_close_to_the_exact_protocol(tmp_path):
+    metadata, vectors = make_data(200, 40, 0, seed=6)
+    embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
+    exact = regress.run(embeddings_path, metadata_path, regress.Options(n_jobs=1))
+    fast = regress.run(embeddings_path, metadata_path, regress.Options(fast=True, n_jobs=1))
+    assert np.abs(exact["R2_score_test"] - fast["R2_score_test"]).max() <= 0.005
+
+
+def test_position_cv_leaves_out_multi_mutants(tmp_path, capsys):
+    metadata, vectors = make_data(60, 6, 0, seed=7)
+    metadata.loc[:3, "mutant"] = "A1C:D2E"
+    metadata.loc[4, "mutant"] = "WT"
+    embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
+    results = regress.run(embeddings_path, metadata_path, regress.Options(cv="contiguous", n_jobs=1))
+    assert len(results) == 5
+    errors = capsys.readouterr().err
+    assert "4 multi-mutant row(s) left out" in errors
+    assert "1 row(s) without a substitution position (e.g. 'WT')" in errors
+    # positions 6..60 in 5 blocks of 11 positions (one variant each): 11 test rows per fold
+    metadata_singles = metadata.iloc[5:].reset_index(drop=True)
+    features = MinMaxScaler().fit_transform(np.stack([vectors[i] for i in metadata_singles["ID"]]))
+    target = metadata_singles["target"].to_numpy()
+    test = np.arange(11)
+    model = LassoCV(max_iter=1000, tol=1e-2).fit(features[11:], target[11:])
+    assert results["R2_score_test"][0] == pytest.approx(
+        metrics.r2_score(target[test], model.predict(features[test])), abs=1e-6)
+
+
+def test_predefined_split_on_flip_gb1(mirror, tmp_path):
+    """FLIP GB1 three_vs_rest: a set column (train/test); rows get IDs; one fold."""
+    frame = pd.read_csv(mirror / "flip_gb1" / "three_vs_rest.csv.gz")
+    frame = pd.concat([frame[frame["set"] == "train"].head(150), frame[frame["set"] == "test"].head(100)])
+    frame = frame.reset_index(drop=True).assign(ID=lambda f: [f"gb1_{i}" for i in range(len(f))])
+    vectors = {label: compress_protein(onehot_encode(sequence), None, ["flat"])["flat"]
+               for label, sequence in zip(frame["ID"], frame["sequence"], strict=True)}
+    metadata_path = tmp_path / "gb1.csv"
+    frame[["ID", "target", "set", "validation"]].to_csv(metadata_path, index=False)
+    embeddings_path = save_compressed(vectors, tmp_path / "gb1_onehot_flat.npz")
+    results = regress.run(embeddings_path, metadata_path, regress.Options(cv="predefined"))
+    features = MinMaxScaler().fit_transform(np.stack(list(vectors.values())))
+    target = frame["target"].to_numpy()
+    model = LassoCV(max_iter=1000, tol=1e-2).fit(features[:150], target[:150])
+    assert len(results) == 1
+    assert results["R2_score_test"][0] == pytest.approx(
+        metrics.r2_score(target[150:], model.predict(features[150:])), abs=1e-6)
+    assert results["num_nonzero_coefs"][0] == np.sum(model.coef_ != 0)
+
+
+def study_sizes(n_rows):
+    """The study script's own condition for which sample sizes run (written independently)."""
+    sizes, chosen = list(regress.STUDY_SAMPLE_SIZES), []
+    for index, size in enumerate(sizes):
+        if size <= n_rows or (sizes[index - 1] < n_rows and sizes[index + 1] > n_rows):
+            chosen.append(min(size, n_rows))
+    return chosen
+
+
+@pytest.mark.parametrize("n_rows", [33, 100, 101, 500, 1000, 9193, 150000])
+def test_sample_sizes_match_the_study(n_rows):
+    assert regress.sample_sizes(n_rows) == study_sizes(n_rows)
+
+
+def test_sample_sizes_examples():
+    assert regress.sample_sizes(500) == [32, 100, 320, 500]
+    assert regress.sample_sizes(1000) == [32, 100, 320, 1000]
+    assert regress.sample_sizes(20) == [20]
+
+
+def test_sampling_runs_each_size_on_a_seeded_sample(tmp_path):
+    metadata, vectors = make_data(120, 5, 0, seed=8)
+    embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
+    results = regress.run_sampling(embeddings_path, metadata_path, regress.Options(n_jobs=1))
+    assert list(results.groupby("Sample_size").size().items()) == [(32, 5), (100, 5), (120, 5)]
+    sampled = metadata.sample(n=32, random_state=42)
+    features = MinMaxScaler().fit_transform(np.stack([vectors[i] for i in sampled["ID"]]))
+    target = sampled["target"].to_numpy()
+    train, test = next(KFold(5, shuffle=True, random_state=42).split(features))
+    model = LassoCV(max_iter=1000, tol=1e-2).fit(features[train], target[train])
+    assert results["R2_score_test"][0] == pytest.approx(
+        metrics.r2_score(target[test], model.predict(features[test])), abs=1e-6)
+
+
+def test_cli_writes_labelled_results(tmp_path):
+    metadata, vectors = make_data(50, 5, 0, seed=9)
+    embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
+    output = tmp_path / "out" / "res.csv"
+    code = run_cli(load_script("reg_lassoCV").main, ["-i", str(embeddings_path), "-m", str(metadata_path),
+                                                    "-o", str(output), "--dataset", "TOY",
+                                                    "--embedding-model", "esm2_8M", "--quiet", "-j", "1"])
+    assert code == 0
+    written = pd.read_csv(output)
+    assert list(written["Dataset"].unique()) == ["TOY"]
+    assert list(written["Embedding_model"].unique()) == ["esm2_8M"]
+    assert list(written["Compression_method"].unique()) == ["mean"]
+    assert len(written) == 5
+
+
+def run_expecting_error(tmp_path, capsys, metadata, vectors, message, extra=()):
+    """Run the CLI on bad inputs: exit 2, one stderr line containing ``message``, no output file."""
+    embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
+    output = tmp_path / "out.csv"
+    code = run_cli(load_script("reg_lassoCV").main, ["-i", str(embeddings_path), "-m", str(metadata_path),
+                                                    "-o", str(output), "--quiet", *extra])
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not output.exists()
+
+
+def test_error_too_many_missing_ids(tmp_path, capsys):
+    metadata, vectors = make_data(50, 5, 0)
+    for label in ("V1", "V2"):
+        del vectors[label]
+    run_expecting_error(tmp_path, capsys, metadata, vectors, "2 of 50 metadata ID(s) (4.00%) have no embedding")
+
+
+def test_missing_ids_within_the_limit_are_reported_and_left_out(tmp_path, capsys):
+    metadata, vectors = make_data(50, 5, 0)
+    del vectors["V3"]
+    embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
+    regress.run(embeddings_path, metadata_path, regress.Options(max_missing=0.05, n_jobs=1))
+    assert "1 of 50 metadata ID(s)" in capsys.readouterr().err
+
+
+def test_error_repeated_metadata_ids(tmp_path, capsys):
+    metadata, vectors = make_data(30, 5, 0)
+    metadata.loc[4, "ID"] = "V3"
+    run_expecting_error(tmp_path, capsys, metadata, vectors, "1 repeated ID(s) in the metadata, e.g. ['V3']")
+
+
+def test_error_repeated_embedding_ids_in_csv(tmp_path):
+    metadata, vectors = make_data(30, 3, 0)
+    frame = pd.DataFrame(np.stack(list(vectors.values())), columns=["a", "b", "c"])
+    frame.insert(0, "ID", list(vectors))
+    frame.loc[2, "ID"] = "V1"
+    path = tmp_path / "embed_mean.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"1 repeated ID\(s\) in the embeddings, e.g. \['V1'\]"):
+        regress.read_embeddings(path)
+
+
+def test_non_numeric_targets_are_dropped_with_a_count(tmp_path, capsys):
+    metadata, vectors = make_data(40, 5, 0)
+    metadata["target"] = metadata["target"].astype(object)
+    metadata.loc[[0, 1], "target"] = "n/a"
+    metadata.loc[2, "target"] = np.nan
+    embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
+    results = regress.run(embeddings_path, metadata_path, regress.Options(n_jobs=1))
+    assert "dropped 3 row(s) with a non-numeric or missing target" in capsys.readouterr().err
+    assert len(results) == 5
+
+
+def test_error_too_few_rows(tmp_path, capsys):
+    metadata, vectors = make_data(12, 3, 0)
+    metadata.loc[:3, "target"] = np.nan
+    run_expecting_error(tmp_path, capsys, metadata, vectors, "only 8 row(s) with a usable target")
+
+
+def test_error_constant_target(tmp_path, capsys):
+    metadata, vectors = make_data(20, 3, 0)
+    metadata["target"] = 1.5
+    run_expecting_error(tmp_path, capsys, metadata, vectors, "the target is constant")
+
+
+def test_error_unequal_vector_lengths(tmp_path, capsys):
+    metadata, vectors = make_data(20, 3, 0)
+    vectors["V7"] = vectors["V7"][:2]
+    run_expecting_error(tmp_path, capsys, metadata, vectors, "embedding of ID 'V7' has shape (2,)")
+
+
+def test_error_nan_in_a_vector(tmp_path, capsys):
+    metadata, vectors = make_data(20, 3, 0)
+    vectors["V5"] = vectors["V5"].copy()
+    vectors["V5"][1] = np.nan
+    run_expecting_error(tmp_path, capsys, metadata, vectors, "embedding of ID 'V5' contains NaN")
+
+
+def test_error_position_cv_without_mutant_column(tmp_path, capsys):
+    metadata, vectors = make_data(20, 3, 0)
+    run_expecting_error(tmp_path, capsys, metadata.drop(columns="mutant"), vectors,
+                        "--cv modulo needs a 'mutant' column", ["--cv", "modulo"])
+
+
+def test_method_parsed_from_file_name():
+    assert regress.method_from_path("a_b/embed_layer_30_mean.pkl") == "mean"
+    assert regress.method_from_path("embed_layer_6_pca1.npz") == "pca1"
+
+
+def test_fast_searches_the_studys_alpha_grid():
+    metadata, vectors = make_data(120, 30, 0, seed=10)
+    X = MinMaxScaler().fit_transform(np.stack(list(vectors.values())))
+    y = metadata["target"].to_numpy()
+    study = LassoCV(max_iter=1000, tol=1e-2).fit(X, y)
+    grid = regress.study_alpha_grid(X, y)
+    np.testing.assert_allclose(grid, study.alphas_, rtol=1e-5)
+    fast = regress.fit_fast_lasso(X, y, 1)
+    assert np.min(np.abs(grid - fast.alpha_) / grid) < 1e-9
+    grid_step = np.log(grid[0] / grid[1])
+    # the CV curve is flat near its minimum: warm starts at tol=1e-2 may shift the choice a few steps
+    assert abs(np.log(fast.alpha_ / study.alpha_)) <= 4 * grid_step + 1e-9
+
+
+def test_error_fast_with_another_regressor(tmp_path, capsys):
+    metadata, vectors = make_data(20, 3, 0)
+    run_expecting_error(tmp_path, capsys, metadata, vectors, "--fast applies to --regressor lassocv only",
+                        ["--fast", "--regressor", "ridgecv"])
