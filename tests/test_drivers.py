@@ -223,7 +223,7 @@ def test_shellcheck_clean():
     """Every driver and the shared library pass shellcheck (following the sourced file)."""
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck not installed (apt-get install shellcheck)")
-    scripts = sorted(str(path) for path in REPO.glob("run_*.sh")) + [str(REPO / "scripts" / "driver_lib.sh")]
+    scripts = sorted(str(path) for path in [*REPO.glob("run_*.sh"), *(REPO / "scripts").glob("*.sh")])
     completed = subprocess.run(["shellcheck", "-x", *scripts], capture_output=True, text=True,
                                cwd=REPO, check=False)
     assert completed.returncode == 0, completed.stdout
