@@ -24,6 +24,17 @@ def _offline(monkeypatch):
     monkeypatch.setenv("PLMTRANSFER_OFFLINE", "1")
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread: tiny-model ops on a shared 2-core machine slow down badly with more."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """Path of a tiny random ESM-2 (2 layers, dim 32) in the official checkpoint layout."""

@@ -20,13 +20,7 @@ METHODS = ("mean", "bos", "maxPool")
 SEQUENCE_COUNT = 300
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: tiny-model ops on a shared 2-core machine slow down badly with more."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
