@@ -8,7 +8,7 @@ and are downloaded when the network allows. Set ``PLMTRANSFER_OFFLINE=1`` to nev
 Checkpoints are always read with ``torch.load(..., weights_only=True)``; the only class
 allow-listed is ``argparse.Namespace``, which the official checkpoints pickle for their
 configuration. (fair-esm 2.0.0's own ``load_model_and_alphabet_local`` fails on torch >= 2.6
-because it relies on the old ``weights_only=False`` default.)
+because it relies on torch.load's old default of unpickling any object.)
 
 :func:`write_test_model` writes a randomly initialised ESM-2 in the exact layout of the
 official files. Its embeddings carry no biology: use it for tests and benchmarks only.
