@@ -10,6 +10,10 @@
 # $PLMTRANSFER_DEMO_ROOT); a second run reuses what exists. Ends with a table of test R² per
 # assay and model and the paths of the figures.
 set -euo pipefail
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  exit 0
+fi
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="${PLMTRANSFER_DEMO_ROOT:-$here/demo_output}"
 py="${PYTHON:-python}"
@@ -19,6 +23,10 @@ jobs="${PLMTRANSFER_JOBS:-2}"
 mkdir -p "$root"
 root="$(cd "$root" && pwd)"
 export PYTHON="$py"
+if ! "$py" -c "import plmtransfer.datasets, plmtransfer.models" 2> /dev/null; then
+  echo "run_demo.sh: '$py' cannot import plmtransfer and its requirements: run 'make demo', or activate .venv first" >&2
+  exit 2
+fi
 
 say() { printf '\n== %s\n' "$*"; }
 
