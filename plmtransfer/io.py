@@ -90,13 +90,25 @@ def save_compressed(vectors: Mapping[str, np.ndarray], path: str | os.PathLike) 
     return path
 
 
+def unique_labels(labels: np.ndarray, path: Path) -> np.ndarray:
+    """Return ``labels`` as strings; error if any repeats (a dict would silently keep one)."""
+    labels = np.asarray(labels).astype(str)
+    values, counts = np.unique(labels, return_counts=True)
+    repeated = values[counts > 1]
+    if len(repeated):
+        raise UserError(f"{path}: {len(repeated)} repeated ID(s) in the embeddings, e.g. "
+                        f"{repeated[:3].tolist()}")
+    return labels
+
+
 def load_compressed(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read compressed embeddings written by :func:`save_compressed` (or by the study).
 
     Accepts ``.pkl`` (a dict ``{label: array}``; unpickling runs code, so only open files
     you trust, such as this pipeline's own outputs), ``.npz`` (``ids`` + ``matrix``, loaded
     without pickle), ``.pt`` (a dict of tensors, loaded with ``weights_only=True``) and
-    ``.csv`` (first column ``ID``, one column per feature).
+    ``.csv`` (first column ``ID``, one column per feature). Repeated IDs in an ``.npz`` or
+    ``.csv`` are an error rather than silently collapsed.
     """
     path = Path(path)
     if not path.is_file():
@@ -112,7 +124,7 @@ def load_compressed(path: str | os.PathLike) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as archive:
             if "ids" not in archive or "matrix" not in archive:
                 raise UserError(f"{path}: an .npz of compressed embeddings needs arrays 'ids' and 'matrix'")
-            return dict(zip(archive["ids"].astype(str), archive["matrix"], strict=True))
+            return dict(zip(unique_labels(archive["ids"], path), archive["matrix"], strict=True))
     if suffix == ".pt":
         import torch
 
@@ -127,5 +139,5 @@ def load_compressed(path: str | os.PathLike) -> dict[str, np.ndarray]:
         if frame.columns[0] != "ID":
             raise UserError(f"{path}: the first column of a CSV of embeddings must be 'ID'")
         values = frame.drop(columns="ID")
-        return dict(zip(frame["ID"].astype(str), values.to_numpy(), strict=True))
+        return dict(zip(unique_labels(frame["ID"].to_numpy(), path), values.to_numpy(), strict=True))
     raise UserError(f"{path}: unknown compressed-embedding format {suffix!r}; use .pkl, .npz, .pt or .csv")

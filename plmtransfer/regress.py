@@ -142,30 +142,6 @@ def check_target_usable(target: np.ndarray, source: str) -> None:
         raise UserError(f"{source}: the target is constant ({target[0]}); nothing to regress")
 
 
-def repeated_embedding_ids(path: str | Path) -> list[str]:
-    """IDs listed more than once in an ``.npz`` or ``.csv`` embedding file (dicts cannot repeat)."""
-    path = Path(path)
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            ids = pd.Series(archive["ids"].astype(str)) if "ids" in archive else pd.Series([], dtype=str)
-    elif path.suffix == ".csv":
-        ids = pd.read_csv(path, usecols=[0], dtype=str).iloc[:, 0]
-    else:
-        return []
-    return list(ids[ids.duplicated()].unique())
-
-
-def read_embeddings(path: str | Path) -> dict[str, np.ndarray]:
-    """Load compressed embeddings with :func:`plmtransfer.io.load_compressed`; error on repeated IDs."""
-    path = Path(path)
-    if path.is_file():
-        repeated = repeated_embedding_ids(path)
-        if repeated:
-            raise UserError(f"{path}: {len(repeated)} repeated ID(s) in the embeddings, e.g. "
-                            f"{repeated[:3]}")
-    return load_compressed(path)
-
-
 def feature_matrix(ids: Sequence[str], embeddings: Mapping[str, np.ndarray],
                    source: str) -> np.ndarray:
     """Stack the vectors of ``ids`` into a matrix in the embeddings' dtype; check length and NaN."""
@@ -500,7 +476,7 @@ def load_inputs(embeddings_path: str | Path, metadata_path: str | Path,
     if not 0 <= options.max_missing <= 1:
         raise UserError(f"--max-missing must be a fraction in [0, 1], got {options.max_missing}")
     metadata = clean_targets(read_metadata(metadata_path), str(metadata_path))
-    embeddings = read_embeddings(embeddings_path)
+    embeddings = load_compressed(embeddings_path)
     return metadata, embeddings
 
 

@@ -75,3 +75,10 @@ def test_outputs_get_the_permissions_open_gives(tmp_path):
     mode = (tmp_path / "atomic.txt").stat().st_mode & 0o777
     assert mode == (tmp_path / "plain.txt").stat().st_mode & 0o777
     assert mode != 0o600
+
+
+def test_repeated_ids_in_npz_are_an_error(tmp_path):
+    path = tmp_path / "e.npz"
+    np.savez(path, ids=np.array(["a", "b", "a"]), matrix=np.zeros((3, 2)))
+    with pytest.raises(UserError, match=r"1 repeated ID\(s\) in the embeddings, e.g. \['a'\]"):
+        load_compressed(path)

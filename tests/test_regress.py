@@ -19,7 +19,7 @@ from plmtransfer import regress
 from plmtransfer.cli import run_cli
 from plmtransfer.compress import compress_protein
 from plmtransfer.errors import UserError
-from plmtransfer.io import save_compressed
+from plmtransfer.io import load_compressed, save_compressed
 from plmtransfer.onehot import onehot_encode
 from tests.conftest import REPO_ROOT
 
@@ -304,7 +304,7 @@ def test_error_repeated_embedding_ids_in_csv(tmp_path):
     path = tmp_path / "embed_mean.csv"
     frame.to_csv(path, index=False)
     with pytest.raises(UserError, match=r"1 repeated ID\(s\) in the embeddings, e.g. \['V1'\]"):
-        regress.read_embeddings(path)
+        load_compressed(path)
 
 
 def test_non_numeric_targets_are_dropped_with_a_count(tmp_path, capsys):
