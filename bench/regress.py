@@ -13,6 +13,11 @@ Features: one-hot ``flat`` of a real DMS assay from the mirror, and a random-pro
 STAND-IN for pLM mean embeddings (tanh of one-hot times a fixed Gaussian 20L x 1280 matrix):
 NOT a protein language model, only dense 1280-dimensional features of the same shape.
 Reports wall seconds and process CPU seconds (all threads; steadier on a shared machine).
+
+``--patience-check ROWS`` instead checks the early stop of ``--fast`` on every DMS assay of
+the mirror: it records the study's mean inner-CV MSE curve (plain LassoCV, 100 alphas) of each
+outer fold on up to ROWS rows, for both feature kinds, and counts the folds in which stopping
+``patience`` alphas past the running minimum would have missed the curve's minimum.
 Run it under ``flock /tmp/plmtransfer-bench.lock``.
 """
 
@@ -45,6 +50,8 @@ def create_parser() -> argparse.ArgumentParser:
                         help="row counts for one-hot flat features")
     parser.add_argument("--dense-sizes", type=int, nargs="*", default=[500, 2000, 4000],
                         help="row counts for the 1280-dim random-projection stand-in")
+    parser.add_argument("--patience-check", type=int, metavar="ROWS",
+                        help="instead of timing, check --fast's early stop on every mirror assay (up to ROWS rows)")
     return parser
 
 
@@ -99,6 +106,49 @@ def run_case(assay: pd.DataFrame, kind: str, n_rows: int) -> dict:
             "fast_max_test_R2_diff": float(np.abs(fast["R2_score_test"] - plain["R2_score_test"]).max())}
 
 
+def study_mse_curves(assay: pd.DataFrame, kind: str, n_rows: int) -> list[np.ndarray]:
+    """Mean inner-CV MSE over the 100 alphas of the study's LassoCV, one curve per outer fold."""
+    sample = assay.sample(n=min(n_rows, len(assay)), random_state=0).reset_index(drop=True)
+    features = MinMaxScaler().fit_transform(features_for(sample, kind)).astype(np.float32)
+    target = sample["target"].to_numpy()
+    curves = []
+    for train, _ in splits.random_folds(len(sample)):
+        X_train = features[train][:, regress.varying_columns(features[train])]
+        model = LassoCV(max_iter=1000, tol=1e-2, random_state=42, n_jobs=1).fit(X_train, target[train])
+        curves.append(model.mse_path_.mean(axis=1))
+    return curves
+
+
+def early_stop_choice(curve: np.ndarray, patience: int) -> int:
+    """The alpha index ``--fast`` picks from ``curve`` when it stops ``patience`` alphas past the minimum."""
+    walked = np.full(len(curve), np.inf)
+    for chunk in regress.walk_chunks(len(curve), patience):
+        walked[chunk] = curve[chunk]
+        if chunk[-1] - int(np.argmin(walked)) >= patience:
+            break
+    return int(np.flatnonzero(walked <= walked.min() * (1 + regress.FAST_TIE))[0])
+
+
+def patience_check(mirror: Path, n_rows: int) -> pd.DataFrame:
+    """Folds in which each patience misses the study's alpha, over every usable mirror assay."""
+    curves = []
+    for path in sorted((mirror / "dms").glob("*.csv.gz")):
+        assay = pd.read_csv(path, dtype={"ID": str}).dropna(subset=["target"]).drop_duplicates("ID")
+        if assay["sequence"].str.len().nunique() != 1:
+            continue
+        for kind in ("onehot flat", "random-projection stand-in (not a pLM)"):
+            curves += [(kind, curve) for curve in study_mse_curves(assay, kind, n_rows)]
+        print(f"{path.name}: {len(curves)} curves", flush=True)
+    rows = []
+    for patience in (3, 5, 8, 10):
+        for kind in ("onehot flat", "random-projection stand-in (not a pLM)"):
+            of_kind = [curve for curve_kind, curve in curves if curve_kind == kind]
+            missed = sum(early_stop_choice(curve, patience) != early_stop_choice(curve, len(curve))
+                         for curve in of_kind)
+            rows.append({"patience": patience, "features": kind, "folds": len(of_kind), "missed_study_alpha": missed})
+    return pd.DataFrame(rows)
+
+
 def markdown(table: pd.DataFrame) -> str:
     """A Markdown table (numbers to 3 significant digits) without the tabulate dependency."""
     def cell(value):
@@ -111,6 +161,11 @@ def markdown(table: pd.DataFrame) -> str:
 def main(argv=None) -> int:
     """Run every case and print a Markdown table."""
     args = create_parser().parse_args(argv)
+    if args.patience_check:
+        table = patience_check(Path(args.mirror), args.patience_check)
+        print(f"\nearly stop of --fast vs the study's alpha, up to {args.patience_check} rows per assay\n")
+        print(markdown(table))
+        return 0
     assay = pd.read_csv(Path(args.mirror) / "dms" / f"{args.assay}.csv.gz", dtype={"ID": str})
     cases = [("onehot flat", n) for n in args.onehot_sizes]
     cases += [("random-projection stand-in (not a pLM)", n) for n in args.dense_sizes]

@@ -24,26 +24,30 @@ matrix) is decided from the original number of features, as ``'auto'`` would hav
 run with scikit-learn's ``assume_finite`` (inputs are checked for NaN/inf once, on loading),
 which skips a finiteness scan of the Gram matrix at every one of the 100 alphas.
 
-``fast=True`` trades exactness for speed (see :func:`fit_fast_lasso`).
+``fast=True`` trades exactness for speed: a shorter walk along the study's path
+(:func:`fit_fast_lasso`), outer folds in threads with BLAS on one thread
+(:func:`fast_outer_folds`). Both keep scikit-learn's solver and the study's grid.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import sklearn
-from scipy.stats import ConstantInputWarning, spearmanr
+from joblib import effective_n_jobs
+from scipy.stats import spearmanr
 from sklearn import metrics
 from sklearn.linear_model import ElasticNetCV, Lasso, LassoCV, RidgeCV, lasso_path
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import MinMaxScaler
+from threadpoolctl import threadpool_limits
 
 from plmtransfer import splits
 from plmtransfer.errors import UserError
@@ -63,6 +67,7 @@ ELASTICNET_L1_RATIOS = (0.1, 0.5, 0.7, 0.9, 0.95, 0.99, 1.0)
 FAST_CHUNK = 5
 FAST_PATIENCE = 10
 FAST_TIE = 1e-6
+MAX_RUNS_COPIED_AS_BLOCKS = 8
 RESULT_COLUMNS = ["Model", "Fold", "R2_score_train", "MAE_score_train", "RMSE_score_train",
                   "R2_score_test", "MAE_score_test", "RMSE_score_test", "rho_score_train",
                   "rho_score_test", "num_nonzero_coefs", "alpha", "fit_seconds"]
@@ -256,12 +261,15 @@ def fit_fold(X_train: np.ndarray, y_train: np.ndarray, options: Options) -> Fit:
     start = time.perf_counter()
     n_features = X_train.shape[1]
     keep = varying_columns(X_train)
-    if len(keep) == 0:
+    if len(keep) == 0 or len(keep) == n_features:
         keep = np.arange(n_features)
-    X_kept = np.asfortranarray(X_train[:, keep])
+        X_kept = np.asfortranarray(X_train)
+    else:
+        X_kept = np.asfortranarray(X_train[:, keep])
     with sklearn.config_context(assume_finite=True):
         if options.fast and options.regressor == "lassocv":
-            model = fit_fast_lasso(X_kept, y_train, options.n_jobs)
+            with sklearn.config_context(skip_parameter_validation=True):
+                model = fit_fast_lasso(X_kept, y_train)
         else:
             model = make_regressor(options.regressor, options.n_jobs,
                                    precompute_setting(len(X_train), n_features, len(keep)))
@@ -284,7 +292,7 @@ def study_alpha_grid(X: np.ndarray, y: np.ndarray, n_alphas: int = 100, eps: flo
 
 @dataclass
 class InnerFold:
-    """One inner CV fold, centred once: the training part (with its Gram matrix) and the test part."""
+    """One inner CV fold, centred once: the training part with its Gram matrix, and the test part."""
 
     X_centred: np.ndarray
     y_centred: np.ndarray
@@ -296,37 +304,89 @@ class InnerFold:
     y_test: np.ndarray
 
     @classmethod
-    def make(cls, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> InnerFold:
-        """Centre the training rows as LassoCV does (Gram matrix when samples outnumber features).
+    def make(cls, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
+             gram: np.ndarray | None) -> InnerFold:
+        """Centre the training rows as LassoCV does; ``gram`` is their centred Gram matrix, if used.
 
         The operations and dtypes follow scikit-learn's ``_path_residuals``/``_pre_fit`` so
-        that the path, and the fold MSEs, are the same numbers as in LassoCV.
+        that the path, and the fold MSEs, are the numbers LassoCV computes. Every array the
+        solver sees is already of the features' dtype and memory order (``y`` cast as
+        ``enet_path`` casts it), so :meth:`path` can skip scikit-learn's input checks.
         """
-        X_centred = X[train]
+        X_centred = rows_of(X, train)
         X_mean = np.average(X_centred, axis=0)
-        X_centred = X_centred - X_mean
+        X_centred -= X_mean
         y_train = y[train]
         y_mean = np.average(y_train, axis=0)
         y_centred = y_train - y_mean
-        gram = Xy = None
-        if len(train) > X.shape[1]:
-            gram = np.dot(X_centred.T, X_centred)
-            Xy = np.dot(X_centred.T, y_centred).astype(X.dtype)
-        return cls(np.asfortranarray(X_centred), y_centred, X_mean, y_mean, gram, Xy, X[test], y[test])
+        Xy = None
+        if gram is not None:
+            gram = np.ascontiguousarray(gram, dtype=X.dtype)
+            Xy = np.ascontiguousarray(np.dot(X_centred.T, y_centred), dtype=X.dtype)
+        return cls(X_centred, np.asfortranarray(y_centred, dtype=X.dtype), X_mean, y_mean, gram, Xy,
+                   rows_of(X, test), y[test])
 
     def path(self, alphas: np.ndarray, coef_init: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Lasso coefficients along ``alphas`` (warm-started from ``coef_init``) and test MSEs."""
+        """Lasso coefficients along ``alphas`` (warm-started from ``coef_init``) and test MSEs.
+
+        ``check_input=False``: :meth:`make` prepared the arrays as the checks would, and the
+        checks (of the Gram matrix at every alpha) cost a third of the walk.
+        """
         _, coefs, _ = lasso_path(self.X_centred, self.y_centred, alphas=alphas,
-                                 precompute=self.gram if self.gram is not None else False,
-                                 Xy=self.Xy, coef_init=coef_init, copy_X=False,
-                                 max_iter=MAX_ITER, tol=TOL)
-        intercepts = self.y_mean - np.dot(self.X_mean, coefs)
-        residues = self.X_test @ coefs - self.y_test[:, np.newaxis]
+                                 precompute=False if self.gram is None else self.gram, Xy=self.Xy,
+                                 coef_init=coef_init, copy_X=False, max_iter=MAX_ITER, tol=TOL, check_input=False)
+        return coefs, self.test_mse(coefs)
+
+    def test_mse(self, coefs: np.ndarray) -> np.ndarray:
+        """Mean squared error on the test part of each column of ``coefs``, as LassoCV computes it.
+
+        At tol=1e-2 most alphas leave the warm start as it is, so consecutive columns are
+        often equal: each distinct column is evaluated once.
+        """
+        distinct = np.concatenate([[True], np.any(coefs[:, 1:] != coefs[:, :-1], axis=0)])
+        unique_coefs = coefs[:, distinct]
+        intercepts = self.y_mean - np.dot(self.X_mean, unique_coefs)
+        residues = self.X_test @ unique_coefs - self.y_test[:, np.newaxis]
         residues += intercepts
-        return coefs, (residues ** 2).mean(axis=0)
+        return (residues ** 2).mean(axis=0)[np.cumsum(distinct) - 1]
 
 
-def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray, n_jobs: int | None) -> Lasso:
+def inner_training_grams(X: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Centred Gram matrices of the inner training parts, assembled from the Grams of the test parts.
+
+    The test parts of K-fold CV partition the rows, so with ``Z`` the rows centred on their
+    overall mean and ``B_k = Z[test_k]ᵀZ[test_k]``, the Gram of training part k centred on
+    its own mean is ``Σ_j B_j - B_k - n_k·d_k·d_kᵀ`` (``d_k`` the mean of ``Z`` over that
+    part): products over n rows in all instead of 4n for five separate Grams. Centring on
+    the overall mean first keeps the subtraction from cancelling digits. Mathematically
+    equal to ``X_centredᵀX_centred`` of each fold, which is all the coordinate descent sees
+    of the data, so the path is the same one.
+    """
+    tests = [test for _, test in folds]
+    if sorted(np.concatenate(tests).tolist()) != list(range(len(X))):
+        raise ValueError("the test parts of the inner folds must partition the rows")
+    Z = X - np.average(X, axis=0)
+    parts = [rows_of(Z, test) for test in tests]
+    part_grams = [part.T @ part for part in parts]
+    part_sums = [part.sum(axis=0) for part in parts]
+    gram_all, sum_all = sum(part_grams), sum(part_sums)
+    grams = []
+    for (train, _), part_gram, part_sum in zip(folds, part_grams, part_sums, strict=True):
+        shift = (sum_all - part_sum) / len(train)
+        gram = gram_all - part_gram
+        gram -= len(train) * np.outer(shift, shift)
+        grams.append(gram)
+    return grams
+
+
+def walk_chunks(n_alphas: int, patience: int = FAST_PATIENCE) -> list[np.ndarray]:
+    """Alpha indices in the chunks the fast walk takes: ``patience + 1`` first (the walk
+    cannot stop earlier), then ``FAST_CHUNK`` at a time (each chunk is one solver call per fold)."""
+    starts = [0, *range(patience + 1, n_alphas, FAST_CHUNK)]
+    return [np.arange(start, min(end, n_alphas)) for start, end in zip(starts, [*starts[1:], n_alphas], strict=True)]
+
+
+def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray) -> Lasso:
     """LassoCV's path walked only as far as it is useful: the study's grid with early stopping.
 
     The study's 100 alphas, inner 5-fold CV, tolerance and warm starts are kept: the five
@@ -339,15 +399,25 @@ def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray, n_jobs: int | None)
     exactly tied alphas (at tol=1e-2 consecutive alphas often give bitwise-equal paths in
     LassoCV but differ in the last bits here). Unless the CV curve has a lower minimum beyond
     the patience window, this is the study's alpha and model.
-    ``n_jobs`` is accepted for symmetry and unused: the folds are walked in lock step.
+
+    Speed beyond the shorter walk: when the inner training parts have more rows than
+    columns (LassoCV's own rule for using the Gram matrix) their Gram matrices are
+    assembled from those of the five test parts (:func:`inner_training_grams`), and the
+    solver is called without scikit-learn's per-call input checks (:meth:`InnerFold.path`);
+    the caller also skips its parameter validation (``skip_parameter_validation``), which
+    costs a tenth of the walk on a few hundred rows: the parameters are fixed here.
     """
     alphas = study_alpha_grid(X_train, y_train)
-    inner = [InnerFold.make(X_train, y_train, train, test)
-             for train, test in KFold(INNER_FOLDS).split(X_train)]
+    folds = list(KFold(INNER_FOLDS).split(X_train))
+    if gram_decision(len(X_train), X_train.shape[1]) is True:
+        grams = inner_training_grams(X_train, folds)
+    else:
+        grams = [None] * len(folds)
+    inner = [InnerFold.make(X_train, y_train, train, test, gram)
+             for (train, test), gram in zip(folds, grams, strict=True)]
     coefs: list[np.ndarray | None] = [None] * len(inner)
     mse = np.full(len(alphas), np.inf)
-    for first in range(0, len(alphas), FAST_CHUNK):
-        chunk = np.arange(first, min(first + FAST_CHUNK, len(alphas)))
+    for chunk in walk_chunks(len(alphas)):
         runs = [fold.path(alphas[chunk], coef) for fold, coef in zip(inner, coefs, strict=True)]
         coefs = [path_coefs[:, -1].copy() for path_coefs, _ in runs]
         mse[chunk] = np.mean([errors for _, errors in runs], axis=0)
@@ -363,12 +433,12 @@ def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray, n_jobs: int | None)
 def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """R², MAE, RMSE and Spearman's rho of predictions (as the study computed them).
 
-    rho is NaN when the predictions are constant (e.g. a one-hot model on positions it never
-    saw in training); scipy's warning about it is silenced, the NaN says it.
+    rho is NaN when the predictions (or targets) are constant, e.g. a one-hot model on
+    positions it never saw in training: the NaN says it, without scipy's warning (checked
+    here rather than silenced, because silencing warnings is not thread-safe).
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=ConstantInputWarning)
-        rho = spearmanr(y_true, y_pred)[0]
+    constant = np.ptp(np.asarray(y_true)) == 0 or np.ptp(np.asarray(y_pred)) == 0
+    rho = np.nan if constant else spearmanr(y_true, y_pred)[0]
     return {
         "R2": metrics.r2_score(y_true, y_pred),
         "MAE": metrics.mean_absolute_error(y_true, y_pred),
@@ -418,33 +488,84 @@ def scale(X: np.ndarray) -> np.ndarray:
     return MinMaxScaler(feature_range=(0, 1)).fit_transform(X)
 
 
+def rows_of(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``X[rows]`` as a new column-major array.
+
+    The solver and the predictions work on column-major data (the layout of the study's
+    pandas frames). Rows that come in a few contiguous runs (the parts of an unshuffled
+    K-fold) are copied run by run; other selections are gathered from the transposed view,
+    which gives the column-major layout directly instead of a row-major copy that would
+    then be transposed (a second, slower copy).
+    """
+    X = np.asarray(X)
+    rows = np.asarray(rows)
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    if len(breaks) >= MAX_RUNS_COPIED_AS_BLOCKS:
+        return X.T.take(rows, axis=1).T
+    out = np.empty((len(rows), X.shape[1]), dtype=X.dtype, order="F")
+    position = 0
+    for run in np.split(rows, breaks):
+        if len(run):
+            out[position:position + len(run)] = X[run[0]:run[-1] + 1]
+            position += len(run)
+    return out
+
+
 def cross_validate(table: Table, options: Options, source: str = "input",
                    progress: Callable | None = None) -> pd.DataFrame:
-    """Run the protocol on a joined table; one row per outer fold with ``RESULT_COLUMNS``."""
+    """Run the protocol on a joined table; one row per outer fold with ``RESULT_COLUMNS``.
+
+    ``--fast`` fits the outer folds in ``n_jobs`` threads (see :func:`fast_outer_folds`);
+    the default fits them one after the other, each LassoCV with its own ``n_jobs``.
+    """
     if options.cv in ("contiguous", "modulo") and "mutant" in table.metadata.columns:
         table = singles_only(table, source)
     target = table.target
     check_target_usable(target, source)
     features = scale(table.features) if options.scaling == "global" else table.features
-    rows = []
+    features = np.asfortranarray(features)
     folds = outer_folds(table, options.cv)
-    for fold, (train, test) in enumerate(progress(folds) if progress else folds, start=1):
-        X_train, X_test = features[train], features[test]
+
+    def result_of(split: splits.Split) -> dict:
+        """Fit one outer fold's training part and score it on both parts."""
+        train, test = split
+        X_train, X_test = rows_of(features, train), rows_of(features, test)
         if options.scaling == "fold":
             scaler = MinMaxScaler(feature_range=(0, 1)).fit(X_train)
             X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
         fit = fit_fold(X_train, target[train], options)
         train_scores = score(target[train], fit.predict(X_train))
         test_scores = score(target[test], fit.predict(X_test))
-        rows.append({"Model": MODEL_NAMES[options.regressor], "Fold": fold,
-                     **{f"{name}_score_train": value for name, value in train_scores.items()
-                        if name != "rho"},
-                     **{f"{name}_score_test": value for name, value in test_scores.items()
-                        if name != "rho"},
-                     "rho_score_train": train_scores["rho"], "rho_score_test": test_scores["rho"],
-                     "num_nonzero_coefs": fit.num_nonzero_coefs, "alpha": fit.alpha,
-                     "fit_seconds": fit.fit_seconds})
+        return {"Model": MODEL_NAMES[options.regressor],
+                **{f"{name}_score_train": value for name, value in train_scores.items() if name != "rho"},
+                **{f"{name}_score_test": value for name, value in test_scores.items() if name != "rho"},
+                "rho_score_train": train_scores["rho"], "rho_score_test": test_scores["rho"],
+                "num_nonzero_coefs": fit.num_nonzero_coefs, "alpha": fit.alpha, "fit_seconds": fit.fit_seconds}
+
+    if options.fast and options.regressor == "lassocv":
+        results = fast_outer_folds(result_of, folds, options.n_jobs)
+    else:
+        results = map(result_of, folds)
+    rows = [{"Fold": fold, **row} for fold, row in enumerate(progress(results) if progress else results, start=1)]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def fast_outer_folds(result_of: Callable[[splits.Split], dict], folds: list[splits.Split],
+                     n_jobs: int | None) -> Iterator[dict]:
+    """``result_of`` of every fold, in order, computed in ``n_jobs`` threads with BLAS on one thread.
+
+    The coordinate descent and the Gram products release the GIL, so outer folds run in
+    parallel in threads (no copies of the data). The solver's BLAS calls are vector-sized:
+    letting BLAS spread each of them over the cores costs more in synchronisation than it
+    gains (one BLAS thread alone makes the walk 2-3x faster), so BLAS is held to one thread.
+    """
+    workers = max(1, min(len(folds), effective_n_jobs(n_jobs)))
+    with threadpool_limits(limits=1):
+        if workers == 1:
+            yield from map(result_of, folds)
+            return
+        with ThreadPoolExecutor(workers) as pool:
+            yield from pool.map(result_of, folds)
 
 
 def sample_sizes(n_rows: int) -> list[int]:

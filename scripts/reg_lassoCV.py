@@ -43,14 +43,14 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scaling", choices=regress.SCALINGS, default="global",
                         help="MinMax scaling fitted on all rows (the study's) or on each training fold")
     parser.add_argument("--fast", action="store_true",
-                        help="faster LassoCV (lassocv only): the study's alpha grid and inner CV, but the path "
-                        "stops 10 alphas past the best inner-CV MSE; usually the same alpha, test R2 "
-                        "may differ slightly when it is not")
+                        help="faster LassoCV (lassocv only): the study's alpha grid, inner CV and solver, but the "
+                        "path stops 10 alphas past the best inner-CV MSE and the outer folds run in --jobs "
+                        "threads; usually the study's alpha, test R2 may differ slightly when it is not")
     parser.add_argument("--max-missing", type=float, default=0.01,
                         help="largest fraction of metadata IDs allowed to lack an embedding")
     parser.add_argument("-j", "--jobs", type=int, default=-1,
-                        help="parallel inner-CV folds (-1: all cores, as the study; unused by --fast); "
-                        "results do not depend on it")
+                        help="threads: LassoCV's inner-CV folds (-1: all cores, as the study), or the outer "
+                        "folds with --fast; results do not depend on it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

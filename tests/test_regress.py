@@ -167,12 +167,67 @@ def test_ridgecv_matches_direct_sklearn(tmp_path):
     assert ours["num_nonzero_coefs"][0] == 6
 
 
-def test_fast_stays_close_to_the_exact_protocol(tmp_path):
-    metadata, vectors = make_data(200, 40, 0, seed=6)
+@pytest.mark.parametrize(("n_rows", "n_features"), [(200, 40), (150, 300)],
+                         ids=["more rows than features (Gram)", "more features than rows"])
+def test_fast_stays_close_to_the_exact_protocol(tmp_path, n_rows, n_features):
+    metadata, vectors = make_data(n_rows, n_features, 0, seed=6)
     embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
     exact = regress.run(embeddings_path, metadata_path, regress.Options(n_jobs=1))
     fast = regress.run(embeddings_path, metadata_path, regress.Options(fast=True, n_jobs=1))
     assert np.abs(exact["R2_score_test"] - fast["R2_score_test"]).max() <= 0.005
+    np.testing.assert_allclose(fast["alpha"], exact["alpha"], rtol=1e-6)
+
+
+def test_fast_gives_the_same_results_in_threads(tmp_path):
+    metadata, vectors = make_data(200, 40, 0, seed=6)
+    embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
+    one_thread = regress.run(embeddings_path, metadata_path, regress.Options(fast=True, n_jobs=1))
+    threads = regress.run(embeddings_path, metadata_path, regress.Options(fast=True, n_jobs=3))
+    assert one_thread["Fold"].tolist() == [1, 2, 3, 4, 5]
+    pd.testing.assert_frame_equal(one_thread.drop(columns="fit_seconds"), threads.drop(columns="fit_seconds"))
+
+
+def test_inner_training_grams_equal_the_centred_products():
+    X = np.random.default_rng(3).random((53, 7))
+    folds = list(KFold(5).split(X))
+    for (train, _), gram in zip(folds, regress.inner_training_grams(X, folds), strict=True):
+        centred = X[train] - X[train].mean(axis=0)
+        np.testing.assert_allclose(gram, centred.T @ centred, rtol=1e-10, atol=1e-12)
+
+
+def test_inner_training_grams_need_a_partition():
+    X = np.ones((10, 2))
+    with pytest.raises(ValueError, match="partition"):
+        regress.inner_training_grams(X, [(np.arange(5, 10), np.arange(0, 4))])
+
+
+@pytest.mark.parametrize("rows", [np.arange(10, 20), np.r_[0:5, 30:50], np.array([3, 1, 4, 1, 5, 9, 2, 6]),
+                                  np.arange(0), np.arange(0, 50, 2)],
+                         ids=["one run", "two runs", "shuffled", "empty", "strided"])
+def test_rows_of_copies_rows_column_major(rows):
+    X = np.asfortranarray(np.random.default_rng(4).random((50, 6)))
+    selected = regress.rows_of(X, rows)
+    np.testing.assert_array_equal(selected, X[rows])
+    assert selected.flags["F_CONTIGUOUS"]
+    assert not np.shares_memory(selected, X)
+
+
+def test_test_mse_evaluates_repeated_columns_once_with_the_same_values():
+    rng = np.random.default_rng(5)
+    X, y = rng.random((40, 6)), rng.random(40)
+    fold = regress.InnerFold.make(X, y, np.arange(10, 40), np.arange(10), None)
+    column = rng.random(6)
+    coefs = np.column_stack([column, column, rng.random(6), column])
+    intercepts = fold.y_mean - fold.X_mean @ coefs
+    expected = ((X[:10] @ coefs + intercepts - y[:10, np.newaxis]) ** 2).mean(axis=0)
+    np.testing.assert_allclose(fold.test_mse(coefs), expected, rtol=1e-12)
+
+
+def test_constant_predictions_give_nan_rho_without_a_warning(recwarn):
+    scores = regress.score(np.array([1.0, 2.0, 3.0]), np.array([0.5, 0.5, 0.5]))
+    assert np.isnan(scores["rho"])
+    assert scores["R2"] == pytest.approx(metrics.r2_score([1.0, 2.0, 3.0], [0.5, 0.5, 0.5]))
+    assert len(recwarn) == 0
 
 
 def test_position_cv_leaves_out_multi_mutants(tmp_path, capsys):
@@ -361,7 +416,7 @@ def test_fast_searches_the_studys_alpha_grid():
     study = LassoCV(max_iter=1000, tol=1e-2).fit(X, y)
     grid = regress.study_alpha_grid(X, y)
     np.testing.assert_allclose(grid, study.alphas_, rtol=1e-5)
-    fast = regress.fit_fast_lasso(X, y, 1)
+    fast = regress.fit_fast_lasso(X, y)
     assert np.min(np.abs(grid - fast.alpha_) / grid) < 1e-9
     grid_step = np.log(grid[0] / grid[1])
     # the CV curve is flat near its minimum: warm starts at tol=1e-2 may shift the choice a few steps
