@@ -26,17 +26,19 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LassoCV
+from sklearn.linear_model import Lasso, LassoCV
 from sklearn.preprocessing import MinMaxScaler
 
 from plmtransfer import regress, splits
 from plmtransfer.cli import HelpFormatter, run_cli
 from plmtransfer.onehot import onehot_encode
 
+KINDS = ("onehot flat", "random-projection stand-in (not a pLM)")
 METRICS = ["R2_score_train", "MAE_score_train", "RMSE_score_train", "R2_score_test",
            "MAE_score_test", "RMSE_score_test", "rho_score_train", "rho_score_test"]
 
@@ -58,7 +60,7 @@ def create_parser() -> argparse.ArgumentParser:
 def features_for(assay: pd.DataFrame, kind: str) -> np.ndarray:
     """One-hot flat (float32) or the 1280-dim random-projection stand-in (float32, seed 0)."""
     onehot = np.stack([onehot_encode(sequence).reshape(-1) for sequence in assay["sequence"]])
-    if kind == "onehot flat":
+    if kind == KINDS[0]:
         return onehot
     projection = np.random.default_rng(0).standard_normal((onehot.shape[1], 1280)).astype(np.float32)
     return np.tanh(onehot @ projection / 10).astype(np.float32)
@@ -106,17 +108,39 @@ def run_case(assay: pd.DataFrame, kind: str, n_rows: int) -> dict:
             "fast_max_test_R2_diff": float(np.abs(fast["R2_score_test"] - plain["R2_score_test"]).max())}
 
 
-def study_mse_curves(assay: pd.DataFrame, kind: str, n_rows: int) -> list[np.ndarray]:
-    """Mean inner-CV MSE over the 100 alphas of the study's LassoCV, one curve per outer fold."""
+@dataclass
+class StudyFold:
+    """One outer fold of the study's LassoCV: its mean inner-CV MSE curve and what a refit needs."""
+
+    assay: str
+    kind: str
+    fold: int
+    curve: np.ndarray
+    alphas: np.ndarray
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+    def test_r2(self, alpha_index: int) -> float:
+        """Test R² of the study's refit (``Lasso`` with LassoCV's settings) at one alpha of the grid."""
+        model = Lasso(alpha=self.alphas[alpha_index], max_iter=1000, tol=1e-2, random_state=42)
+        return float(model.fit(self.X_train, self.y_train).score(self.X_test, self.y_test))
+
+
+def study_folds(assay: pd.DataFrame, name: str, kind: str, n_rows: int) -> list[StudyFold]:
+    """The study's LassoCV on each outer fold of up to ``n_rows`` rows of one assay and feature kind."""
     sample = assay.sample(n=min(n_rows, len(assay)), random_state=0).reset_index(drop=True)
     features = MinMaxScaler().fit_transform(features_for(sample, kind)).astype(np.float32)
     target = sample["target"].to_numpy()
-    curves = []
-    for train, _ in splits.random_folds(len(sample)):
-        X_train = features[train][:, regress.varying_columns(features[train])]
+    folds = []
+    for number, (train, test) in enumerate(splits.random_folds(len(sample)), start=1):
+        keep = regress.varying_columns(features[train])
+        X_train, X_test = features[train][:, keep], features[test][:, keep]
         model = LassoCV(max_iter=1000, tol=1e-2, random_state=42, n_jobs=1).fit(X_train, target[train])
-        curves.append(model.mse_path_.mean(axis=1))
-    return curves
+        folds.append(StudyFold(name, kind, number, model.mse_path_.mean(axis=1), model.alphas_,
+                               X_train, target[train], X_test, target[test]))
+    return folds
 
 
 def early_stop_choice(curve: np.ndarray, patience: int) -> int:
@@ -129,24 +153,33 @@ def early_stop_choice(curve: np.ndarray, patience: int) -> int:
     return int(np.flatnonzero(walked <= walked.min() * (1 + regress.FAST_TIE))[0])
 
 
-def patience_check(mirror: Path, n_rows: int) -> pd.DataFrame:
-    """Folds in which each patience misses the study's alpha, over every usable mirror assay."""
-    curves = []
+def patience_check(mirror: Path, n_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per patience, the folds in which the early stop misses the study's alpha; and, at the
+    shipped patience, each miss with the test-R² difference it makes."""
+    folds: list[StudyFold] = []
     for path in sorted((mirror / "dms").glob("*.csv.gz")):
         assay = pd.read_csv(path, dtype={"ID": str}).dropna(subset=["target"]).drop_duplicates("ID")
         if assay["sequence"].str.len().nunique() != 1:
             continue
-        for kind in ("onehot flat", "random-projection stand-in (not a pLM)"):
-            curves += [(kind, curve) for curve in study_mse_curves(assay, kind, n_rows)]
-        print(f"{path.name}: {len(curves)} curves", flush=True)
-    rows = []
-    for patience in (3, 5, 8, 10):
-        for kind in ("onehot flat", "random-projection stand-in (not a pLM)"):
-            of_kind = [curve for curve_kind, curve in curves if curve_kind == kind]
-            missed = sum(early_stop_choice(curve, patience) != early_stop_choice(curve, len(curve))
-                         for curve in of_kind)
-            rows.append({"patience": patience, "features": kind, "folds": len(of_kind), "missed_study_alpha": missed})
-    return pd.DataFrame(rows)
+        for kind in KINDS:
+            folds += study_folds(assay, path.name.removesuffix(".csv.gz"), kind, n_rows)
+        print(f"{path.name}: {len(folds)} folds", flush=True)
+    counts, misses = [], []
+    for patience in (3, 5, 8, regress.FAST_PATIENCE):
+        for kind in KINDS:
+            of_kind = [fold for fold in folds if fold.kind == kind]
+            missed = [fold for fold in of_kind
+                      if early_stop_choice(fold.curve, patience) != early_stop_choice(fold.curve, len(fold.curve))]
+            counts.append({"patience": patience, "features": kind, "folds": len(of_kind),
+                           "missed_study_alpha": len(missed)})
+            if patience == regress.FAST_PATIENCE:
+                for fold in missed:
+                    study = early_stop_choice(fold.curve, len(fold.curve))
+                    fast = early_stop_choice(fold.curve, patience)
+                    misses.append({"assay": fold.assay, "features": kind, "fold": fold.fold, "study_alpha_index": study,
+                                   "fast_alpha_index": fast,
+                                   "test_R2_difference": fold.test_r2(fast) - fold.test_r2(study)})
+    return pd.DataFrame(counts), pd.DataFrame(misses)
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -162,13 +195,14 @@ def main(argv=None) -> int:
     """Run every case and print a Markdown table."""
     args = create_parser().parse_args(argv)
     if args.patience_check:
-        table = patience_check(Path(args.mirror), args.patience_check)
+        counts, misses = patience_check(Path(args.mirror), args.patience_check)
         print(f"\nearly stop of --fast vs the study's alpha, up to {args.patience_check} rows per assay\n")
-        print(markdown(table))
+        print(markdown(counts))
+        print(f"\nfolds missed at the shipped patience ({regress.FAST_PATIENCE})\n")
+        print(markdown(misses) if len(misses) else "none")
         return 0
     assay = pd.read_csv(Path(args.mirror) / "dms" / f"{args.assay}.csv.gz", dtype={"ID": str})
-    cases = [("onehot flat", n) for n in args.onehot_sizes]
-    cases += [("random-projection stand-in (not a pLM)", n) for n in args.dense_sizes]
+    cases = [(KINDS[0], n) for n in args.onehot_sizes] + [(KINDS[1], n) for n in args.dense_sizes]
     rows = []
     for kind, n_rows in cases:
         rows.append(run_case(assay, kind, n_rows))

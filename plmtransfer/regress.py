@@ -390,9 +390,9 @@ def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray) -> Lasso:
     """LassoCV's path walked only as far as it is useful: the study's grid with early stopping.
 
     The study's 100 alphas, inner 5-fold CV, tolerance and warm starts are kept: the five
-    inner folds walk the grid from the largest alpha down in lock step, ``FAST_CHUNK`` alphas
-    at a time, each chunk warm-started from the previous one (what ``enet_path`` does in one
-    call). The walk stops once the mean inner-CV MSE has not improved for ``FAST_PATIENCE``
+    inner folds walk the grid from the largest alpha down in lock step, in the chunks of
+    :func:`walk_chunks`, each chunk warm-started from the previous one (what ``enet_path``
+    does in one call). The walk stops once the mean inner-CV MSE has not improved for ``FAST_PATIENCE``
     alphas (a factor of ~2 in alpha), skipping the costly small-alpha tail. The best alpha
     is refitted exactly as LassoCV refits; MSEs within a relative ``FAST_TIE`` of the minimum
     count as tied and the largest such alpha wins, as LassoCV's argmin picks the first of
