@@ -546,7 +546,9 @@ def cross_validate(table: Table, options: Options, source: str = "input",
         results = fast_outer_folds(result_of, folds, options.n_jobs)
     else:
         results = map(result_of, folds)
-    rows = [{"Fold": fold, **row} for fold, row in enumerate(progress(results) if progress else results, start=1)]
+    fold_numbers = range(1, len(folds) + 1)
+    rows = [{"Fold": fold, **row}
+            for row, fold in zip(results, progress(fold_numbers) if progress else fold_numbers, strict=True)]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
