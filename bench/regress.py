@@ -31,8 +31,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
+from sklearn import metrics
 from sklearn.linear_model import Lasso, LassoCV
 from sklearn.preprocessing import MinMaxScaler
+from threadpoolctl import threadpool_limits
 
 from plmtransfer import regress, splits
 from plmtransfer.cli import HelpFormatter, run_cli
@@ -76,10 +79,17 @@ def plain_study_call(features: np.ndarray, target: pd.Series) -> pd.DataFrame:
         row = {"num_nonzero_coefs": int(np.sum(model.coef_ != 0))}
         for part, rows_of_part in (("train", train), ("test", test)):
             prediction = pd.DataFrame(model.predict(scaled.iloc[rows_of_part]))
-            scores = regress.score(target.iloc[rows_of_part], prediction)
+            scores = study_scores(target.iloc[rows_of_part], prediction)
             row.update({f"{name}_score_{part}": value for name, value in scores.items()})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def study_scores(y_true: pd.Series, y_pred: pd.DataFrame) -> dict[str, float]:
+    """The study's metrics: scikit-learn's R², MAE, RMSE and scipy's Spearman rho."""
+    return {"R2": metrics.r2_score(y_true, y_pred), "MAE": metrics.mean_absolute_error(y_true, y_pred),
+            "RMSE": float(np.sqrt(metrics.mean_squared_error(y_true, y_pred))),
+            "rho": spearmanr(y_true, y_pred)[0]}
 
 
 def timed(function):
@@ -121,6 +131,11 @@ class StudyFold:
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    study_test_r2: float
+    one_thread_alpha_index: int
+    one_thread_test_r2: float
+    fast_alpha_index: int
+    fast_test_r2: float
 
     def test_r2(self, alpha_index: int) -> float:
         """Test R² of the study's refit (``Lasso`` with LassoCV's settings) at one alpha of the grid."""
@@ -138,24 +153,41 @@ def study_folds(assay: pd.DataFrame, name: str, kind: str, n_rows: int) -> list[
         keep = regress.varying_columns(features[train])
         X_train, X_test = features[train][:, keep], features[test][:, keep]
         model = LassoCV(max_iter=1000, tol=1e-2, random_state=42, n_jobs=1).fit(X_train, target[train])
+        with threadpool_limits(limits=1):
+            one_thread = LassoCV(max_iter=1000, tol=1e-2, random_state=42, n_jobs=1).fit(X_train, target[train])
+        fast = regress.fit_fast_lasso(np.asfortranarray(X_train), target[train])
         folds.append(StudyFold(name, kind, number, model.mse_path_.mean(axis=1), model.alphas_,
-                               X_train, target[train], X_test, target[test]))
+                               X_train, target[train], X_test, target[test],
+                               study_test_r2=float(model.score(X_test, target[test])),
+                               one_thread_alpha_index=int(np.argmin(np.abs(np.log(model.alphas_ / one_thread.alpha_)))),
+                               one_thread_test_r2=float(one_thread.score(X_test, target[test])),
+                               fast_alpha_index=int(np.argmin(np.abs(np.log(model.alphas_ / fast.alpha_)))),
+                               fast_test_r2=float(fast.score(X_test, target[test]))))
     return folds
 
 
-def early_stop_choice(curve: np.ndarray, patience: int) -> int:
-    """The alpha index ``--fast`` picks from ``curve`` when it stops ``patience`` alphas past the minimum."""
+RULES = [(3, None), (5, None), (8, None), (10, None), (5, 0.0), (5, 0.01), (10, 0.0), (10, 0.01)]
+"""Early-stop rules checked: (patience, null-model margin); ``None`` = no null-model guard."""
+
+
+def early_stop_choice(curve: np.ndarray, patience: int, null_margin: float | None) -> tuple[int, int]:
+    """The alpha index ``--fast`` picks from ``curve`` under one early-stop rule, and how many alphas it walked."""
     walked = np.full(len(curve), np.inf)
     for chunk in regress.walk_chunks(len(curve), patience):
         walked[chunk] = curve[chunk]
-        if chunk[-1] - int(np.argmin(walked)) >= patience:
+        if regress.walk_finished(walked, chunk[-1], patience, null_margin):
             break
-    return int(np.flatnonzero(walked <= walked.min() * (1 + regress.FAST_TIE))[0])
+    return regress.chosen_alpha_index(walked), int(chunk[-1]) + 1
 
 
-def patience_check(mirror: Path, n_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per patience, the folds in which the early stop misses the study's alpha; and, at the
-    shipped patience, each miss with the test-R² difference it makes."""
+def patience_check(mirror: Path, n_rows: int) -> tuple[pd.DataFrame, ...]:
+    """Per early-stop rule and feature kind, simulated on the study's own curves: the folds in
+    which the early stop misses the study's alpha, what the misses cost in test R² and how many
+    alphas the walk takes; for the shipped rule, each miss. Then the shipped ``--fast`` itself
+    (``fit_fast_lasso`` run on every fold) and, as the yardstick of the study's own
+    reproducibility, the study's LassoCV with BLAS held to one thread (which rounds products
+    differently): how often each picks another alpha than the study's LassoCV with default
+    threads, the test-R² differences, and each fold where they exceed 0.005."""
     folds: list[StudyFold] = []
     for path in sorted((mirror / "dms").glob("*.csv.gz")):
         assay = pd.read_csv(path, dtype={"ID": str}).dropna(subset=["target"]).drop_duplicates("ID")
@@ -164,22 +196,47 @@ def patience_check(mirror: Path, n_rows: int) -> tuple[pd.DataFrame, pd.DataFram
         for kind in KINDS:
             folds += study_folds(assay, path.name.removesuffix(".csv.gz"), kind, n_rows)
         print(f"{path.name}: {len(folds)} folds", flush=True)
-    counts, misses = [], []
-    for patience in (3, 5, 8, regress.FAST_PATIENCE):
+    shipped = (regress.FAST_PATIENCE, regress.FAST_NULL_MARGIN)
+    counts, shipped_misses, actual_misses = [], [], []
+    for patience, null_margin in RULES:
+        for kind in KINDS:
+            walks, misses = [], []
+            for fold in (fold for fold in folds if fold.kind == kind):
+                study = int(np.argmin(fold.curve))
+                fast, walked = early_stop_choice(fold.curve, patience, null_margin)
+                walks.append(walked)
+                if fast != study:
+                    misses.append({"assay": fold.assay, "features": kind, "fold": fold.fold,
+                                   "study_alpha_index": study, "fast_alpha_index": fast,
+                                   "test_R2_difference": fold.test_r2(fast) - fold.test_r2(study)})
+            differences = np.abs([miss["test_R2_difference"] for miss in misses])
+            counts.append({"patience": patience, "null_margin": "off" if null_margin is None else null_margin,
+                           "features": kind, "folds": len(walks), "missed_study_alpha": len(misses),
+                           "misses_over_0.005": int(np.sum(differences > 0.005)),
+                           "largest_abs_R2_difference": float(differences.max(initial=0.0)),
+                           "mean_alphas_walked": float(np.mean(walks))})
+            if (patience, null_margin) == shipped:
+                shipped_misses += misses
+    actual = []
+    variants = (("--fast (shipped)", "fast_alpha_index", "fast_test_r2"),
+                ("study's LassoCV, BLAS on 1 thread", "one_thread_alpha_index", "one_thread_test_r2"))
+    for label, alpha_field, r2_field in variants:
         for kind in KINDS:
             of_kind = [fold for fold in folds if fold.kind == kind]
-            missed = [fold for fold in of_kind
-                      if early_stop_choice(fold.curve, patience) != early_stop_choice(fold.curve, len(fold.curve))]
-            counts.append({"patience": patience, "features": kind, "folds": len(of_kind),
-                           "missed_study_alpha": len(missed)})
-            if patience == regress.FAST_PATIENCE:
-                for fold in missed:
-                    study = early_stop_choice(fold.curve, len(fold.curve))
-                    fast = early_stop_choice(fold.curve, patience)
-                    misses.append({"assay": fold.assay, "features": kind, "fold": fold.fold, "study_alpha_index": study,
-                                   "fast_alpha_index": fast,
-                                   "test_R2_difference": fold.test_r2(fast) - fold.test_r2(study)})
-    return pd.DataFrame(counts), pd.DataFrame(misses)
+            differences = np.array([getattr(fold, r2_field) - fold.study_test_r2 for fold in of_kind])
+            actual.append({"variant": label, "features": kind, "folds": len(of_kind),
+                           "other_alpha": sum(getattr(fold, alpha_field) != int(np.argmin(fold.curve))
+                                              for fold in of_kind),
+                           "over_0.005": int(np.sum(np.abs(differences) > 0.005)),
+                           "largest_abs_R2_difference": float(np.abs(differences).max()),
+                           "mean_R2_difference": float(differences.mean())})
+            for fold, difference in zip(of_kind, differences, strict=True):
+                if abs(difference) > 0.005:
+                    actual_misses.append({"variant": label, "assay": fold.assay, "features": kind, "fold": fold.fold,
+                                          "study_alpha_index": int(np.argmin(fold.curve)),
+                                          "other_alpha_index": getattr(fold, alpha_field),
+                                          "test_R2_difference": difference})
+    return pd.DataFrame(counts), pd.DataFrame(shipped_misses), pd.DataFrame(actual), pd.DataFrame(actual_misses)
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -195,11 +252,16 @@ def main(argv=None) -> int:
     """Run every case and print a Markdown table."""
     args = create_parser().parse_args(argv)
     if args.patience_check:
-        counts, misses = patience_check(Path(args.mirror), args.patience_check)
-        print(f"\nearly stop of --fast vs the study's alpha, up to {args.patience_check} rows per assay\n")
+        counts, misses, actual, actual_misses = patience_check(Path(args.mirror), args.patience_check)
+        print(f"\nearly-stop rules on the study's curves, up to {args.patience_check} rows per assay\n")
         print(markdown(counts))
-        print(f"\nfolds missed at the shipped patience ({regress.FAST_PATIENCE})\n")
+        print(f"\nfolds missed by the shipped rule (patience {regress.FAST_PATIENCE}, "
+              f"null margin {regress.FAST_NULL_MARGIN})\n")
         print(markdown(misses) if len(misses) else "none")
+        print("\n--fast and the study's LassoCV on one BLAS thread vs the study's LassoCV (default threads)\n")
+        print(markdown(actual))
+        print("\nfolds where the test R2 differs by more than 0.005\n")
+        print(markdown(actual_misses) if len(actual_misses) else "none")
         return 0
     assay = pd.read_csv(Path(args.mirror) / "dms" / f"{args.assay}.csv.gz", dtype={"ID": str})
     cases = [(KINDS[0], n) for n in args.onehot_sizes] + [(KINDS[1], n) for n in args.dense_sizes]

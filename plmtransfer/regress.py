@@ -43,7 +43,6 @@ import pandas as pd
 import sklearn
 from joblib import effective_n_jobs
 from scipy.stats import spearmanr
-from sklearn import metrics
 from sklearn.linear_model import ElasticNetCV, Lasso, LassoCV, RidgeCV, lasso_path
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import MinMaxScaler
@@ -67,6 +66,7 @@ ELASTICNET_L1_RATIOS = (0.1, 0.5, 0.7, 0.9, 0.95, 0.99, 1.0)
 FAST_CHUNK = 5
 FAST_PATIENCE = 10
 FAST_TIE = 1e-6
+FAST_NULL_MARGIN = 0.01
 MAX_RUNS_COPIED_AS_BLOCKS = 8
 RESULT_COLUMNS = ["Model", "Fold", "R2_score_train", "MAE_score_train", "RMSE_score_train",
                   "R2_score_test", "MAE_score_test", "RMSE_score_test", "rho_score_train",
@@ -283,11 +283,25 @@ def fit_fold(X_train: np.ndarray, y_train: np.ndarray, options: Options) -> Fit:
 
 
 def study_alpha_grid(X: np.ndarray, y: np.ndarray, n_alphas: int = 100, eps: float = 1e-3) -> np.ndarray:
-    """LassoCV's default alphas: ``n_alphas`` log-spaced from alpha_max down to ``eps * alpha_max``."""
+    """LassoCV's default alphas: ``n_alphas`` log-spaced from alpha_max down to ``eps * alpha_max``.
+
+    The arithmetic is scikit-learn's ``_alpha_grid`` step for step (centred target, float64
+    products), so that the grid is LassoCV's to the last bit.
+    """
+    y_centred = y - np.average(y, axis=0)
     X_mean = np.average(X, axis=0)
-    Xy = X.T @ y - X_mean * np.sum(y)
+    Xy = X.T @ y_centred - X_mean * np.sum(y_centred, axis=0)
     alpha_max = np.sqrt(np.max(Xy ** 2)) / len(X)
+    if alpha_max <= np.finfo(np.float64).resolution:
+        return np.full(n_alphas, np.finfo(np.float64).resolution)
     return np.geomspace(alpha_max, alpha_max * eps, num=n_alphas)
+
+
+def row_order_mean(X: np.ndarray) -> np.ndarray:
+    """Column means summed row after row, in ``X``'s dtype: what ``np.average(X[rows], axis=0)``
+    gives inside LassoCV, whose ``X[rows]`` is row-major (a column-major array would be summed
+    pairwise, which rounds differently in float32)."""
+    return np.true_divide(np.cumsum(X, axis=0)[-1], len(X), dtype=X.dtype)
 
 
 @dataclass
@@ -314,9 +328,9 @@ class InnerFold:
         ``enet_path`` casts it), so :meth:`path` can skip scikit-learn's input checks.
         """
         X_centred = rows_of(X, train)
-        X_mean = np.average(X_centred, axis=0)
+        X_mean = row_order_mean(X_centred)
         X_centred -= X_mean
-        y_train = y[train]
+        y_train = y[train].astype(X.dtype)
         y_mean = np.average(y_train, axis=0)
         y_centred = y_train - y_mean
         Xy = None
@@ -350,6 +364,22 @@ class InnerFold:
         residues += intercepts
         return (residues ** 2).mean(axis=0)[np.cumsum(distinct) - 1]
 
+
+    def study_mse(self, walked_coefs: np.ndarray, n_alphas: int) -> np.ndarray:
+        """Test MSEs of the walked columns computed with LassoCV's own arithmetic, to the last bit.
+
+        ``_path_residuals`` multiplies the test rows (row-major) with all ``n_alphas`` columns
+        at once (``tensordot``) and takes the intercepts with a 3-D ``np.dot``; a matrix
+        product's last bits depend on the shape it is computed in, so the walked columns are
+        placed in a path of the full width (the rest zero) and the same calls are made.
+        """
+        coefs = np.zeros((1, walked_coefs.shape[0], n_alphas), dtype=walked_coefs.dtype)
+        coefs[0, :, :walked_coefs.shape[1]] = walked_coefs
+        intercepts = np.atleast_1d(self.y_mean)[:, np.newaxis] - np.dot(self.X_mean, coefs)
+        residues = np.tensordot(np.ascontiguousarray(self.X_test), coefs, axes=[-1, -2])
+        residues = residues - self.y_test[:, np.newaxis][:, :, np.newaxis]
+        residues += intercepts
+        return (residues ** 2).mean(axis=0).mean(axis=0)[:walked_coefs.shape[1]]
 
 def inner_training_grams(X: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
     """Centred Gram matrices of the inner training parts, assembled from the Grams of the test parts.
@@ -386,6 +416,28 @@ def walk_chunks(n_alphas: int, patience: int = FAST_PATIENCE) -> list[np.ndarray
     return [np.arange(start, min(end, n_alphas)) for start, end in zip(starts, [*starts[1:], n_alphas], strict=True)]
 
 
+def walk_finished(mse: np.ndarray, last: int, patience: int = FAST_PATIENCE,
+                  null_margin: float | None = FAST_NULL_MARGIN) -> bool:
+    """Whether the fast walk may stop after alpha index ``last`` of the mean inner-CV MSE curve ``mse``.
+
+    It stops ``patience`` alphas past the running minimum, but not while that minimum is
+    within a relative ``null_margin`` of the first alpha's MSE: at the largest alpha every
+    coefficient is zero (the null model), and a curve that has not yet fallen clearly below
+    it can stay flat for many alphas before it falls (seen on real assays: 10 flat alphas,
+    then the study's minimum 12 alphas further on). ``None`` switches that guard off.
+    """
+    best = int(np.argmin(mse))
+    if last - best < patience:
+        return False
+    return null_margin is None or mse[best] < mse[0] * (1 - null_margin)
+
+
+def chosen_alpha_index(mse: np.ndarray) -> int:
+    """The alpha index picked from a (partly walked) curve: the largest alpha whose MSE is within
+    a relative ``FAST_TIE`` of the minimum, as LassoCV's argmin picks the first of tied alphas."""
+    return int(np.flatnonzero(mse <= mse.min() * (1 + FAST_TIE))[0])
+
+
 def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray) -> Lasso:
     """LassoCV's path walked only as far as it is useful: the study's grid with early stopping.
 
@@ -393,12 +445,16 @@ def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray) -> Lasso:
     inner folds walk the grid from the largest alpha down in lock step, in the chunks of
     :func:`walk_chunks`, each chunk warm-started from the previous one (what ``enet_path``
     does in one call). The walk stops once the mean inner-CV MSE has not improved for ``FAST_PATIENCE``
-    alphas (a factor of ~2 in alpha), skipping the costly small-alpha tail. The best alpha
-    is refitted exactly as LassoCV refits; MSEs within a relative ``FAST_TIE`` of the minimum
-    count as tied and the largest such alpha wins, as LassoCV's argmin picks the first of
-    exactly tied alphas (at tol=1e-2 consecutive alphas often give bitwise-equal paths in
-    LassoCV but differ in the last bits here). Unless the CV curve has a lower minimum beyond
-    the patience window, this is the study's alpha and model.
+    alphas (a factor of ~2 in alpha) and its minimum lies clearly below the null model's
+    (:func:`walk_finished`), skipping the costly small-alpha tail. The best alpha
+    is refitted exactly as LassoCV refits. Without a Gram matrix the walked coefficients
+    are LassoCV's own (same grid, centring and solver calls: to the last bit where BLAS
+    rounds as in LassoCV's run, which depends on its thread count), and the alpha
+    is picked from their test MSEs computed with LassoCV's arithmetic (:meth:`InnerFold.study_mse`);
+    with the Gram matrices (assembled differently, so last bits differ) MSEs within a
+    relative ``FAST_TIE`` of the minimum count as tied and the largest such alpha wins, as
+    LassoCV's argmin picks the first of tied alphas. Unless the CV curve has a lower minimum
+    beyond the patience window, this is the study's alpha and model.
 
     Speed beyond the shorter walk: when the inner training parts have more rows than
     columns (LassoCV's own rule for using the Gram matrix) their Gram matrices are
@@ -416,14 +472,22 @@ def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray) -> Lasso:
     inner = [InnerFold.make(X_train, y_train, train, test, gram)
              for (train, test), gram in zip(folds, grams, strict=True)]
     coefs: list[np.ndarray | None] = [None] * len(inner)
+    walked: list[list[np.ndarray]] = [[] for _ in inner]
     mse = np.full(len(alphas), np.inf)
     for chunk in walk_chunks(len(alphas)):
         runs = [fold.path(alphas[chunk], coef) for fold, coef in zip(inner, coefs, strict=True)]
         coefs = [path_coefs[:, -1].copy() for path_coefs, _ in runs]
+        for fold_walk, (path_coefs, _) in zip(walked, runs, strict=True):
+            fold_walk.append(path_coefs)
         mse[chunk] = np.mean([errors for _, errors in runs], axis=0)
-        if chunk[-1] - int(np.argmin(mse)) >= FAST_PATIENCE:
+        if walk_finished(mse, chunk[-1]):
             break
-    best = int(np.flatnonzero(mse <= mse.min() * (1 + FAST_TIE))[0])
+    if grams[0] is None:
+        study_mses = [fold.study_mse(np.hstack(fold_walk), len(alphas))
+                      for fold, fold_walk in zip(inner, walked, strict=True)]
+        best = int(np.argmin(np.mean(np.reshape(study_mses, (1, len(inner), -1)), axis=1)[0]))
+    else:
+        best = chosen_alpha_index(mse)
     model = Lasso(alpha=alphas[best], max_iter=MAX_ITER, tol=TOL, random_state=RANDOM_STATE)
     model.fit(X_train, y_train)
     model.alpha_ = float(alphas[best])
@@ -431,19 +495,31 @@ def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray) -> Lasso:
 
 
 def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """R², MAE, RMSE and Spearman's rho of predictions (as the study computed them).
+    """R², MAE, RMSE and Spearman's rho of predictions (the study's scikit-learn/scipy metrics).
 
+    R², MAE and RMSE are the formulas of scikit-learn's ``r2_score`` (a constant target gives
+    1.0 for a perfect prediction, else 0.0), ``mean_absolute_error`` and the root of
+    ``mean_squared_error``, in float64 as they compute them, without their per-call input
+    checks (a tenth of a small fold's time under ``--fast``).
     rho is NaN when the predictions (or targets) are constant, e.g. a one-hot model on
     positions it never saw in training: the NaN says it, without scipy's warning (checked
     here rather than silenced, because silencing warnings is not thread-safe).
     """
-    constant = np.ptp(np.asarray(y_true)) == 0 or np.ptp(np.asarray(y_pred)) == 0
-    rho = np.nan if constant else spearmanr(y_true, y_pred)[0]
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
+    errors = y_true - y_pred
+    residual_sum = float(np.dot(errors, errors))
+    total_sum = float(np.sum((y_true - y_true.mean()) ** 2))
+    if total_sum:
+        r2 = 1.0 - residual_sum / total_sum
+    else:
+        r2 = 1.0 if residual_sum == 0 else 0.0
+    constant = np.ptp(y_true) == 0 or np.ptp(y_pred) == 0
     return {
-        "R2": metrics.r2_score(y_true, y_pred),
-        "MAE": metrics.mean_absolute_error(y_true, y_pred),
-        "RMSE": float(np.sqrt(metrics.mean_squared_error(y_true, y_pred))),
-        "rho": rho,
+        "R2": r2,
+        "MAE": float(np.mean(np.abs(errors))),
+        "RMSE": float(np.sqrt(residual_sum / len(errors))),
+        "rho": np.nan if constant else float(spearmanr(y_true, y_pred)[0]),
     }
 
 

@@ -14,6 +14,7 @@ from sklearn import metrics
 from sklearn.linear_model import LassoCV, RidgeCV
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import MinMaxScaler
+from threadpoolctl import threadpool_limits
 
 from plmtransfer import regress
 from plmtransfer.cli import run_cli
@@ -230,6 +231,20 @@ def test_constant_predictions_give_nan_rho_without_a_warning(recwarn):
     assert len(recwarn) == 0
 
 
+@pytest.mark.parametrize("y_true, y_pred", [
+    (np.random.default_rng(3).normal(size=50), np.random.default_rng(4).normal(size=50).astype(np.float32)),
+    (np.full(6, 2.0), np.full(6, 2.0)),
+    (np.full(6, 2.0), np.arange(6.0)),
+])
+def test_scores_equal_scikit_learn_and_scipy(y_true, y_pred):
+    scores = regress.score(y_true, y_pred)
+    assert scores["R2"] == pytest.approx(metrics.r2_score(y_true, y_pred), abs=1e-12)
+    assert scores["MAE"] == pytest.approx(metrics.mean_absolute_error(y_true, y_pred), abs=1e-12)
+    assert scores["RMSE"] == pytest.approx(np.sqrt(metrics.mean_squared_error(y_true, y_pred)), abs=1e-12)
+    if np.ptp(y_true) and np.ptp(y_pred):
+        assert scores["rho"] == pytest.approx(spearmanr(y_true, y_pred)[0], abs=1e-12)
+
+
 def test_position_cv_leaves_out_multi_mutants(tmp_path, capsys):
     metadata, vectors = make_data(60, 6, 0, seed=7)
     metadata.loc[:3, "mutant"] = "A1C:D2E"
@@ -415,12 +430,46 @@ def test_fast_searches_the_studys_alpha_grid():
     y = metadata["target"].to_numpy()
     study = LassoCV(max_iter=1000, tol=1e-2).fit(X, y)
     grid = regress.study_alpha_grid(X, y)
-    np.testing.assert_allclose(grid, study.alphas_, rtol=1e-5)
+    np.testing.assert_array_equal(grid, study.alphas_)
     fast = regress.fit_fast_lasso(X, y)
     assert np.min(np.abs(grid - fast.alpha_) / grid) < 1e-9
     grid_step = np.log(grid[0] / grid[1])
     # the CV curve is flat near its minimum: warm starts at tol=1e-2 may shift the choice a few steps
     assert abs(np.log(fast.alpha_ / study.alpha_)) <= 4 * grid_step + 1e-9
+
+
+def test_fast_walks_the_studys_own_curve_bit_for_bit():
+    """Without Gram matrices (fewer rows than columns) the walked part of --fast's CV curve is
+    LassoCV's mse_path_ to the last bit (BLAS on one thread on both sides), so the argmin is too."""
+    metadata, vectors = make_data(90, 120, 0, seed=12)
+    X = np.asfortranarray(MinMaxScaler().fit_transform(np.stack(list(vectors.values()))).astype(np.float32))
+    y = metadata["target"].to_numpy()
+    walked = []
+    original = regress.InnerFold.study_mse
+
+    def recording(fold, coefs, n_alphas):
+        walked.append(original(fold, coefs, n_alphas))
+        return walked[-1]
+
+    with threadpool_limits(limits=1), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(regress.InnerFold, "study_mse", recording)
+        study = LassoCV(max_iter=1000, tol=1e-2, random_state=42, n_jobs=1).fit(X, y)
+        fast = regress.fit_fast_lasso(X, y)
+    assert len(walked) == 5
+    for fold, curve in enumerate(walked):
+        np.testing.assert_array_equal(curve, study.mse_path_[:len(curve), fold])
+    assert fast.alpha_ == study.alpha_
+
+
+def test_fast_walk_does_not_stop_on_a_curve_flat_at_the_null_model():
+    flat_then_falling = np.concatenate([np.full(15, 1.0), np.linspace(0.99999, 0.5, 10), np.linspace(0.5, 0.9, 75)])
+    flat_then_falling[3] = 0.999999  # a negligible dip near the null model
+    assert not regress.walk_finished(flat_then_falling[:15], 14)
+    assert regress.walk_finished(flat_then_falling[:15], 14, null_margin=None)
+    assert regress.walk_finished(flat_then_falling[:36], 35)
+    clear_minimum = np.concatenate([np.linspace(1.0, 0.5, 10), np.linspace(0.5, 0.9, 90)])
+    assert regress.walk_finished(clear_minimum[:20], 19)
+    assert not regress.walk_finished(clear_minimum[:19], 18)
 
 
 def test_error_fast_with_another_regressor(tmp_path, capsys):
