@@ -326,9 +326,11 @@ class InnerFold:
         that the path, and the fold MSEs, are the numbers LassoCV computes. Every array the
         solver sees is already of the features' dtype and memory order (``y`` cast as
         ``enet_path`` casts it), so :meth:`path` can skip scikit-learn's input checks.
+        With a Gram matrix (assembled differently, so not bitwise LassoCV's anyway) the mean
+        is taken pairwise, without :func:`row_order_mean`'s temporary copy.
         """
         X_centred = rows_of(X, train)
-        X_mean = row_order_mean(X_centred)
+        X_mean = row_order_mean(X_centred) if gram is None else np.average(X_centred, axis=0)
         X_centred -= X_mean
         y_train = y[train].astype(X.dtype)
         y_mean = np.average(y_train, axis=0)
