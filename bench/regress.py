@@ -143,6 +143,11 @@ class StudyFold:
         return float(model.fit(self.X_train, self.y_train).score(self.X_test, self.y_test))
 
 
+def grid_index(alphas: np.ndarray, alpha: float) -> int:
+    """Index of the grid alpha nearest to ``alpha`` (on a log scale)."""
+    return int(np.argmin(np.abs(np.log(alphas / alpha))))
+
+
 def study_folds(assay: pd.DataFrame, name: str, kind: str, n_rows: int) -> list[StudyFold]:
     """The study's LassoCV on each outer fold of up to ``n_rows`` rows of one assay and feature kind."""
     sample = assay.sample(n=min(n_rows, len(assay)), random_state=0).reset_index(drop=True)
@@ -159,9 +164,9 @@ def study_folds(assay: pd.DataFrame, name: str, kind: str, n_rows: int) -> list[
         folds.append(StudyFold(name, kind, number, model.mse_path_.mean(axis=1), model.alphas_,
                                X_train, target[train], X_test, target[test],
                                study_test_r2=float(model.score(X_test, target[test])),
-                               one_thread_alpha_index=int(np.argmin(np.abs(np.log(model.alphas_ / one_thread.alpha_)))),
+                               one_thread_alpha_index=grid_index(model.alphas_, one_thread.alpha_),
                                one_thread_test_r2=float(one_thread.score(X_test, target[test])),
-                               fast_alpha_index=int(np.argmin(np.abs(np.log(model.alphas_ / fast.alpha_)))),
+                               fast_alpha_index=grid_index(model.alphas_, fast.alpha_),
                                fast_test_r2=float(fast.score(X_test, target[test]))))
     return folds
 

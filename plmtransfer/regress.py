@@ -366,7 +366,6 @@ class InnerFold:
         residues += intercepts
         return (residues ** 2).mean(axis=0)[np.cumsum(distinct) - 1]
 
-
     def study_mse(self, walked_coefs: np.ndarray, n_alphas: int) -> np.ndarray:
         """Test MSEs of the walked columns computed with LassoCV's own arithmetic, to the last bit.
 
@@ -382,6 +381,7 @@ class InnerFold:
         residues = residues - self.y_test[:, np.newaxis][:, :, np.newaxis]
         residues += intercepts
         return (residues ** 2).mean(axis=0).mean(axis=0)[:walked_coefs.shape[1]]
+
 
 def inner_training_grams(X: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
     """Centred Gram matrices of the inner training parts, assembled from the Grams of the test parts.
@@ -467,29 +467,26 @@ def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray) -> Lasso:
     """
     alphas = study_alpha_grid(X_train, y_train)
     folds = list(KFold(INNER_FOLDS).split(X_train))
-    if gram_decision(len(X_train), X_train.shape[1]) is True:
-        grams = inner_training_grams(X_train, folds)
-    else:
-        grams = [None] * len(folds)
+    use_gram = gram_decision(len(X_train), X_train.shape[1]) is True
+    grams = inner_training_grams(X_train, folds) if use_gram else [None] * len(folds)
     inner = [InnerFold.make(X_train, y_train, train, test, gram)
              for (train, test), gram in zip(folds, grams, strict=True)]
-    coefs: list[np.ndarray | None] = [None] * len(inner)
     walked: list[list[np.ndarray]] = [[] for _ in inner]
     mse = np.full(len(alphas), np.inf)
     for chunk in walk_chunks(len(alphas)):
-        runs = [fold.path(alphas[chunk], coef) for fold, coef in zip(inner, coefs, strict=True)]
-        coefs = [path_coefs[:, -1].copy() for path_coefs, _ in runs]
+        runs = [fold.path(alphas[chunk], fold_walk[-1][:, -1].copy() if fold_walk else None)
+                for fold, fold_walk in zip(inner, walked, strict=True)]
         for fold_walk, (path_coefs, _) in zip(walked, runs, strict=True):
             fold_walk.append(path_coefs)
         mse[chunk] = np.mean([errors for _, errors in runs], axis=0)
         if walk_finished(mse, chunk[-1]):
             break
-    if grams[0] is None:
+    if use_gram:
+        best = chosen_alpha_index(mse)
+    else:
         study_mses = [fold.study_mse(np.hstack(fold_walk), len(alphas))
                       for fold, fold_walk in zip(inner, walked, strict=True)]
         best = int(np.argmin(np.mean(np.reshape(study_mses, (1, len(inner), -1)), axis=1)[0]))
-    else:
-        best = chosen_alpha_index(mse)
     model = Lasso(alpha=alphas[best], max_iter=MAX_ITER, tol=TOL, random_state=RANDOM_STATE)
     model.fit(X_train, y_train)
     model.alpha_ = float(alphas[best])
