@@ -35,7 +35,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,8 @@ import pandas as pd
 import sklearn
 from joblib import effective_n_jobs
 from scipy.stats import spearmanr
-from sklearn.linear_model import ElasticNetCV, Lasso, LassoCV, RidgeCV, lasso_path
+from sklearn.linear_model import ElasticNetCV, Lasso, LassoCV, RidgeCV
+from sklearn.linear_model import _cd_fast as cd_fast
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import MinMaxScaler
 from threadpoolctl import threadpool_limits
@@ -67,6 +68,9 @@ FAST_CHUNK = 5
 FAST_PATIENCE = 10
 FAST_TIE = 1e-6
 FAST_NULL_MARGIN = 0.01
+GAP_MARGIN = 1e-2
+SOLVER_RANDOM_STATE = np.random.RandomState(RANDOM_STATE)
+"""What cd_fast draws its (unused: the selection is cyclic) random seed from, instead of numpy's global state."""
 MAX_RUNS_COPIED_AS_BLOCKS = 8
 RESULT_COLUMNS = ["Model", "Fold", "R2_score_train", "MAE_score_train", "RMSE_score_train",
                   "R2_score_test", "MAE_score_test", "RMSE_score_test", "rho_score_train",
@@ -297,16 +301,33 @@ def study_alpha_grid(X: np.ndarray, y: np.ndarray, n_alphas: int = 100, eps: flo
     return np.geomspace(alpha_max, alpha_max * eps, num=n_alphas)
 
 
-def row_order_mean(X: np.ndarray) -> np.ndarray:
-    """Column means summed row after row, in ``X``'s dtype: what ``np.average(X[rows], axis=0)``
-    gives inside LassoCV, whose ``X[rows]`` is row-major (a column-major array would be summed
-    pairwise, which rounds differently in float32)."""
-    return np.true_divide(np.cumsum(X, axis=0)[-1], len(X), dtype=X.dtype)
+@dataclass
+class GapTerms:
+    """The parts of scikit-learn's duality gap that depend on the coefficients only, not on alpha.
+
+    ``enet_coordinate_descent`` first checks the duality gap of its warm start and returns it
+    unchanged when that gap is within the tolerance, which at tol=1e-2 is the case for most
+    alphas of a warm-started path. These four numbers give that gap at any alpha in O(1)
+    (:meth:`gap`), so such alphas need no solver call (which would compute the column norms,
+    the residuals and ``XᵀR`` afresh, three passes over the data).
+    """
+
+    residual_norm2: float
+    residual_dot_y: float
+    dual_norm: float
+    coef_l1: float
+
+    def gap(self, l1_penalty: float) -> float:
+        """The duality gap at ``l1_penalty`` (alpha times the number of rows): cd_fast's formulation A."""
+        primal = 0.5 * self.residual_norm2 + l1_penalty * self.coef_l1
+        scale = l1_penalty / self.dual_norm if self.dual_norm > l1_penalty else 1.0
+        return primal - (scale * self.residual_dot_y - 0.5 * scale ** 2 * self.residual_norm2)
 
 
 @dataclass
 class InnerFold:
-    """One inner CV fold, centred once: the training part with its Gram matrix, and the test part."""
+    """One inner CV fold, centred once (the training part, its Gram matrix, the test part), and
+    the fold's walk down the alpha grid: where it stands and the coefficients walked so far."""
 
     X_centred: np.ndarray
     y_centred: np.ndarray
@@ -316,21 +337,28 @@ class InnerFold:
     Xy: np.ndarray | None
     X_test: np.ndarray
     y_test: np.ndarray
+    coef: np.ndarray = field(init=False)
+    walked: list[np.ndarray] = field(init=False, default_factory=list)
+    gap_terms_of_coef: GapTerms | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        """The walk starts from all-zero coefficients, as ``enet_path`` does."""
+        self.coef = np.zeros(self.X_centred.shape[1], dtype=self.X_centred.dtype)
 
     @classmethod
-    def make(cls, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
+    def make(cls, X: np.ndarray, X_rows: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
              gram: np.ndarray | None) -> InnerFold:
         """Centre the training rows as LassoCV does; ``gram`` is their centred Gram matrix, if used.
 
-        The operations and dtypes follow scikit-learn's ``_path_residuals``/``_pre_fit`` so
-        that the path, and the fold MSEs, are the numbers LassoCV computes. Every array the
-        solver sees is already of the features' dtype and memory order (``y`` cast as
-        ``enet_path`` casts it), so :meth:`path` can skip scikit-learn's input checks.
-        With a Gram matrix (assembled differently, so not bitwise LassoCV's anyway) the mean
-        is taken pairwise, without :func:`row_order_mean`'s temporary copy.
+        ``X`` and ``X_rows`` are the same rows, column-major (what the solver works on) and
+        row-major (like LassoCV's ``X[train]`` copies). The operations and dtypes follow
+        scikit-learn's ``_path_residuals``/``_pre_fit`` so that the path, and the fold MSEs,
+        are the numbers LassoCV computes: the column means are summed row after row, as over
+        LassoCV's row-major copy (a sum down a column-major array is pairwise, which rounds
+        differently in float32), and ``y`` is cast to the features' dtype as ``enet_path`` casts it.
         """
+        X_mean = np.average(X_rows[train], axis=0)
         X_centred = rows_of(X, train)
-        X_mean = row_order_mean(X_centred) if gram is None else np.average(X_centred, axis=0)
         X_centred -= X_mean
         y_train = y[train].astype(X.dtype)
         y_mean = np.average(y_train, axis=0)
@@ -340,18 +368,54 @@ class InnerFold:
             gram = np.ascontiguousarray(gram, dtype=X.dtype)
             Xy = np.ascontiguousarray(np.dot(X_centred.T, y_centred), dtype=X.dtype)
         return cls(X_centred, np.asfortranarray(y_centred, dtype=X.dtype), X_mean, y_mean, gram, Xy,
-                   rows_of(X, test), y[test])
+                   X_rows[test], y[test])
 
-    def path(self, alphas: np.ndarray, coef_init: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Lasso coefficients along ``alphas`` (warm-started from ``coef_init``) and test MSEs.
+    def walk(self, alphas: np.ndarray) -> np.ndarray:
+        """Walk on along ``alphas`` (warm-started where the walk stands); the test MSE at each.
 
-        ``check_input=False``: :meth:`make` prepared the arrays as the checks would, and the
-        checks (of the Gram matrix at every alpha) cost a third of the walk.
+        ``lasso_path``'s loop with the solver calls it makes (``cd_fast``, scikit-learn's
+        coordinate descent, on the same arrays), except that an alpha whose warm start already
+        meets the tolerance is not sent to the solver, which would return it unchanged
+        (:class:`GapTerms`; a relative ``GAP_MARGIN`` keeps rounding from deciding). The
+        coefficients, appended to :attr:`walked`, are ``lasso_path``'s to the last bit.
         """
-        _, coefs, _ = lasso_path(self.X_centred, self.y_centred, alphas=alphas,
-                                 precompute=False if self.gram is None else self.gram, Xy=self.Xy,
-                                 coef_init=coef_init, copy_X=False, max_iter=MAX_ITER, tol=TOL, check_input=False)
-        return coefs, self.test_mse(coefs)
+        n_rows = len(self.X_centred)
+        coefs = np.empty((len(self.coef), len(alphas)), dtype=self.coef.dtype)
+        gap_tolerance = TOL * float(np.dot(self.y_centred, self.y_centred))
+        for column, alpha in enumerate(alphas):
+            if self.gap_terms_of_coef is None:
+                self.gap_terms_of_coef = self.gap_terms(self.coef)
+            if not 0 <= self.gap_terms_of_coef.gap(alpha * n_rows) <= gap_tolerance * (1 - GAP_MARGIN):
+                self.coef, n_iter = self.descend(self.coef, alpha * n_rows)
+                if n_iter:
+                    self.gap_terms_of_coef = None
+            coefs[:, column] = self.coef
+        self.walked.append(coefs)
+        return self.test_mse(coefs)
+
+    def descend(self, coef: np.ndarray, l1_penalty: float) -> tuple[np.ndarray, int]:
+        """scikit-learn's coordinate descent from ``coef`` (updated in place) at one penalty, as
+        ``enet_path`` calls it (cyclic, gap-safe screening); returns the coefficients and the epochs run."""
+        settings = (MAX_ITER, TOL, SOLVER_RANDOM_STATE, False, False, True)
+        if self.gram is None:
+            coef, _, _, n_iter = cd_fast.enet_coordinate_descent(coef, l1_penalty, 0.0, self.X_centred,
+                                                                 self.y_centred, *settings)
+        else:
+            coef, _, _, n_iter = cd_fast.enet_coordinate_descent_gram(coef, l1_penalty, 0.0, self.gram, self.Xy,
+                                                                      self.y_centred, *settings)
+        return coef, n_iter
+
+    def gap_terms(self, coef: np.ndarray) -> GapTerms:
+        """:class:`GapTerms` of ``coef``, from the data or, in Gram mode, from the Gram matrix as cd_fast does."""
+        if self.gram is None:
+            residual = self.y_centred - self.X_centred @ coef
+            return GapTerms(float(residual @ residual), float(residual @ self.y_centred),
+                            float(np.max(np.abs(self.X_centred.T @ residual))), float(np.abs(coef).sum()))
+        gram_coef = self.gram @ coef
+        y_norm2 = float(self.y_centred @ self.y_centred)
+        Xy_dot_coef = float(self.Xy @ coef)
+        return GapTerms(y_norm2 + float(coef @ gram_coef) - 2 * Xy_dot_coef, y_norm2 - Xy_dot_coef,
+                        float(np.max(np.abs(self.Xy - gram_coef))), float(np.abs(coef).sum()))
 
     def test_mse(self, coefs: np.ndarray) -> np.ndarray:
         """Mean squared error on the test part of each column of ``coefs``, as LassoCV computes it.
@@ -366,18 +430,19 @@ class InnerFold:
         residues += intercepts
         return (residues ** 2).mean(axis=0)[np.cumsum(distinct) - 1]
 
-    def study_mse(self, walked_coefs: np.ndarray, n_alphas: int) -> np.ndarray:
-        """Test MSEs of the walked columns computed with LassoCV's own arithmetic, to the last bit.
+    def study_mse(self, n_alphas: int) -> np.ndarray:
+        """Test MSEs of the walked coefficients computed with LassoCV's own arithmetic, to the last bit.
 
         ``_path_residuals`` multiplies the test rows (row-major) with all ``n_alphas`` columns
         at once (``tensordot``) and takes the intercepts with a 3-D ``np.dot``; a matrix
         product's last bits depend on the shape it is computed in, so the walked columns are
         placed in a path of the full width (the rest zero) and the same calls are made.
         """
+        walked_coefs = np.hstack(self.walked)
         coefs = np.zeros((1, walked_coefs.shape[0], n_alphas), dtype=walked_coefs.dtype)
         coefs[0, :, :walked_coefs.shape[1]] = walked_coefs
         intercepts = np.atleast_1d(self.y_mean)[:, np.newaxis] - np.dot(self.X_mean, coefs)
-        residues = np.tensordot(np.ascontiguousarray(self.X_test), coefs, axes=[-1, -2])
+        residues = np.tensordot(self.X_test, coefs, axes=[-1, -2])
         residues = residues - self.y_test[:, np.newaxis][:, :, np.newaxis]
         residues += intercepts
         return (residues ** 2).mean(axis=0).mean(axis=0)[:walked_coefs.shape[1]]
@@ -413,7 +478,7 @@ def inner_training_grams(X: np.ndarray, folds: Sequence[tuple[np.ndarray, np.nda
 
 def walk_chunks(n_alphas: int, patience: int = FAST_PATIENCE) -> list[np.ndarray]:
     """Alpha indices in the chunks the fast walk takes: ``patience + 1`` first (the walk
-    cannot stop earlier), then ``FAST_CHUNK`` at a time (each chunk is one solver call per fold)."""
+    cannot stop earlier), then ``FAST_CHUNK`` at a time (the stop is checked after each chunk)."""
     starts = [0, *range(patience + 1, n_alphas, FAST_CHUNK)]
     return [np.arange(start, min(end, n_alphas)) for start, end in zip(starts, [*starts[1:], n_alphas], strict=True)]
 
@@ -445,9 +510,10 @@ def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray) -> Lasso:
 
     The study's 100 alphas, inner 5-fold CV, tolerance and warm starts are kept: the five
     inner folds walk the grid from the largest alpha down in lock step, in the chunks of
-    :func:`walk_chunks`, each chunk warm-started from the previous one (what ``enet_path``
-    does in one call). The walk stops once the mean inner-CV MSE has not improved for ``FAST_PATIENCE``
-    alphas (a factor of ~2 in alpha) and its minimum lies clearly below the null model's
+    :func:`walk_chunks`, each warm-started from the last (:meth:`InnerFold.walk`: ``enet_path``'s
+    loop, without the solver calls that would return their warm start unchanged). The walk
+    stops once the mean inner-CV MSE has not improved for ``FAST_PATIENCE`` alphas (a factor
+    of ~2 in alpha) and its minimum lies clearly below the null model's
     (:func:`walk_finished`), skipping the costly small-alpha tail. The best alpha
     is refitted exactly as LassoCV refits. Without a Gram matrix the walked coefficients
     are LassoCV's own (same grid, centring and solver calls: to the last bit where BLAS
@@ -461,7 +527,7 @@ def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray) -> Lasso:
     Speed beyond the shorter walk: when the inner training parts have more rows than
     columns (LassoCV's own rule for using the Gram matrix) their Gram matrices are
     assembled from those of the five test parts (:func:`inner_training_grams`), and the
-    solver is called without scikit-learn's per-call input checks (:meth:`InnerFold.path`);
+    solver is called directly, without ``lasso_path``'s per-call input checks;
     the caller also skips its parameter validation (``skip_parameter_validation``), which
     costs a tenth of the walk on a few hundred rows: the parameters are fixed here.
     """
@@ -469,23 +535,18 @@ def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray) -> Lasso:
     folds = list(KFold(INNER_FOLDS).split(X_train))
     use_gram = gram_decision(len(X_train), X_train.shape[1]) is True
     grams = inner_training_grams(X_train, folds) if use_gram else [None] * len(folds)
-    inner = [InnerFold.make(X_train, y_train, train, test, gram)
+    X_rows = np.ascontiguousarray(X_train)
+    inner = [InnerFold.make(X_train, X_rows, y_train, train, test, gram)
              for (train, test), gram in zip(folds, grams, strict=True)]
-    walked: list[list[np.ndarray]] = [[] for _ in inner]
     mse = np.full(len(alphas), np.inf)
     for chunk in walk_chunks(len(alphas)):
-        runs = [fold.path(alphas[chunk], fold_walk[-1][:, -1].copy() if fold_walk else None)
-                for fold, fold_walk in zip(inner, walked, strict=True)]
-        for fold_walk, (path_coefs, _) in zip(walked, runs, strict=True):
-            fold_walk.append(path_coefs)
-        mse[chunk] = np.mean([errors for _, errors in runs], axis=0)
+        mse[chunk] = np.mean([fold.walk(alphas[chunk]) for fold in inner], axis=0)
         if walk_finished(mse, chunk[-1]):
             break
     if use_gram:
         best = chosen_alpha_index(mse)
     else:
-        study_mses = [fold.study_mse(np.hstack(fold_walk), len(alphas))
-                      for fold, fold_walk in zip(inner, walked, strict=True)]
+        study_mses = [fold.study_mse(len(alphas)) for fold in inner]
         best = int(np.argmin(np.mean(np.reshape(study_mses, (1, len(inner), -1)), axis=1)[0]))
     model = Lasso(alpha=alphas[best], max_iter=MAX_ITER, tol=TOL, random_state=RANDOM_STATE)
     model.fit(X_train, y_train)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 from sklearn import metrics
-from sklearn.linear_model import LassoCV, RidgeCV
+from sklearn.linear_model import LassoCV, RidgeCV, lasso_path
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import MinMaxScaler
 from threadpoolctl import threadpool_limits
@@ -213,10 +213,40 @@ def test_rows_of_copies_rows_column_major(rows):
     assert not np.shares_memory(selected, X)
 
 
+@pytest.mark.parametrize("n_rows, n_features, dtype", [(60, 150, np.float32), (300, 40, np.float64)],
+                         ids=["fewer rows than columns", "Gram matrix"])
+def test_inner_walk_is_lasso_path_bit_for_bit_with_fewer_solver_calls(n_rows, n_features, dtype):
+    """InnerFold.walk skips the solver where the warm start already meets the tolerance; the
+    coefficients stay those of scikit-learn's lasso_path on the same arrays, to the last bit."""
+    rng = np.random.default_rng(6)
+    X = np.asfortranarray(rng.random((n_rows, n_features)).astype(dtype))
+    y = X[:, :5] @ rng.normal(size=5) + rng.normal(scale=0.3, size=n_rows)
+    folds = list(KFold(5).split(X))
+    grams = regress.inner_training_grams(X, folds) if n_rows > n_features else [None] * 5
+    alphas = regress.study_alpha_grid(X, y)
+    calls = []
+    original = regress.InnerFold.descend
+
+    def counting(fold, coef, l1_penalty):
+        calls.append(l1_penalty)
+        return original(fold, coef, l1_penalty)
+
+    for (train, test), gram in zip(folds, grams, strict=True):
+        fold = regress.InnerFold.make(X, np.ascontiguousarray(X), y, train, test, gram)
+        expected = lasso_path(fold.X_centred, fold.y_centred, alphas=alphas[:40], max_iter=1000, tol=1e-2,
+                              precompute=False if gram is None else fold.gram, Xy=fold.Xy)[1]
+        fold.walk(alphas[:11])
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(regress.InnerFold, "descend", counting)
+            fold.walk(alphas[11:40])
+        np.testing.assert_array_equal(np.hstack(fold.walked), expected)
+    assert 0 < len(calls) < 0.75 * 5 * 29
+
+
 def test_test_mse_evaluates_repeated_columns_once_with_the_same_values():
     rng = np.random.default_rng(5)
     X, y = rng.random((40, 6)), rng.random(40)
-    fold = regress.InnerFold.make(X, y, np.arange(10, 40), np.arange(10), None)
+    fold = regress.InnerFold.make(X, X, y, np.arange(10, 40), np.arange(10), None)
     column = rng.random(6)
     coefs = np.column_stack([column, column, rng.random(6), column])
     intercepts = fold.y_mean - fold.X_mean @ coefs
@@ -447,8 +477,8 @@ def test_fast_walks_the_studys_own_curve_bit_for_bit():
     walked = []
     original = regress.InnerFold.study_mse
 
-    def recording(fold, coefs, n_alphas):
-        walked.append(original(fold, coefs, n_alphas))
+    def recording(fold, n_alphas):
+        walked.append(original(fold, n_alphas))
         return walked[-1]
 
     with threadpool_limits(limits=1), pytest.MonkeyPatch.context() as patch:
