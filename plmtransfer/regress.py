@@ -395,7 +395,11 @@ class InnerFold:
 
     def descend(self, coef: np.ndarray, l1_penalty: float) -> tuple[np.ndarray, int]:
         """scikit-learn's coordinate descent from ``coef`` (updated in place) at one penalty, as
-        ``enet_path`` calls it (cyclic, gap-safe screening); returns the coefficients and the epochs run."""
+        ``enet_path`` calls it (cyclic, gap-safe screening); returns the coefficients and the epochs run.
+
+        ``cd_fast`` is private to scikit-learn; its signature is that of the pinned version
+        (requirements.txt), and the unit test against ``lasso_path`` shows any change.
+        """
         settings = (MAX_ITER, TOL, SOLVER_RANDOM_STATE, False, False, True)
         if self.gram is None:
             coef, _, _, n_iter = cd_fast.enet_coordinate_descent(coef, l1_penalty, 0.0, self.X_centred,
