@@ -384,33 +384,33 @@ class InnerFold:
         gap_tolerance = TOL * float(np.dot(self.y_centred, self.y_centred))
         for column, alpha in enumerate(alphas):
             if self.gap_terms_of_coef is None:
-                self.gap_terms_of_coef = self.gap_terms(self.coef)
+                self.gap_terms_of_coef = self.gap_terms()
             if not 0 <= self.gap_terms_of_coef.gap(alpha * n_rows) <= gap_tolerance * (1 - GAP_MARGIN):
-                self.coef, n_iter = self.descend(self.coef, alpha * n_rows)
-                if n_iter:
+                if self.descend(alpha * n_rows):
                     self.gap_terms_of_coef = None
             coefs[:, column] = self.coef
         self.walked.append(coefs)
         return self.test_mse(coefs)
 
-    def descend(self, coef: np.ndarray, l1_penalty: float) -> tuple[np.ndarray, int]:
-        """scikit-learn's coordinate descent from ``coef`` (updated in place) at one penalty, as
-        ``enet_path`` calls it (cyclic, gap-safe screening); returns the coefficients and the epochs run.
+    def descend(self, l1_penalty: float) -> int:
+        """scikit-learn's coordinate descent from :attr:`coef` (moved in place) at one penalty, as
+        ``enet_path`` calls it (cyclic, gap-safe screening); returns the number of epochs run.
 
         ``cd_fast`` is private to scikit-learn; its signature is that of the pinned version
         (requirements.txt), and the unit test against ``lasso_path`` shows any change.
         """
         settings = (MAX_ITER, TOL, SOLVER_RANDOM_STATE, False, False, True)
         if self.gram is None:
-            coef, _, _, n_iter = cd_fast.enet_coordinate_descent(coef, l1_penalty, 0.0, self.X_centred,
-                                                                 self.y_centred, *settings)
+            _, _, _, n_iter = cd_fast.enet_coordinate_descent(self.coef, l1_penalty, 0.0, self.X_centred,
+                                                              self.y_centred, *settings)
         else:
-            coef, _, _, n_iter = cd_fast.enet_coordinate_descent_gram(coef, l1_penalty, 0.0, self.gram, self.Xy,
-                                                                      self.y_centred, *settings)
-        return coef, n_iter
+            _, _, _, n_iter = cd_fast.enet_coordinate_descent_gram(self.coef, l1_penalty, 0.0, self.gram, self.Xy,
+                                                                   self.y_centred, *settings)
+        return n_iter
 
-    def gap_terms(self, coef: np.ndarray) -> GapTerms:
-        """:class:`GapTerms` of ``coef``, from the data or, in Gram mode, from the Gram matrix as cd_fast does."""
+    def gap_terms(self) -> GapTerms:
+        """:class:`GapTerms` of :attr:`coef`, from the data or, in Gram mode, from the Gram matrix as cd_fast does."""
+        coef = self.coef
         if self.gram is None:
             residual = self.y_centred - self.X_centred @ coef
             return GapTerms(float(residual @ residual), float(residual @ self.y_centred),

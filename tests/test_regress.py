@@ -227,9 +227,9 @@ def test_inner_walk_is_lasso_path_bit_for_bit_with_fewer_solver_calls(n_rows, n_
     calls = []
     original = regress.InnerFold.descend
 
-    def counting(fold, coef, l1_penalty):
+    def counting(fold, l1_penalty):
         calls.append(l1_penalty)
-        return original(fold, coef, l1_penalty)
+        return original(fold, l1_penalty)
 
     for (train, test), gram in zip(folds, grams, strict=True):
         fold = regress.InnerFold.make(X, np.ascontiguousarray(X), y, train, test, gram)
