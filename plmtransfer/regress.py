@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -370,6 +371,11 @@ class InnerFold:
         return cls(X_centred, np.asfortranarray(y_centred, dtype=X.dtype), X_mean, y_mean, gram, Xy,
                    X_rows[test], y[test])
 
+    @cached_property
+    def y_norm2(self) -> float:
+        """‖y‖² of the centred training target: the scale of the solver's tolerance and of its gap."""
+        return float(np.dot(self.y_centred, self.y_centred))
+
     def walk(self, alphas: np.ndarray) -> np.ndarray:
         """Walk on along ``alphas`` (warm-started where the walk stands); the test MSE at each.
 
@@ -381,7 +387,7 @@ class InnerFold:
         """
         n_rows = len(self.X_centred)
         coefs = np.empty((len(self.coef), len(alphas)), dtype=self.coef.dtype)
-        gap_tolerance = TOL * float(np.dot(self.y_centred, self.y_centred))
+        gap_tolerance = TOL * self.y_norm2
         for column, alpha in enumerate(alphas):
             if self.gap_terms_of_coef is None:
                 self.gap_terms_of_coef = self.gap_terms()
@@ -416,9 +422,8 @@ class InnerFold:
             return GapTerms(float(residual @ residual), float(residual @ self.y_centred),
                             float(np.max(np.abs(self.X_centred.T @ residual))), float(np.abs(coef).sum()))
         gram_coef = self.gram @ coef
-        y_norm2 = float(self.y_centred @ self.y_centred)
         Xy_dot_coef = float(self.Xy @ coef)
-        return GapTerms(y_norm2 + float(coef @ gram_coef) - 2 * Xy_dot_coef, y_norm2 - Xy_dot_coef,
+        return GapTerms(self.y_norm2 + float(coef @ gram_coef) - 2 * Xy_dot_coef, self.y_norm2 - Xy_dot_coef,
                         float(np.max(np.abs(self.Xy - gram_coef))), float(np.abs(coef).sum()))
 
     def test_mse(self, coefs: np.ndarray) -> np.ndarray:
