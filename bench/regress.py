@@ -99,6 +99,20 @@ def timed(function):
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
+def load_compiled_solver() -> float:
+    """Load (or on first use compile and cache) ``--fast``'s numba solver for both dtypes; the seconds it took.
+
+    A one-off cost per process (per installation when it compiles), kept out of the timed runs.
+    """
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for dtype in (np.float32, np.float64):
+        X = np.asfortranarray(rng.random((60, 80)).astype(dtype))
+        for n_rows in (60, 40):  # without and with Gram matrices
+            regress.fit_fast_lasso(X[:n_rows, :30 if n_rows == 40 else 80], rng.random(n_rows))
+    return time.perf_counter() - start
+
+
 def run_case(assay: pd.DataFrame, kind: str, n_rows: int) -> dict:
     """Time the three variants on ``n_rows`` rows (seeded sample) of one feature kind."""
     sample = assay.sample(n=min(n_rows, len(assay)), random_state=0).reset_index(drop=True)
@@ -269,6 +283,7 @@ def main(argv=None) -> int:
         print(markdown(actual_misses) if len(actual_misses) else "none")
         return 0
     assay = pd.read_csv(Path(args.mirror) / "dms" / f"{args.assay}.csv.gz", dtype={"ID": str})
+    print(f"--fast's compiled solver loaded (once per process) in {load_compiled_solver():.2f} s, not timed below")
     cases = [(KINDS[0], n) for n in args.onehot_sizes] + [(KINDS[1], n) for n in args.dense_sizes]
     rows = []
     for kind, n_rows in cases:

@@ -24,15 +24,17 @@ matrix) is decided from the original number of features, as ``'auto'`` would hav
 run with scikit-learn's ``assume_finite`` (inputs are checked for NaN/inf once, on loading),
 which skips a finiteness scan of the Gram matrix at every one of the 100 alphas.
 
-``fast=True`` trades exactness for speed: a shorter walk along the study's path
-(:func:`fit_fast_lasso`), outer folds in threads with BLAS on one thread
-(:func:`fast_outer_folds`). Both keep scikit-learn's solver and the study's grid.
+``fast=True`` trades exactness for speed: a shorter walk along the study's grid
+(:func:`fit_fast_lasso`) solved by a compiled coordinate descent
+(:mod:`plmtransfer.coordinate_descent`: scikit-learn's algorithm and stopping rule), outer
+folds in threads with BLAS on one thread (:func:`fast_outer_folds`).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -44,13 +46,13 @@ import pandas as pd
 import sklearn
 from joblib import effective_n_jobs
 from scipy.stats import spearmanr
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNetCV, Lasso, LassoCV, RidgeCV
-from sklearn.linear_model import _cd_fast as cd_fast
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import MinMaxScaler
 from threadpoolctl import threadpool_limits
 
-from plmtransfer import splits
+from plmtransfer import coordinate_descent, splits
 from plmtransfer.errors import UserError
 from plmtransfer.io import load_compressed
 
@@ -69,9 +71,6 @@ FAST_CHUNK = 5
 FAST_PATIENCE = 10
 FAST_TIE = 1e-6
 FAST_NULL_MARGIN = 0.01
-GAP_MARGIN = 1e-2
-SOLVER_RANDOM_STATE = np.random.RandomState(RANDOM_STATE)
-"""What cd_fast draws its (unused: the selection is cyclic) random seed from, instead of numpy's global state."""
 MAX_RUNS_COPIED_AS_BLOCKS = 8
 RESULT_COLUMNS = ["Model", "Fold", "R2_score_train", "MAE_score_train", "RMSE_score_train",
                   "R2_score_test", "MAE_score_test", "RMSE_score_test", "rho_score_train",
@@ -303,29 +302,6 @@ def study_alpha_grid(X: np.ndarray, y: np.ndarray, n_alphas: int = 100, eps: flo
 
 
 @dataclass
-class GapTerms:
-    """The parts of scikit-learn's duality gap that depend on the coefficients only, not on alpha.
-
-    ``enet_coordinate_descent`` first checks the duality gap of its warm start and returns it
-    unchanged when that gap is within the tolerance, which at tol=1e-2 is the case for most
-    alphas of a warm-started path. These four numbers give that gap at any alpha in O(1)
-    (:meth:`gap`), so such alphas need no solver call (which would compute the column norms,
-    the residuals and ``XᵀR`` afresh, three passes over the data).
-    """
-
-    residual_norm2: float
-    residual_dot_y: float
-    dual_norm: float
-    coef_l1: float
-
-    def gap(self, l1_penalty: float) -> float:
-        """The duality gap at ``l1_penalty`` (alpha times the number of rows): cd_fast's formulation A."""
-        primal = 0.5 * self.residual_norm2 + l1_penalty * self.coef_l1
-        scale = l1_penalty / self.dual_norm if self.dual_norm > l1_penalty else 1.0
-        return primal - (scale * self.residual_dot_y - 0.5 * scale ** 2 * self.residual_norm2)
-
-
-@dataclass
 class InnerFold:
     """One inner CV fold, centred once (the training part, its Gram matrix, the test part), and
     the fold's walk down the alpha grid: where it stands and the coefficients walked so far."""
@@ -340,11 +316,10 @@ class InnerFold:
     y_test: np.ndarray
     coef: np.ndarray = field(init=False)
     walked: list[np.ndarray] = field(init=False, default_factory=list)
-    gap_terms_of_coef: GapTerms | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         """The walk starts from all-zero coefficients, as ``enet_path`` does."""
-        self.coef = np.zeros(self.X_centred.shape[1], dtype=self.X_centred.dtype)
+        self.coef = np.zeros(self.X_centred.shape[1])
 
     @classmethod
     def make(cls, X: np.ndarray, X_rows: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
@@ -352,11 +327,9 @@ class InnerFold:
         """Centre the training rows as LassoCV does; ``gram`` is their centred Gram matrix, if used.
 
         ``X`` and ``X_rows`` are the same rows, column-major (what the solver works on) and
-        row-major (like LassoCV's ``X[train]`` copies). The operations and dtypes follow
-        scikit-learn's ``_path_residuals``/``_pre_fit`` so that the path, and the fold MSEs,
-        are the numbers LassoCV computes: the column means are summed row after row, as over
-        LassoCV's row-major copy (a sum down a column-major array is pairwise, which rounds
-        differently in float32), and ``y`` is cast to the features' dtype as ``enet_path`` casts it.
+        row-major (fast to gather rows from). The column means and the centring follow
+        scikit-learn's ``_path_residuals``/``_pre_fit`` in the features' dtype; the solver
+        itself accumulates in float64 (:mod:`plmtransfer.coordinate_descent`).
         """
         X_mean = np.average(X_rows[train], axis=0)
         X_centred = rows_of(X, train)
@@ -367,94 +340,52 @@ class InnerFold:
         Xy = None
         if gram is not None:
             gram = np.ascontiguousarray(gram, dtype=X.dtype)
-            Xy = np.ascontiguousarray(np.dot(X_centred.T, y_centred), dtype=X.dtype)
-        return cls(X_centred, np.asfortranarray(y_centred, dtype=X.dtype), X_mean, y_mean, gram, Xy,
-                   X_rows[test], y[test])
+            Xy = np.dot(X_centred.T, y_centred).astype(np.float64)
+        return cls(X_centred, y_centred, X_mean.astype(np.float64), float(y_mean), gram, Xy, X_rows[test], y[test])
+
+    @cached_property
+    def column_norms2(self) -> np.ndarray:
+        """Squared norms of the centred training columns (float64): the solver's coordinate scales."""
+        return np.einsum("ij,ij->j", self.X_centred, self.X_centred, dtype=np.float64)
 
     @cached_property
     def y_norm2(self) -> float:
         """‖y‖² of the centred training target: the scale of the solver's tolerance and of its gap."""
-        return float(np.dot(self.y_centred, self.y_centred))
+        return float(np.dot(self.y_centred.astype(np.float64), self.y_centred))
 
     def walk(self, alphas: np.ndarray) -> np.ndarray:
         """Walk on along ``alphas`` (warm-started where the walk stands); the test MSE at each.
 
-        ``lasso_path``'s loop with the solver calls it makes (``cd_fast``, scikit-learn's
-        coordinate descent, on the same arrays), except that an alpha whose warm start already
-        meets the tolerance is not sent to the solver, which would return it unchanged
-        (:class:`GapTerms`; a relative ``GAP_MARGIN`` keeps rounding from deciding). The
-        coefficients, appended to :attr:`walked`, are ``lasso_path``'s to the last bit.
+        LassoCV's path for this fold (same grid, centring, tolerance and warm starts) solved by
+        :mod:`plmtransfer.coordinate_descent`, scikit-learn's algorithm in one compiled call
+        that releases the GIL. The solutions are appended to :attr:`walked`.
         """
-        n_rows = len(self.X_centred)
-        coefs = np.empty((len(self.coef), len(alphas)), dtype=self.coef.dtype)
-        gap_tolerance = TOL * self.y_norm2
-        for column, alpha in enumerate(alphas):
-            if self.gap_terms_of_coef is None:
-                self.gap_terms_of_coef = self.gap_terms()
-            if not 0 <= self.gap_terms_of_coef.gap(alpha * n_rows) <= gap_tolerance * (1 - GAP_MARGIN):
-                if self.descend(alpha * n_rows):
-                    self.gap_terms_of_coef = None
-            coefs[:, column] = self.coef
-        self.walked.append(coefs)
-        return self.test_mse(coefs)
-
-    def descend(self, l1_penalty: float) -> int:
-        """scikit-learn's coordinate descent from :attr:`coef` (moved in place) at one penalty, as
-        ``enet_path`` calls it (cyclic, gap-safe screening); returns the number of epochs run.
-
-        ``cd_fast`` is private to scikit-learn; its signature is that of the pinned version
-        (requirements.txt), and the unit test against ``lasso_path`` shows any change.
-        """
-        settings = (MAX_ITER, TOL, SOLVER_RANDOM_STATE, False, False, True)
+        penalties = np.asarray(alphas, dtype=np.float64) * len(self.X_centred)
         if self.gram is None:
-            _, _, _, n_iter = cd_fast.enet_coordinate_descent(self.coef, l1_penalty, 0.0, self.X_centred,
-                                                              self.y_centred, *settings)
+            solutions, unconverged = coordinate_descent.walk_data(
+                self.X_centred, self.y_centred, self.column_norms2, self.coef, penalties, TOL, MAX_ITER)
         else:
-            _, _, _, n_iter = cd_fast.enet_coordinate_descent_gram(self.coef, l1_penalty, 0.0, self.gram, self.Xy,
-                                                                   self.y_centred, *settings)
-        return n_iter
-
-    def gap_terms(self) -> GapTerms:
-        """:class:`GapTerms` of :attr:`coef`, from the data or, in Gram mode, from the Gram matrix as cd_fast does."""
-        coef = self.coef
-        if self.gram is None:
-            residual = self.y_centred - self.X_centred @ coef
-            return GapTerms(float(residual @ residual), float(residual @ self.y_centred),
-                            float(np.max(np.abs(self.X_centred.T @ residual))), float(np.abs(coef).sum()))
-        gram_coef = self.gram @ coef
-        Xy_dot_coef = float(self.Xy @ coef)
-        return GapTerms(self.y_norm2 + float(coef @ gram_coef) - 2 * Xy_dot_coef, self.y_norm2 - Xy_dot_coef,
-                        float(np.max(np.abs(self.Xy - gram_coef))), float(np.abs(coef).sum()))
+            solutions, unconverged = coordinate_descent.walk_gram(
+                self.gram, self.Xy, self.y_norm2, self.coef, penalties, TOL, MAX_ITER)
+        if unconverged:
+            warnings.warn(f"coordinate descent did not reach tol={TOL} within {MAX_ITER} epochs at "
+                          f"{unconverged} alpha(s) of an inner fold", ConvergenceWarning, stacklevel=2)
+        self.walked.append(solutions)
+        return self.test_mse(solutions)
 
     def test_mse(self, coefs: np.ndarray) -> np.ndarray:
         """Mean squared error on the test part of each column of ``coefs``, as LassoCV computes it.
 
         At tol=1e-2 most alphas leave the warm start as it is, so consecutive columns are
-        often equal: each distinct column is evaluated once.
+        often equal: each distinct column is evaluated once. The predictions are computed in
+        the features' dtype, as LassoCV computes them.
         """
         distinct = np.concatenate([[True], np.any(coefs[:, 1:] != coefs[:, :-1], axis=0)])
         unique_coefs = coefs[:, distinct]
         intercepts = self.y_mean - np.dot(self.X_mean, unique_coefs)
-        residues = self.X_test @ unique_coefs - self.y_test[:, np.newaxis]
+        residues = self.X_test @ unique_coefs.astype(self.X_test.dtype) - self.y_test[:, np.newaxis]
         residues += intercepts
         return (residues ** 2).mean(axis=0)[np.cumsum(distinct) - 1]
-
-    def study_mse(self, n_alphas: int) -> np.ndarray:
-        """Test MSEs of the walked coefficients computed with LassoCV's own arithmetic, to the last bit.
-
-        ``_path_residuals`` multiplies the test rows (row-major) with all ``n_alphas`` columns
-        at once (``tensordot``) and takes the intercepts with a 3-D ``np.dot``; a matrix
-        product's last bits depend on the shape it is computed in, so the walked columns are
-        placed in a path of the full width (the rest zero) and the same calls are made.
-        """
-        walked_coefs = np.hstack(self.walked)
-        coefs = np.zeros((1, walked_coefs.shape[0], n_alphas), dtype=walked_coefs.dtype)
-        coefs[0, :, :walked_coefs.shape[1]] = walked_coefs
-        intercepts = np.atleast_1d(self.y_mean)[:, np.newaxis] - np.dot(self.X_mean, coefs)
-        residues = np.tensordot(self.X_test, coefs, axes=[-1, -2])
-        residues = residues - self.y_test[:, np.newaxis][:, :, np.newaxis]
-        residues += intercepts
-        return (residues ** 2).mean(axis=0).mean(axis=0)[:walked_coefs.shape[1]]
 
 
 def inner_training_grams(X: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
@@ -519,26 +450,22 @@ def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray) -> Lasso:
 
     The study's 100 alphas, inner 5-fold CV, tolerance and warm starts are kept: the five
     inner folds walk the grid from the largest alpha down in lock step, in the chunks of
-    :func:`walk_chunks`, each warm-started from the last (:meth:`InnerFold.walk`: ``enet_path``'s
-    loop, without the solver calls that would return their warm start unchanged). The walk
+    :func:`walk_chunks`, each warm-started from the last (:meth:`InnerFold.walk`, solved by
+    :mod:`plmtransfer.coordinate_descent`: scikit-learn's algorithm and stopping rule, compiled,
+    so the path meets the same duality-gap tolerance but is not bitwise LassoCV's). The walk
     stops once the mean inner-CV MSE has not improved for ``FAST_PATIENCE`` alphas (a factor
     of ~2 in alpha) and its minimum lies clearly below the null model's
-    (:func:`walk_finished`), skipping the costly small-alpha tail. The best alpha
-    is refitted exactly as LassoCV refits. Without a Gram matrix the walked coefficients
-    are LassoCV's own (same grid, centring and solver calls: to the last bit where BLAS
-    rounds as in LassoCV's run, which depends on its thread count), and the alpha
-    is picked from their test MSEs computed with LassoCV's arithmetic (:meth:`InnerFold.study_mse`);
-    with the Gram matrices (assembled differently, so last bits differ) MSEs within a
-    relative ``FAST_TIE`` of the minimum count as tied and the largest such alpha wins, as
-    LassoCV's argmin picks the first of tied alphas. Unless the CV curve has a lower minimum
-    beyond the patience window, this is the study's alpha and model.
+    (:func:`walk_finished`), skipping the costly small-alpha tail. MSEs within a relative
+    ``FAST_TIE`` of the minimum count as tied and the largest such alpha wins, as LassoCV's
+    argmin picks the first of tied alphas; the best alpha is refitted with scikit-learn's
+    ``Lasso`` on the whole training part, as LassoCV refits. Unless the CV curve has a lower minimum beyond the
+    patience window, or two alphas' MSEs are within the solver's tolerance of each other,
+    this is the study's alpha and model.
 
     Speed beyond the shorter walk: when the inner training parts have more rows than
     columns (LassoCV's own rule for using the Gram matrix) their Gram matrices are
-    assembled from those of the five test parts (:func:`inner_training_grams`), and the
-    solver is called directly, without ``lasso_path``'s per-call input checks;
-    the caller also skips its parameter validation (``skip_parameter_validation``), which
-    costs a tenth of the walk on a few hundred rows: the parameters are fixed here.
+    assembled from those of the five test parts (:func:`inner_training_grams`); the caller
+    skips scikit-learn's parameter validation (``skip_parameter_validation``) in the refit.
     """
     alphas = study_alpha_grid(X_train, y_train)
     folds = list(KFold(INNER_FOLDS).split(X_train))
@@ -552,11 +479,7 @@ def fit_fast_lasso(X_train: np.ndarray, y_train: np.ndarray) -> Lasso:
         mse[chunk] = np.mean([fold.walk(alphas[chunk]) for fold in inner], axis=0)
         if walk_finished(mse, chunk[-1]):
             break
-    if use_gram:
-        best = chosen_alpha_index(mse)
-    else:
-        study_mses = [fold.study_mse(len(alphas)) for fold in inner]
-        best = int(np.argmin(np.mean(np.reshape(study_mses, (1, len(inner), -1)), axis=1)[0]))
+    best = chosen_alpha_index(mse)
     model = Lasso(alpha=alphas[best], max_iter=MAX_ITER, tol=TOL, random_state=RANDOM_STATE)
     model.fit(X_train, y_train)
     model.alpha_ = float(alphas[best])
@@ -701,10 +624,10 @@ def fast_outer_folds(result_of: Callable[[splits.Split], dict], folds: list[spli
                      n_jobs: int | None) -> Iterator[dict]:
     """``result_of`` of every fold, in order, computed in ``n_jobs`` threads with BLAS on one thread.
 
-    The coordinate descent and the Gram products release the GIL, so outer folds run in
-    parallel in threads (no copies of the data). The solver's BLAS calls are vector-sized:
-    letting BLAS spread each of them over the cores costs more in synchronisation than it
-    gains (one BLAS thread alone makes the walk 2-3x faster), so BLAS is held to one thread.
+    The compiled coordinate descent and the Gram products release the GIL, so outer folds run
+    in parallel in threads (no copies of the data). BLAS is held to one thread so that its
+    own threads (for the Gram blocks and test-set predictions) do not compete with the
+    fold threads for the cores.
     """
     workers = max(1, min(len(folds), effective_n_jobs(n_jobs)))
     with threadpool_limits(limits=1):

@@ -14,9 +14,8 @@ from sklearn import metrics
 from sklearn.linear_model import LassoCV, RidgeCV, lasso_path
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import MinMaxScaler
-from threadpoolctl import threadpool_limits
 
-from plmtransfer import regress
+from plmtransfer import coordinate_descent, regress
 from plmtransfer.cli import run_cli
 from plmtransfer.compress import compress_protein
 from plmtransfer.errors import UserError
@@ -213,34 +212,72 @@ def test_rows_of_copies_rows_column_major(rows):
     assert not np.shares_memory(selected, X)
 
 
-@pytest.mark.parametrize("n_rows, n_features, dtype", [(60, 150, np.float32), (300, 40, np.float64)],
-                         ids=["fewer rows than columns", "Gram matrix"])
-def test_inner_walk_is_lasso_path_bit_for_bit_with_fewer_solver_calls(n_rows, n_features, dtype):
-    """InnerFold.walk skips the solver where the warm start already meets the tolerance; the
-    coefficients stay those of scikit-learn's lasso_path on the same arrays, to the last bit."""
+def lasso_duality_gap(X: np.ndarray, y: np.ndarray, coef: np.ndarray, l1_penalty: float) -> float:
+    """The lasso's duality gap (scikit-learn's formulation A), computed directly in float64."""
+    X, y = X.astype(np.float64), y.astype(np.float64)
+    residual = y - X @ coef
+    dual_norm = np.max(np.abs(X.T @ residual))
+    scale = min(1.0, l1_penalty / dual_norm)
+    primal = 0.5 * residual @ residual + l1_penalty * np.abs(coef).sum()
+    return primal - (scale * residual @ y - 0.5 * scale ** 2 * residual @ residual)
+
+
+@pytest.mark.parametrize("n_rows, n_features, dtype", [(60, 150, np.float32), (300, 40, np.float64),
+                                                       (300, 40, np.float32)],
+                         ids=["fewer rows than columns", "Gram matrix", "Gram matrix float32"])
+def test_inner_walk_meets_the_studys_duality_gap_at_every_alpha(n_rows, n_features, dtype):
+    """Every coefficient vector of the walk (in chunks, warm-started) is a lasso solution to
+    LassoCV's tolerance: duality gap <= tol * ‖y‖² at its alpha, checked from the data directly."""
     rng = np.random.default_rng(6)
     X = np.asfortranarray(rng.random((n_rows, n_features)).astype(dtype))
     y = X[:, :5] @ rng.normal(size=5) + rng.normal(scale=0.3, size=n_rows)
     folds = list(KFold(5).split(X))
     grams = regress.inner_training_grams(X, folds) if n_rows > n_features else [None] * 5
     alphas = regress.study_alpha_grid(X, y)
-    calls = []
-    original = regress.InnerFold.descend
-
-    def counting(fold, l1_penalty):
-        calls.append(l1_penalty)
-        return original(fold, l1_penalty)
-
     for (train, test), gram in zip(folds, grams, strict=True):
         fold = regress.InnerFold.make(X, np.ascontiguousarray(X), y, train, test, gram)
-        expected = lasso_path(fold.X_centred, fold.y_centred, alphas=alphas[:40], max_iter=1000, tol=1e-2,
-                              precompute=False if gram is None else fold.gram, Xy=fold.Xy)[1]
         fold.walk(alphas[:11])
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(regress.InnerFold, "descend", counting)
-            fold.walk(alphas[11:40])
-        np.testing.assert_array_equal(np.hstack(fold.walked), expected)
-    assert 0 < len(calls) < 0.75 * 5 * 29
+        fold.walk(alphas[11:60])
+        coefs = np.hstack(fold.walked)
+        assert coefs.shape == (n_features, 60)
+        assert np.count_nonzero(coefs[:, 0]) == 0 < np.count_nonzero(coefs[:, -1])
+        y_norm2 = float(fold.y_centred.astype(np.float64) @ fold.y_centred)
+        gaps = [lasso_duality_gap(fold.X_centred, fold.y_centred, coef, alpha * len(train))
+                for coef, alpha in zip(coefs.T, alphas[:60], strict=True)]
+        assert max(gaps) <= regress.TOL * y_norm2 * (1 + 1e-4)
+
+
+@pytest.mark.parametrize("n_rows, n_features", [(60, 150), (300, 40)])
+def test_coordinate_descent_converges_to_lasso_path_at_a_tight_tolerance(n_rows, n_features):
+    """Data and Gram walks both reach scikit-learn's exact lasso solutions when asked to (tol=1e-12)."""
+    rng = np.random.default_rng(7)
+    X = rng.random((n_rows, n_features))
+    X = np.asfortranarray(X - X.mean(axis=0))
+    y = X[:, :5] @ rng.normal(size=5) + rng.normal(scale=0.3, size=n_rows)
+    y -= y.mean()
+    alphas = regress.study_alpha_grid(X, y)[:40]
+    expected = lasso_path(X, y, alphas=alphas, tol=1e-12, max_iter=100_000)[1]
+    data_path, data_unconverged = coordinate_descent.walk_data(
+        X, y, np.einsum("ij,ij->j", X, X), np.zeros(n_features), alphas * n_rows, 1e-12, 100_000)
+    gram_path, gram_unconverged = coordinate_descent.walk_gram(
+        np.ascontiguousarray(X.T @ X), X.T @ y, float(y @ y), np.zeros(n_features), alphas * n_rows, 1e-12, 100_000)
+    assert data_unconverged == gram_unconverged == 0
+    np.testing.assert_allclose(data_path, expected, atol=1e-7)
+    np.testing.assert_allclose(gram_path, expected, atol=1e-7)
+
+
+def test_coordinate_descent_skips_all_zero_columns():
+    rng = np.random.default_rng(8)
+    X = np.asfortranarray(rng.random((50, 6)))
+    X[:, 2] = 0.0
+    X -= X.mean(axis=0)
+    y = X @ np.array([1.0, -2.0, 0.0, 0.5, 0.0, 3.0]) + rng.normal(scale=0.1, size=50)
+    y -= y.mean()
+    path, unconverged = coordinate_descent.walk_data(X, y, np.einsum("ij,ij->j", X, X), np.zeros(6),
+                                                     np.array([1e-3, 1e-4]) * 50, 1e-8, 1000)
+    assert unconverged == 0
+    assert np.all(path[2] == 0.0)
+    assert np.all(np.isfinite(path))
 
 
 def test_test_mse_evaluates_repeated_columns_once_with_the_same_values():
@@ -248,7 +285,9 @@ def test_test_mse_evaluates_repeated_columns_once_with_the_same_values():
     X, y = rng.random((40, 6)), rng.random(40)
     fold = regress.InnerFold.make(X, X, y, np.arange(10, 40), np.arange(10), None)
     column = rng.random(6)
-    coefs = np.column_stack([column, column, rng.random(6), column])
+    column[1] = 0.0
+    coefs = np.column_stack([column, column, rng.random(6), column, np.zeros(6)])
+    coefs[3] = 0.0  # a feature that is zero in every column
     intercepts = fold.y_mean - fold.X_mean @ coefs
     expected = ((X[:10] @ coefs + intercepts - y[:10, np.newaxis]) ** 2).mean(axis=0)
     np.testing.assert_allclose(fold.test_mse(coefs), expected, rtol=1e-12)
@@ -468,26 +507,29 @@ def test_fast_searches_the_studys_alpha_grid():
     assert abs(np.log(fast.alpha_ / study.alpha_)) <= 4 * grid_step + 1e-9
 
 
-def test_fast_walks_the_studys_own_curve_bit_for_bit():
+def test_fast_walks_the_studys_own_curve():
     """Without Gram matrices (fewer rows than columns) the walked part of --fast's CV curve is
-    LassoCV's mse_path_ to the last bit (BLAS on one thread on both sides), so the argmin is too."""
+    LassoCV's mse_path_ up to the solver's tolerance, and its argmin is LassoCV's alpha."""
     metadata, vectors = make_data(90, 120, 0, seed=12)
     X = np.asfortranarray(MinMaxScaler().fit_transform(np.stack(list(vectors.values()))).astype(np.float32))
     y = metadata["target"].to_numpy()
     walked = []
-    original = regress.InnerFold.study_mse
+    original = regress.InnerFold.walk
 
-    def recording(fold, n_alphas):
-        walked.append(original(fold, n_alphas))
-        return walked[-1]
+    def recording(fold, alphas):
+        walked.append((id(fold), original(fold, alphas)))
+        return walked[-1][1]
 
-    with threadpool_limits(limits=1), pytest.MonkeyPatch.context() as patch:
-        patch.setattr(regress.InnerFold, "study_mse", recording)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(regress.InnerFold, "walk", recording)
         study = LassoCV(max_iter=1000, tol=1e-2, random_state=42, n_jobs=1).fit(X, y)
         fast = regress.fit_fast_lasso(X, y)
-    assert len(walked) == 5
-    for fold, curve in enumerate(walked):
-        np.testing.assert_array_equal(curve, study.mse_path_[:len(curve), fold])
+    folds = list(dict.fromkeys(key for key, _ in walked))
+    assert len(folds) == 5
+    for column, key in enumerate(folds):
+        curve = np.concatenate([mse for fold, mse in walked if fold == key])
+        assert len(curve) >= 11
+        np.testing.assert_allclose(curve, study.mse_path_[:len(curve), column], rtol=1e-2)
     assert fast.alpha_ == study.alpha_
 
 
