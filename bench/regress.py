@@ -12,7 +12,8 @@ On the same scaled features and the same outer folds (the study's KFold), times 
 Features: one-hot ``flat`` of a real DMS assay from the mirror, and a random-projection
 STAND-IN for pLM mean embeddings (tanh of one-hot times a fixed Gaussian 20L x 1280 matrix):
 NOT a protein language model, only dense 1280-dimensional features of the same shape.
-Reports wall seconds and process CPU seconds (all threads; steadier on a shared machine).
+Reports median wall seconds and process CPU seconds (all threads; steadier on a shared machine)
+over ``--repeats`` interleaved runs, and the range of the per-round fast speed-ups.
 
 ``--patience-check ROWS`` instead checks the early stop of ``--fast`` on every DMS assay of
 the mirror: it records the study's mean inner-CV MSE curve (plain LassoCV, 100 alphas) of each
@@ -55,6 +56,8 @@ def create_parser() -> argparse.ArgumentParser:
                         help="row counts for one-hot flat features")
     parser.add_argument("--dense-sizes", type=int, nargs="*", default=[500, 2000, 4000],
                         help="row counts for the 1280-dim random-projection stand-in")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of each variant per case (interleaved); medians are reported")
     parser.add_argument("--patience-check", type=int, metavar="ROWS",
                         help="instead of timing, check --fast's early stop on every mirror assay (up to ROWS rows)")
     return parser
@@ -113,23 +116,45 @@ def load_compiled_solver() -> float:
     return time.perf_counter() - start
 
 
-def run_case(assay: pd.DataFrame, kind: str, n_rows: int) -> dict:
-    """Time the three variants on ``n_rows`` rows (seeded sample) of one feature kind."""
+def run_case(assay: pd.DataFrame, kind: str, n_rows: int, repeats: int) -> dict:
+    """Time the three variants on ``n_rows`` rows (seeded sample) of one feature kind.
+
+    Each variant runs ``repeats`` times, the three interleaved (plain, default, fast, plain, ...),
+    and the median wall and CPU seconds are reported, so that a burst of load on the shared
+    host hits all three alike. Every repeat's results are compared with the plain call's.
+    """
     sample = assay.sample(n=min(n_rows, len(assay)), random_state=0).reset_index(drop=True)
     features = features_for(sample, kind)
     table = regress.Table(sample[["ID", "target"]], features)
-    plain, plain_wall, plain_cpu = timed(lambda: plain_study_call(features, sample["target"]))
-    ours, ours_wall, ours_cpu = timed(lambda: regress.cross_validate(table, regress.Options()))
-    fast, fast_wall, fast_cpu = timed(lambda: regress.cross_validate(table, regress.Options(fast=True)))
+    variants = {"plain": lambda: plain_study_call(features, sample["target"]),
+                "default": lambda: regress.cross_validate(table, regress.Options()),
+                "fast": lambda: regress.cross_validate(table, regress.Options(fast=True))}
+    runs = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, variant in variants.items():
+            runs[name].append(timed(variant))
+    wall = {name: float(np.median([run[1] for run in done])) for name, done in runs.items()}
+    cpu = {name: float(np.median([run[2] for run in done])) for name, done in runs.items()}
+    plain = runs["plain"][0][0]
+    default_diff = max(float(np.nanmax(np.abs(run[0][METRICS].to_numpy() - plain[METRICS].to_numpy())))
+                       for run in runs["default"])
     return {"features": kind, "rows": len(sample), "columns": features.shape[1],
-            "plain_s": plain_wall, "default_s": ours_wall, "fast_s": fast_wall,
-            "default_speedup": plain_wall / ours_wall, "fast_speedup": plain_wall / fast_wall,
-            "plain_cpu": plain_cpu, "default_cpu": ours_cpu, "fast_cpu": fast_cpu,
-            "default_cpu_speedup": plain_cpu / ours_cpu, "fast_cpu_speedup": plain_cpu / fast_cpu,
-            "default_max_metric_diff": float(np.nanmax(np.abs(ours[METRICS].to_numpy()
-                                                               - plain[METRICS].to_numpy()))),
-            "default_coefs_equal": bool((ours["num_nonzero_coefs"] == plain["num_nonzero_coefs"]).all()),
-            "fast_max_test_R2_diff": float(np.abs(fast["R2_score_test"] - plain["R2_score_test"]).max())}
+            "plain_s": wall["plain"], "default_s": wall["default"], "fast_s": wall["fast"],
+            "default_speedup": wall["plain"] / wall["default"], "fast_speedup": wall["plain"] / wall["fast"],
+            "fast_speedup_range": "{:.2f}-{:.2f}".format(*speedup_range(runs["plain"], runs["fast"])),
+            "plain_cpu": cpu["plain"], "default_cpu": cpu["default"], "fast_cpu": cpu["fast"],
+            "default_cpu_speedup": cpu["plain"] / cpu["default"], "fast_cpu_speedup": cpu["plain"] / cpu["fast"],
+            "default_max_metric_diff": default_diff,
+            "default_coefs_equal": all(bool((run[0]["num_nonzero_coefs"] == plain["num_nonzero_coefs"]).all())
+                                       for run in runs["default"]),
+            "fast_max_test_R2_diff": max(float(np.abs(run[0]["R2_score_test"] - plain["R2_score_test"]).max())
+                                         for run in runs["fast"])}
+
+
+def speedup_range(plain_runs: list, fast_runs: list) -> tuple[float, float]:
+    """Smallest and largest wall-time ratio of a plain run to the fast run of the same round."""
+    ratios = [plain[1] / fast[1] for plain, fast in zip(plain_runs, fast_runs, strict=True)]
+    return min(ratios), max(ratios)
 
 
 @dataclass
@@ -287,10 +312,10 @@ def main(argv=None) -> int:
     cases = [(KINDS[0], n) for n in args.onehot_sizes] + [(KINDS[1], n) for n in args.dense_sizes]
     rows = []
     for kind, n_rows in cases:
-        rows.append(run_case(assay, kind, n_rows))
+        rows.append(run_case(assay, kind, n_rows, args.repeats))
         print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
-    print(f"\nassay {args.assay}; wall / CPU seconds for the whole 5-fold CV\n")
+    print(f"\nassay {args.assay}; median wall / CPU seconds of {args.repeats} runs of the whole 5-fold CV\n")
     print(markdown(table))
     return 0
 
