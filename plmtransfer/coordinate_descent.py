@@ -30,8 +30,10 @@ FASTMATH = {"reassoc", "contract"}
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
-def duality_gap(l1_penalty, coef_l1, residual_norm2, residual_dot_y, dual_norm):
-    """The lasso's duality gap at ``l1_penalty``, scikit-learn's formulation A, from four terms of the coefficients."""
+def duality_gap(l1_penalty, terms):
+    """The lasso's duality gap at ``l1_penalty``, scikit-learn's formulation A, from the four
+    ``terms`` of the coefficients (``‖R‖²``, ``R·y``, ``max|XᵀR|``, ``‖w‖₁``: see :func:`data_terms`)."""
+    residual_norm2, residual_dot_y, dual_norm, coef_l1 = terms
     primal = 0.5 * residual_norm2 + l1_penalty * coef_l1
     scale = l1_penalty / dual_norm if dual_norm > l1_penalty else 1.0
     return primal - (scale * residual_dot_y - 0.5 * scale * scale * residual_norm2)
@@ -138,7 +140,7 @@ def walk_data(X, y, diagonal, coef, l1_penalties, tol, max_iter):
     unconverged = 0
     for step in range(len(l1_penalties)):
         l1_penalty = l1_penalties[step]
-        gap = duality_gap(l1_penalty, terms[3], terms[0], terms[1], terms[2])
+        gap = duality_gap(l1_penalty, terms)
         if not 0.0 <= gap <= tol * y_norm2:
             n_active = screen(active, all_features(diagonal, active), coef, correlation, terms[2], gap,
                               l1_penalty, diagonal, columns, residual, 1.0)
@@ -164,7 +166,7 @@ def walk_data(X, y, diagonal, coef, l1_penalties, tol, max_iter):
                     largest_coef = max(largest_coef, abs(new))
                 if largest_coef == 0.0 or largest_step / largest_coef <= tol or epoch == max_iter - 1:
                     terms = data_terms(columns, y, coef, residual, correlation)
-                    gap = duality_gap(l1_penalty, terms[3], terms[0], terms[1], terms[2])
+                    gap = duality_gap(l1_penalty, terms)
                     if gap <= tol * y_norm2:
                         converged = True
                         break
@@ -200,7 +202,7 @@ def walk_gram(gram, Xy, y_norm2, coef, l1_penalties, tol, max_iter):
     unconverged = 0
     for step in range(len(l1_penalties)):
         l1_penalty = l1_penalties[step]
-        gap = duality_gap(l1_penalty, terms[3], terms[0], terms[1], terms[2])
+        gap = duality_gap(l1_penalty, terms)
         if not 0.0 <= gap <= tol * y_norm2:
             n_active = screen(active, all_features(diagonal, active), coef, correlation, terms[2], gap,
                               l1_penalty, diagonal, gram, gram_coef, -1.0)
@@ -223,7 +225,7 @@ def walk_gram(gram, Xy, y_norm2, coef, l1_penalties, tol, max_iter):
                     largest_coef = max(largest_coef, abs(new))
                 if largest_coef == 0.0 or largest_step / largest_coef <= tol or epoch == max_iter - 1:
                     terms = gram_terms(Xy, y_norm2, coef, gram_coef, correlation)
-                    gap = duality_gap(l1_penalty, terms[3], terms[0], terms[1], terms[2])
+                    gap = duality_gap(l1_penalty, terms)
                     if gap <= tol * y_norm2:
                         converged = True
                         break
