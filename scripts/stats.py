@@ -25,7 +25,7 @@ import sys
 
 import pandas as pd
 
-from plmtransfer import stats
+from plmtransfer import report, stats
 from plmtransfer.cli import HelpFormatter, run_cli
 from plmtransfer.io import write_dataframe_csv
 
@@ -143,10 +143,10 @@ def run_datasize(args) -> None:
 
 def run_report(args) -> None:
     """Run the whole statistics stage and print every path written."""
-    paths, notes = stats.run_report(args.results_dir, args.out_dir, args.figures_dir,
-                                    args.sampling_dir, args.metadata_dir, args.response,
-                                    args.method_reference, args.model_reference, args.adjust,
-                                    args.seed)
+    paths, notes = report.run_report(args.results_dir, args.out_dir, args.figures_dir,
+                                     args.sampling_dir, args.metadata_dir, args.response,
+                                     args.method_reference, args.model_reference, args.adjust,
+                                     args.seed)
     warn(notes)
     for path in paths:
         print(path)
