@@ -23,7 +23,7 @@ jobs="${PLMTRANSFER_JOBS:-2}"
 mkdir -p "$root"
 root="$(cd "$root" && pwd)"
 export PYTHON="$py"
-if ! "$py" -c "import plmtransfer.datasets, plmtransfer.models" 2> /dev/null; then
+if ! "$py" -c "import plmtransfer.datasets, plmtransfer.backends.esm" 2> /dev/null; then
   echo "run_demo.sh: '$py' cannot import plmtransfer and its requirements: run 'make demo', or activate .venv first" >&2
   exit 2
 fi
@@ -83,7 +83,7 @@ PYTHON
 
 choose_model() {
   # ESM-2 8M with real weights if cached or downloadable; else the untrained test model.
-  if "$py" -c "from plmtransfer.models import resolve_checkpoint; resolve_checkpoint('esm2_8M')" \
+  if "$py" -c "from plmtransfer.backends.esm import resolve_checkpoint; resolve_checkpoint('esm2_8M')" \
       2> /dev/null; then
     model=esm2_8M
     untrained=""

@@ -123,7 +123,7 @@ def write_embeddings(mirror: Path, assay: str, limit: int, arch: str, work: Path
     import pandas as pd
     import torch
 
-    from plmtransfer.models import load_model, write_test_model
+    from plmtransfer.backends.esm import load_model, write_test_model
 
     table = pd.read_csv(mirror / "dms" / f"{assay}.csv.gz").head(limit)
     loaded = load_model(str(write_test_model(work / "model", arch, seed=0)))

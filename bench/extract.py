@@ -2,7 +2,7 @@
 """Benchmark: plmtransfer's extraction vs fair-esm's scripts/extract.py loop, in one run.
 
 Both sides use the same random test checkpoint (8M- and 150M-shape ESM-2 written by
-``plmtransfer.models.write_test_model``) and the same FASTA (real DMS variants from the
+``plmtransfer.backends.esm.write_test_model``) and the same FASTA (real DMS variants from the
 offline mirror: IF1_ECOLI and SUMO1_HUMAN_Roth2017). The baseline reproduces fair-esm's loop
 with the fair-esm API: ``FastaBatchedDataset`` token batching, a full ``model(...)`` forward
 (all layers, logits), one ``torch.save`` per sequence. Times are end to end (model loading,
@@ -30,8 +30,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from plmtransfer.backends.esm import load_model, write_test_model
 from plmtransfer.extract import ExtractOptions, run_extraction
-from plmtransfer.models import TEST_ARCHITECTURES, load_model, write_test_model
+from plmtransfer.registry import TEST_ARCHITECTURES
 
 ASSAYS = ("IF1_ECOLI", "SUMO1_HUMAN_Roth2017")
 CASES = {
@@ -83,7 +84,7 @@ def run_baseline(checkpoint: Path, fasta: Path, output_dir: Path, include, devic
                  toks_per_batch: int, truncation_seq_length: int = 1022) -> None:
     """fair-esm's scripts/extract.py ``run()`` loop (repr_layers -1), with the fair-esm API.
 
-    The model is built by ``plmtransfer.models.load_model`` because fair-esm 2.0.0's own
+    The model is built by ``plmtransfer.backends.esm.load_model`` because fair-esm 2.0.0's own
     loader fails on torch >= 2.6; the model object is fair-esm's ESM2 all the same.
     """
     from esm import FastaBatchedDataset

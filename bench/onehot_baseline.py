@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The one-hot baseline: the study's LassoCV protocol on one-hot ``flat`` features of every DMS assay.
 
-Features: ``plmtransfer.onehot.onehot_encode(sequence)`` (L x 20) flattened by the
+Features: ``plmtransfer.backends.onehot.onehot_encode(sequence)`` (L x 20) flattened by the
 compression registry's ``flat`` method (20 L values per variant). Targets: the mirror's
 per-assay CSVs (``<mirror>/dms/<D>.csv.gz``); repeated IDs (BRCA1_HUMAN_BRCT) are averaged
 per ID, as data preparation's default ``--duplicates mean`` does. Each assay is run with
@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 
 from plmtransfer import regress, splits
+from plmtransfer.backends.onehot import onehot_encode
 from plmtransfer.cli import HelpFormatter, run_cli
 from plmtransfer.compress import compress_protein
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_open, write_dataframe_csv
-from plmtransfer.onehot import onehot_encode
 
 SCHEMES = ("random", "contiguous")
 

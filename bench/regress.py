@@ -39,8 +39,8 @@ from sklearn.preprocessing import MinMaxScaler
 from threadpoolctl import threadpool_limits
 
 from plmtransfer import regress, splits
+from plmtransfer.backends.onehot import onehot_encode
 from plmtransfer.cli import HelpFormatter, run_cli
-from plmtransfer.onehot import onehot_encode
 
 KINDS = ("onehot flat", "random-projection stand-in (not a pLM)")
 METRICS = ["R2_score_train", "MAE_score_train", "RMSE_score_train", "R2_score_test",

@@ -9,10 +9,9 @@ Outputs, in ``output_dir``:
   per-token file is ever written;
 - ``labels.tsv`` (label -> file name) when a FASTA header is not a safe file name.
 
-Speed: sequences are sorted by length and batched by a token budget; for ESM-2 the forward
-pass is run layer by layer here (fused ``scaled_dot_product_attention``, no logits, stops at
-the deepest requested layer), replicating ``esm.model.esm2.ESM2.forward`` exactly. ESM-1b/1v
-and contact maps use fair-esm's own forward.
+This module is orchestration only: records, token-budget batches (sequences sorted by
+length), resume, shards and outputs. The model is a featuriser from :mod:`plmtransfer.backends`
+(:class:`~plmtransfer.backends.base.Featuriser`), chosen by the model registry.
 
 Safety: every file is written under a temporary name and renamed. Pooled vectors are first
 written per batch to ``.extract-work-<hash>/part-*.pt`` and gathered into the final files at
@@ -39,19 +38,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional
 
+from plmtransfer.backends import load_featuriser
+from plmtransfer.backends.base import DTYPES, Embedded, LoadOptions
 from plmtransfer.compress import METHODS, check_methods, compress_protein
 from plmtransfer.errors import UserError
 from plmtransfer.io import TEMP_PREFIX, atomic_open, atomic_path, load_compressed, save_compressed
-from plmtransfer.models import ONEHOT, LoadedModel, load_model
-from plmtransfer.onehot import ONEHOT_DIM, onehot_encode
 from plmtransfer.sequences import Record, duplicate_labels, read_fasta
 
 INCLUDE_CHOICES = ("mean", "per_tok", "bos", "contacts")
 LONG_CHOICES = ("truncate", "chunk")
 FORMAT_CHOICES = ("pkl", "npz")
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 LABELS_FILE = "labels.tsv"
 WORK_PREFIX = ".extract-work-"
 SAFE_LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:+=,@-]*")
@@ -189,185 +186,7 @@ def shard_records(records: Sequence[Record], shard: tuple[int, int]) -> list[Rec
     return [record for index, record in enumerate(records) if index % n == k - 1]
 
 
-# ----------------------------------------------------------------------------- featurisers
-
-
-@dataclass
-class Embedded:
-    """One sequence's output: per-residue representations, BOS vectors, contact map."""
-
-    representations: dict[int, torch.Tensor]
-    bos: dict[int, torch.Tensor] | None
-    contacts: torch.Tensor | None = None
-
-
-class OnehotFeaturiser:
-    """The ``onehot`` baseline: layer 0 is the L x 20 one-hot matrix; no BOS token, no limit."""
-
-    name = ONEHOT
-    num_layers = 0
-    embed_dim = ONEHOT_DIM
-    has_bos = False
-    has_contacts = False
-    max_residues = None
-
-    def embed(self, sequences: Sequence[str], layers: Sequence[int],
-              contacts: bool) -> list[Embedded]:
-        """One-hot encode each sequence."""
-        return [Embedded({0: torch.from_numpy(onehot_encode(sequence))}, None)
-                for sequence in sequences]
-
-
-class EsmFeaturiser:
-    """A fair-esm model on a device; ESM-2 runs through :func:`esm2_representations`."""
-
-    has_bos = True
-
-    def __init__(self, loaded: LoadedModel, device: torch.device, dtype: torch.dtype):
-        from esm.model.esm2 import ESM2
-
-        self.model = loaded.model.to(device=device, dtype=dtype).eval()
-        self.alphabet = loaded.alphabet
-        self.name = loaded.name
-        self.checkpoint = str(loaded.checkpoint)
-        self.num_layers = loaded.num_layers
-        self.embed_dim = loaded.embed_dim
-        self.has_contacts = loaded.has_contact_weights
-        self.device = device
-        self.is_esm2 = isinstance(self.model, ESM2)
-        self.max_residues = self.max_positions() - 2
-
-    def max_positions(self) -> int:
-        """Longest token sequence the model accepts (ESM-1b's learned positions stop at 1024)."""
-        args = getattr(self.model, "args", None)
-        return int(getattr(args, "max_positions", 1024)) if args is not None else 1024
-
-    def tokenise(self, sequences: Sequence[str]) -> torch.Tensor:
-        """BOS + residues + EOS, padded: fair-esm's batch converter without truncation."""
-        converter = self.alphabet.get_batch_converter()
-        _, _, tokens = converter([(str(i), sequence) for i, sequence in enumerate(sequences)])
-        return tokens
-
-    def embed(self, sequences: Sequence[str], layers: Sequence[int],
-              contacts: bool) -> list[Embedded]:
-        """Forward one batch; return per-sequence float32 CPU tensors (residues only)."""
-        tokens = self.tokenise(sequences).to(self.device, non_blocking=True)
-        with torch.inference_mode():
-            if self.is_esm2 and not contacts:
-                representations = esm2_representations(self.model, tokens, layers)
-                contact_maps = None
-            else:
-                output = self.model(tokens, repr_layers=list(layers), return_contacts=contacts)
-                representations = output["representations"]
-                contact_maps = output["contacts"].float().cpu() if contacts else None
-            representations = {layer: tensor.float().cpu()
-                               for layer, tensor in representations.items()}
-        results = []
-        for i, sequence in enumerate(sequences):
-            length = len(sequence)
-            results.append(Embedded(
-                {layer: tensor[i, 1:length + 1].clone() for layer, tensor in representations.items()},
-                {layer: tensor[i, 0].clone() for layer, tensor in representations.items()},
-                contact_maps[i, :length, :length].clone() if contact_maps is not None else None,
-            ))
-        return results
-
-
-def esm2_representations(model, tokens: torch.Tensor, layers: Sequence[int]) -> dict[int, torch.Tensor]:
-    """ESM2.forward's hidden representations, computing only up to the deepest requested layer.
-
-    Replicates ``esm.model.esm2.ESM2.forward``: embedding scale, token-dropout rescaling,
-    zeroed padding, key-padding mask, and ``emb_layer_norm_after`` on the last layer only
-    when it is the model's final layer. Works in (batch, time, channel) layout, uses fused
-    attention and skips the LM head. Returns ``{layer: B x T x D}``.
-    """
-    wanted = set(layers)
-    deepest = max(wanted)
-    padding_mask = tokens.eq(model.padding_idx)
-    x = model.embed_scale * model.embed_tokens(tokens)
-    if model.token_dropout:
-        is_mask = tokens == model.mask_idx
-        x = x.masked_fill(is_mask.unsqueeze(-1), 0.0)
-        mask_ratio_train = 0.15 * 0.8
-        src_lengths = (~padding_mask).sum(-1)
-        mask_ratio_observed = is_mask.sum(-1).to(x.dtype) / src_lengths
-        x = x * (1 - mask_ratio_train) / (1 - mask_ratio_observed)[:, None, None]
-    x = x * (1 - padding_mask.unsqueeze(-1).type_as(x))
-    hidden = {0: x} if 0 in wanted else {}
-    attend = None if not padding_mask.any() else (~padding_mask)[:, None, None, :]
-    cos, sin = rotary_tables(model.layers[0].self_attn, tokens.shape[1], x) if deepest else (None, None)
-    for index in range(deepest):
-        x = transformer_layer(model.layers[index], x, attend, cos, sin)
-        if index + 1 in wanted:
-            hidden[index + 1] = x
-    if deepest == model.num_layers:
-        hidden[deepest] = model.emb_layer_norm_after(x)
-    return hidden
-
-
-def rotary_tables(attention, length: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos/sin tables of ESM-2's rotary embedding for ``length`` positions.
-
-    The inverse frequencies are recomputed in fp32 with ``RotaryEmbedding``'s formula (the
-    model's buffer may have been cast to bfloat16, which would blur positions).
-    """
-    dim = attention.head_dim
-    steps = torch.arange(0, dim, 2, device=like.device, dtype=torch.float32)
-    inv_freq = 1.0 / (10000 ** (steps / dim))
-    positions = torch.arange(length, device=like.device, dtype=torch.float32)
-    frequencies = torch.outer(positions, inv_freq)
-    angles = torch.cat((frequencies, frequencies), dim=-1)
-    return angles.cos().to(like.dtype), angles.sin().to(like.dtype)
-
-
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """(x1, x2) -> (-x2, x1) on the last dimension, as in ``esm.rotary_embedding``."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
-
-
-def transformer_layer(layer, x: torch.Tensor, attend: torch.Tensor | None,
-                      cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """One ESM-2 ``TransformerLayer`` (pre-norm attention + GELU FFN) on B x T x D input."""
-    attention = layer.self_attn
-    batch, length, _ = x.shape
-    heads, head_dim = attention.num_heads, attention.head_dim
-    h = layer.self_attn_layer_norm(x)
-
-    def split_heads(t: torch.Tensor) -> torch.Tensor:
-        return t.view(batch, length, heads, head_dim).transpose(1, 2)
-
-    q = split_heads(attention.q_proj(h) * attention.scaling)
-    k = split_heads(attention.k_proj(h))
-    v = split_heads(attention.v_proj(h))
-    q = q * cos + rotate_half(q) * sin
-    k = k * cos + rotate_half(k) * sin
-    context = functional.scaled_dot_product_attention(q, k, v, attn_mask=attend, scale=1.0)
-    context = context.transpose(1, 2).reshape(batch, length, heads * head_dim)
-    x = x + attention.out_proj(context)
-    h = layer.final_layer_norm(x)
-    return x + layer.fc2(functional.gelu(layer.fc1(h)))
-
-
-def select_device(nogpu: bool) -> torch.device:
-    """CUDA when available unless ``nogpu``."""
-    return torch.device("cuda" if torch.cuda.is_available() and not nogpu else "cpu")
-
-
-def load_featuriser(model_location: str, options: ExtractOptions):
-    """The ``onehot`` featuriser or a fair-esm model on the chosen device and dtype."""
-    if model_location == ONEHOT:
-        return OnehotFeaturiser()
-    from esm.model.msa_transformer import MSATransformer
-
-    loaded = load_model(model_location)
-    if isinstance(loaded.model, MSATransformer):
-        raise UserError(f"{model_location}: MSA Transformer models take alignments, not sequences")
-    device = select_device(options.nogpu)
-    dtype = DTYPES[options.dtype]
-    if device.type == "cpu" and dtype != torch.float32:
-        warnings.warn(f"--dtype {options.dtype} on CPU is much slower than float32", stacklevel=2)
-    return EsmFeaturiser(loaded, device, dtype)
+# ----------------------------------------------------------------------------- layers and checks
 
 
 def resolve_layers(repr_layers: Sequence[int], num_layers: int, model_name: str) -> list[int]:
@@ -414,14 +233,14 @@ def split_pieces(index: int, sequence: str, limit: int | None, long: str,
     return [Piece(index, start, sequence[start:start + limit]) for start in starts]
 
 
-def token_batches(pieces: Sequence[Piece], toks_per_batch: int) -> list[list[Piece]]:
-    """Length-sorted batches whose padded size (longest + 2) x count fits ``toks_per_batch``."""
+def token_batches(pieces: Sequence[Piece], toks_per_batch: int, special_positions: int) -> list[list[Piece]]:
+    """Length-sorted batches whose padded size (longest + specials) x count fits ``toks_per_batch``."""
     ordered = sorted(pieces, key=lambda piece: (len(piece.sequence), piece.record, piece.start))
     batches: list[list[Piece]] = []
     current: list[Piece] = []
     longest = 0
     for piece in ordered:
-        size = len(piece.sequence) + 2
+        size = len(piece.sequence) + special_positions
         if current and max(size, longest) * (len(current) + 1) > toks_per_batch:
             batches.append(current)
             current, longest = [], 0
@@ -521,7 +340,7 @@ def work_dir_for(output_dir: Path, featuriser, layers, options: ExtractOptions) 
     """Hidden folder for partial pooled results; its name hashes every setting that changes them."""
     settings = {
         "model": featuriser.name,
-        "checkpoint": getattr(featuriser, "checkpoint", ""),
+        "checkpoint": featuriser.identity,
         "layers": list(layers), "methods": list(options.pool), "long": options.long,
         "truncation": options.truncation_seq_length, "overlap": options.chunk_overlap,
         "dtype": options.dtype,
@@ -669,7 +488,7 @@ def run_extraction(model_location: str, fasta_file: str | os.PathLike,
     check_options(options)
     records = load_records(fasta_file, options.dedupe)
     stems = label_file_stems(records, fasta_file)
-    featuriser = load_featuriser(model_location, options)
+    featuriser = load_featuriser(model_location, LoadOptions(nogpu=options.nogpu, dtype=options.dtype))
     layers = resolve_layers(options.repr_layers, featuriser.num_layers, featuriser.name)
     check_featuriser(featuriser, options)
 
@@ -701,10 +520,11 @@ def compute(plan: Plan, featuriser, layers, output_dir: Path, stems, options, su
     for piece in plan.pieces:
         counts[piece.record] = counts.get(piece.record, 0) + 1
     stitcher = Stitcher(plan.todo, counts)
-    total_tokens = sum(len(piece.sequence) + 2 for piece in plan.pieces)
+    specials = featuriser.special_positions
+    total_tokens = sum(len(piece.sequence) + specials for piece in plan.pieces)
     started = time.perf_counter()
     with progress_bar(total_tokens, options.quiet) as bar:
-        for batch in token_batches(plan.pieces, options.toks_per_batch):
+        for batch in token_batches(plan.pieces, options.toks_per_batch, specials):
             finished = []
             for piece, embedded in zip(batch, embed_with_retry(featuriser, batch, layers, contacts),
                                        strict=True):
@@ -713,7 +533,7 @@ def compute(plan: Plan, featuriser, layers, output_dir: Path, stems, options, su
                     finished.append(done)
             write_outputs(finished, plan, output_dir, stems, options)
             summary.computed += len(finished)
-            tokens = sum(len(piece.sequence) + 2 for piece in batch)
+            tokens = sum(len(piece.sequence) + specials for piece in batch)
             summary.tokens += tokens
             bar.update(tokens)
             bar.set_postfix(seqs_per_s=f"{summary.computed / (time.perf_counter() - started):.1f}")

@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from plmtransfer.errors import UserError
-from plmtransfer.models import ONEHOT, TEST_ARCHITECTURES, find_spec
+from plmtransfer.registry import ONEHOT, TEST_ARCHITECTURES, find_spec
 
 METRIC_COLUMNS = (
     "R2_score_train", "MAE_score_train", "RMSE_score_train",

@@ -47,18 +47,6 @@ DL_ONEHOT_METHOD=flat
 DL_STUDY_MODELS="esm1v_650M:33 esm2_8M:6 esm2_35M:12 esm2_150M:30:$DL_STUDY_METHODS \
 esm2_650M:33 esm2_3B:36 esm2_15B:48 onehot:0:$DL_ONEHOT_METHOD"
 
-# name|alias|last layer — mirrors plmtransfer.models.MODELS (a test keeps them equal).
-DL_MODEL_TABLE="
-esm2_t6_8M_UR50D|esm2_8M|6
-esm2_t12_35M_UR50D|esm2_35M|12
-esm2_t30_150M_UR50D|esm2_150M|30
-esm2_t33_650M_UR50D|esm2_650M|33
-esm2_t36_3B_UR50D|esm2_3B|36
-esm2_t48_15B_UR50D|esm2_15B|48
-esm1v_t33_650M_UR90S_1|esm1v_650M|33
-esm1b_t33_650M_UR50S|esm1b_650M|33
-onehot|onehot|0
-"
 
 dl_die() {
   # Print one error line naming the driver and exit 2 (a usage error, nothing was run).
@@ -151,6 +139,8 @@ dl_parse_args() {
   trap 'rm -rf "$DL_STATUS_DIR"' EXIT
   DL_ITEM_COUNT=0
   DL_LOG_DIR="$DL_ROOT/logs/$DL_STAGE"
+  # name<TAB>alias<TAB>last layer<TAB>family per model, read from the model registry
+  DL_MODEL_TABLE="$("$DL_PY" -m plmtransfer.registry)" || dl_die "'$DL_PY' cannot import plmtransfer (activate .venv or pass --python)"
 }
 
 dl_usage() {
@@ -260,7 +250,7 @@ dl_model_info() {
   [[ "$rest" == *:* ]] && methods="${rest#*:}"
   DL_MODEL_ARG="$name"
   local full alias last="" found=0
-  while IFS='|' read -r full alias last; do
+  while IFS=$'\t' read -r full alias last _; do
     if [[ -n "$full" && ( "$name" == "$full" || "$name" == "$alias" ) ]]; then found=1; break; fi
   done <<< "$DL_MODEL_TABLE"
   if ((found)); then

@@ -22,7 +22,7 @@ from plmtransfer.extract import (
     parse_shard,
     run_extraction,
 )
-from plmtransfer.models import model_table_text
+from plmtransfer.registry import model_table_text
 
 EXAMPLES = """
 examples:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from plmtransfer.backends.esm import test_model_name, write_test_model
 from plmtransfer.cli import HelpFormatter, run_cli
-from plmtransfer.models import TEST_ARCHITECTURES, test_model_name, write_test_model
+from plmtransfer.registry import TEST_ARCHITECTURES
 
 ARCHITECTURES = "\n".join(
     f"  {name:<5} {layers:>2} layers, dim {dim:>4}, {heads:>2} heads  -> {test_model_name(name)}.pt"

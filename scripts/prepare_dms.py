@@ -9,6 +9,7 @@ import sys
 import pandas as pd
 from tqdm import tqdm
 
+from plmtransfer.backends.weights import is_offline
 from plmtransfer.cli import HelpFormatter, run_cli
 from plmtransfer.datasets import (
     CANONICAL_URL,
@@ -19,7 +20,6 @@ from plmtransfer.datasets import (
 )
 from plmtransfer.errors import UserError
 from plmtransfer.io import write_dataframe_csv
-from plmtransfer.models import is_offline
 
 EPILOG = f"""\
 sources, in order: --mirror DIR (reads DIR/<D>.csv.gz), then the canonical source

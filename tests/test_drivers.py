@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plmtransfer.models import MODELS
+from plmtransfer.registry import MODELS
 
 REPO = Path(__file__).resolve().parents[1]
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
@@ -212,11 +212,13 @@ def test_usage_errors_exit_2(tmp_path):
         "run_lassoCV_DMS.sh: error: --jobs must be a positive integer, got 'zero'"
 
 
-def test_bash_model_table_matches_the_python_one():
-    """The drivers' name|alias|last-layer table equals plmtransfer.models.MODELS."""
-    table = subprocess.run(["bash", "-c", f"source {REPO}/scripts/driver_lib.sh; echo \"$DL_MODEL_TABLE\""],
-                           capture_output=True, text=True, check=True).stdout.split()
-    assert table == [f"{spec.name}|{spec.alias}|{spec.last_layer}" for spec in MODELS]
+def test_drivers_read_the_model_registry(tmp_path):
+    """A model known only to the registry (no driver lists it) is resolved with its last layer."""
+    completed = run_driver("run_lassoCV_DMS.sh", "--root", str(tmp_path), "--dry-run",
+                           "--datasets", "ABSENT", "--models", "unirep256")
+    assert "unknown model" not in completed.stderr
+    script = (REPO / "scripts" / "driver_lib.sh").read_text()
+    assert not any(spec.name in script for spec in MODELS if spec.name != "onehot")
 
 
 def test_shellcheck_clean():

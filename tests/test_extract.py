@@ -10,12 +10,13 @@ import pytest
 import torch
 
 from plmtransfer import extract
+from plmtransfer.backends import esm
+from plmtransfer.backends.esm import LoadedModel, load_model
+from plmtransfer.backends.onehot import onehot_encode
 from plmtransfer.cli import run_cli
 from plmtransfer.errors import UserError
 from plmtransfer.extract import ExtractOptions, run_extraction
 from plmtransfer.io import load_compressed
-from plmtransfer.models import LoadedModel, load_model
-from plmtransfer.onehot import onehot_encode
 from scripts.extract import main as cli_main
 
 TOLERANCE = 1e-5
@@ -100,11 +101,11 @@ def test_stopping_early_at_an_intermediate_layer_matches_fair_esm(tiny_model, fa
 def test_fast_esm2_path_equals_fair_esm_on_a_padded_masked_batch(tiny_model):
     loaded = load_model(str(tiny_model))
     model = loaded.model
-    tokens = extract.EsmFeaturiser(loaded, torch.device("cpu"), torch.float32).tokenise(
+    tokens = esm.EsmFeaturiser(loaded, torch.device("cpu"), torch.float32).tokenise(
         ["MKTAYIAKQR", "MKL", "MKTAYIAKQRQISFVK"])
     tokens[0, 3] = model.mask_idx  # token-dropout rescaling must be replicated too
     with torch.inference_mode():
-        ours = extract.esm2_representations(model, tokens, [1, 2])
+        ours = esm.esm2_representations(model, tokens, [1, 2])
         theirs = model(tokens, repr_layers=[1, 2])["representations"]
     not_padding = tokens.ne(model.padding_idx)
     for layer in (1, 2):
@@ -122,7 +123,7 @@ def test_generic_path_serves_esm1b_models():
     alphabet = Alphabet.from_architecture("ESM-1b")
     model = ProteinBertModel(args, alphabet).eval()
     loaded = LoadedModel(model, alphabet, "esm1b_tiny", None, 2, 32, False)
-    featuriser = extract.EsmFeaturiser(loaded, torch.device("cpu"), torch.float32)
+    featuriser = esm.EsmFeaturiser(loaded, torch.device("cpu"), torch.float32)
     got = featuriser.embed(["MKTAYIAKQR", "MKL"], [2], contacts=False)
     _, _, tokens = alphabet.get_batch_converter()([("x", "MKL")])
     with torch.no_grad():
@@ -328,7 +329,7 @@ def test_onehot_featuriser(fasta, tmp_path):
 
 def test_cuda_out_of_memory_splits_the_batch(tiny_model, monkeypatch):
     loaded = load_model(str(tiny_model))
-    featuriser = extract.EsmFeaturiser(loaded, torch.device("cpu"), torch.float32)
+    featuriser = esm.EsmFeaturiser(loaded, torch.device("cpu"), torch.float32)
     real_embed = featuriser.embed
     sizes = []
 
@@ -348,7 +349,7 @@ def test_cuda_out_of_memory_splits_the_batch(tiny_model, monkeypatch):
 
 def test_token_batches_respect_the_budget_and_sort_by_length():
     pieces = [extract.Piece(i, 0, "A" * n) for i, n in enumerate([50, 10, 30, 10, 200])]
-    batches = extract.token_batches(pieces, 100)
+    batches = extract.token_batches(pieces, 100, 2)
     assert [[p.record for p in batch] for batch in batches] == [[1, 3, 2], [0], [4]]
     assert all(max(len(p.sequence) + 2 for p in b) * len(b) <= 100 for b in batches[:-1])
 

@@ -11,18 +11,16 @@ import esm
 import pytest
 import torch
 
-from plmtransfer import models
-from plmtransfer.errors import UserError
-from plmtransfer.models import (
-    MODELS,
-    find_spec,
+from plmtransfer.backends import weights
+from plmtransfer.backends.esm import (
     load_model,
-    model_table_markdown,
     regression_path,
     resolve_checkpoint,
-    safe_torch_load,
     write_test_model,
 )
+from plmtransfer.backends.weights import safe_torch_load
+from plmtransfer.errors import UserError
+from plmtransfer.registry import MODELS, find_spec, model_table_markdown
 from tests.conftest import REPO_ROOT
 
 
@@ -155,7 +153,7 @@ def test_failed_download_is_one_sentence(tmp_path, monkeypatch):
     def no_network(url, destination):
         raise urllib.error.URLError("Temporary failure in name resolution")
 
-    monkeypatch.setattr(models, "download_file", no_network)
+    monkeypatch.setattr(weights, "download_file", no_network)
     with pytest.raises(UserError, match="could not be downloaded .*name resolution.*put it at"):
         resolve_checkpoint("esm1v_t33_650M_UR90S_1")
     assert not list(tmp_path.rglob("*.pt"))
@@ -185,7 +183,7 @@ def test_model_table_is_complete():
             "esm1b_t33_650M_UR50S", "onehot"} <= names
     assert find_spec("esm2_150M").layers == 30
     assert find_spec("esm2_t48_15B_UR50D").embed_dim == 5120
-    assert "| `esm2_t36_3B_UR50D` | `esm2_3B` | esm2 | 3B | 36 | 2560 |" in model_table_markdown()
+    assert "| `esm2_t36_3B_UR50D` | `esm2_3B` | esm2 | esm | 3B | 36 | 2560 | MIT |" in model_table_markdown()
 
 
 def test_readme_shows_the_model_table():

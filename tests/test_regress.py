@@ -16,11 +16,11 @@ from sklearn.model_selection import KFold
 from sklearn.preprocessing import MinMaxScaler
 
 from plmtransfer import coordinate_descent, regress
+from plmtransfer.backends.onehot import onehot_encode
 from plmtransfer.cli import run_cli
 from plmtransfer.compress import compress_protein
 from plmtransfer.errors import UserError
 from plmtransfer.io import load_compressed, save_compressed
-from plmtransfer.onehot import onehot_encode
 from tests.conftest import REPO_ROOT
 
 METRIC_COLUMNS = ["R2_score_train", "MAE_score_train", "RMSE_score_train", "R2_score_test",

@@ -1,0 +1,108 @@
+"""The featuriser interface: what the extraction stage needs from a model, and nothing more.
+
+A *featuriser* turns protein sequences into per-residue representations, layer by layer.
+Each model family has one backend module in this package that builds featurisers
+(``load(location, spec, options) -> Featuriser``); :func:`plmtransfer.backends.load_featuriser`
+picks the module from the model registry. The orchestration in :mod:`plmtransfer.extract`
+(records, token-budget batches, resume, shards, outputs) talks only to this interface and
+never asks which family it holds.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import torch
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class Embedded:
+    """One sequence's output.
+
+    ``representations``: ``{layer: L x D}`` float32 CPU tensors, one row per residue (special
+    positions removed). ``bos``: ``{layer: D}`` the BOS-like vector (the state before the first
+    residue), or None for models without one. ``contacts``: L x L contact probabilities when
+    asked for. ``extras``: further per-protein vectors a backend offers, ``{name: {layer: D}}``
+    (for example UniRep's final cell state ``c_final``), written to per-sequence files as
+    ``<name>_representations`` and usable by compression methods that declare them.
+    """
+
+    representations: dict[int, torch.Tensor]
+    bos: dict[int, torch.Tensor] | None
+    contacts: torch.Tensor | None = None
+    extras: dict[str, dict[int, torch.Tensor]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What the user asked for that changes how a model is loaded: device and precision."""
+
+    nogpu: bool = False
+    dtype: str = "float32"
+
+
+@runtime_checkable
+class Featuriser(Protocol):
+    """A loaded model, ready to embed batches of sequences.
+
+    Attributes
+    ----------
+    name : str
+        The model's name (registry name, or the checkpoint's stem for a local file).
+    family : str
+        The registry family (``esm2``, ``unirep``, ``onehot`` ...), for reports only.
+    identity : str
+        Everything that identifies the weights (e.g. the checkpoint path); part of the resume key.
+    num_layers : int
+        Layers ``0..num_layers`` can be requested (0 = the embedding output).
+    embed_dim : int
+        Width of the representation of the last layer.
+    has_bos : bool
+        True when ``Embedded.bos`` is filled (a state before the first residue exists).
+    has_contacts : bool
+        True when ``contacts=True`` can be served.
+    special_positions : int
+        Positions the model adds around the residues (BOS + EOS = 2 for ESM, the start
+        token = 1 for UniRep, 0 for one-hot): the token budget counts them.
+    max_residues : int | None
+        Longest sequence the model accepts in one piece (None: no limit).
+    alphabet : str
+        Residue letters the model reads as themselves.
+    unusual_letters : str
+        One sentence: what the model does with ``X B Z U O`` (for ``--help`` and docs).
+    extras : tuple[str, ...]
+        Names of the per-protein vectors in ``Embedded.extras``.
+    """
+
+    name: str
+    family: str
+    identity: str
+    num_layers: int
+    embed_dim: int
+    has_bos: bool
+    has_contacts: bool
+    special_positions: int
+    max_residues: int | None
+    alphabet: str
+    unusual_letters: str
+    extras: tuple[str, ...]
+
+    def layer_dim(self, layer: int) -> int:
+        """Width of layer ``layer``'s representation."""
+
+    def embed(self, sequences: Sequence[str], layers: Sequence[int], contacts: bool) -> list[Embedded]:
+        """Embed one batch; return one :class:`Embedded` per sequence, in order."""
+
+
+def device_and_dtype(options: LoadOptions) -> tuple[torch.device, torch.dtype]:
+    """CUDA when available unless ``--nogpu``; the requested dtype (warns: half precision on CPU is slow)."""
+    device = torch.device("cuda" if torch.cuda.is_available() and not options.nogpu else "cpu")
+    dtype = DTYPES[options.dtype]
+    if device.type == "cpu" and dtype != torch.float32:
+        warnings.warn(f"--dtype {options.dtype} on CPU is much slower than float32", stacklevel=3)
+    return device, dtype
