@@ -138,8 +138,14 @@ class EsmEncoder(nn.Module):
 ENCODERS: dict[str, Callable[[str], nn.Module]] = {"esm": EsmEncoder}
 
 
+def base_model_name(location: str) -> str:
+    """The name a base model is recorded under: its registry name, or a local file's stem."""
+    _, spec = resolve_backend(location)
+    return spec.name if spec is not None else Path(location).stem
+
+
 def load_encoder(location: str) -> tuple[nn.Module, str]:
-    """The trainable encoder of ``location`` and the base model's name (registry name or file stem).
+    """The trainable encoder of ``location`` and the base model's name (:func:`base_model_name`).
 
     Registry names, aliases and Hugging Face names resolve to the registry entry (and through
     it to the weights its backend reads); a local file keeps its path.
@@ -149,7 +155,7 @@ def load_encoder(location: str) -> tuple[nn.Module, str]:
         raise UserError(f"model {location!r} ({backend} backend) cannot be fine-tuned yet: "
                         f"use one of the {', '.join(ENCODERS)} backend's models")
     encoder = ENCODERS[backend](spec.name if spec is not None else location)
-    return encoder, spec.name if spec is not None else Path(location).stem
+    return encoder, base_model_name(location)
 
 
 class Predictor(nn.Module):
