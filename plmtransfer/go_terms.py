@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -222,14 +223,15 @@ def fmax(scores: np.ndarray, truth: np.ndarray, weights: np.ndarray | None = Non
     terms scored >= t, averaged over proteins with at least one such term; its recall is
     true positives over its (weighted) true terms, averaged over proteins whose true terms
     weigh more than 0. ``weights`` (one per term, e.g. information accretion) gives the
-    weighted Fmax. A threshold with no covered protein has F = 0.
+    weighted Fmax. A threshold with no covered protein has F = 0; with no annotated protein
+    (e.g. none of the true terms has a weight) Fmax is NaN.
     """
     truth = np.asarray(truth, dtype=bool)
     weights = np.ones(truth.shape[1]) if weights is None else np.asarray(weights, dtype=np.float64)
     true_weight = truth.astype(np.float64) @ weights
     annotated = true_weight > 0
     if not annotated.any():
-        raise UserError("Fmax needs at least one protein with annotated terms of non-zero weight")
+        return FmaxResult(math.nan, math.nan, 0.0)
     best = FmaxResult(0.0, float(thresholds[0]), 0.0)
     for threshold in thresholds:
         predicted = scores >= threshold

@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
-import warnings
 from pathlib import Path
 
 import torch
 
 from plmtransfer import go_terms
 from plmtransfer.cli import HelpFormatter, run_cli
-from plmtransfer.function_caller import CallerOptions, train
+from plmtransfer.function_caller import CallerOptions, train, warn
 from plmtransfer.registry import model_table_text
 from plmtransfer.trainable import TrainSettings, load_checkpoint
 
@@ -83,7 +82,7 @@ def create_parser() -> argparse.ArgumentParser:
 def pick_device(requested: str) -> str:
     """``requested``, or ``cpu`` with a warning when CUDA is asked for but absent."""
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        warnings.warn("no CUDA device: training on the CPU", stacklevel=2)
+        warn(f"--device {requested}: no CUDA device here, training on the CPU")
         return "cpu"
     return requested
 

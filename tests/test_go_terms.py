@@ -294,3 +294,7 @@ def test_predict_rank_as_a_user_runs_it(trained, tmp_path, monkeypatch, capsys):
     assert list(ranks.columns) == ["ID", "rank", "term", "name", "probability"]
     assert list(ranks["ID"]) == ["q1"] * 3 + ["q2"] * 3 and list(ranks["rank"]) == [1, 2, 3] * 2
     assert "truncated" in capsys.readouterr().err  # q2 is longer than the context of 22 tokens
+
+
+def test_fmax_is_nan_when_no_true_term_weighs_anything():
+    assert np.isnan(go_terms.fmax(SCORES, TRUTH, np.zeros(3)).fmax)
