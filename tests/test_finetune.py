@@ -159,3 +159,22 @@ def test_bad_options_are_one_line_errors():
         TrainSettings(dropout=1.0).check()
     with pytest.raises(UserError, match="--patience"):
         finetune.FoldPlan(patience=0).check()
+
+
+def test_unirep_encoder_pools_the_backends_last_layer(one_torch_thread):
+    pytest.importorskip("plmtransfer.backends.unirep", reason="the UniRep backend is not in this checkout")
+    from plmtransfer.backends import load_featuriser
+    from plmtransfer.backends.base import LoadOptions
+
+    sequences = ["MKTAYIAKQRQISFVKSHFSRQ", "MSHHWGYGKHNGPEHW"]
+    encoder, name = trainable.load_encoder("unirep64")
+    assert name == "unirep_64" and isinstance(encoder, trainable.UnirepEncoder) and encoder.num_layers == 4
+    embedded = load_featuriser("unirep_64", LoadOptions(nogpu=True)).embed(sequences, [4], False)
+    expected = torch.stack([item.representations[4].mean(0) for item in embedded])
+    with torch.no_grad():
+        torch.testing.assert_close(encoder(encoder.tokenise(sequences)), expected, rtol=0, atol=1e-5)
+    with pytest.raises(UserError, match="--lora applies to the transformer"):
+        trainable.build_predictor("unirep_64", 1, TrainSettings(lora=4))
+    last, _ = trainable.build_predictor("unirep_64", 1, TrainSettings(unfreeze_last_k_layers=1))
+    learning = {name for name, p in last.named_parameters() if p.requires_grad}
+    assert {"encoder.cells.3.wx", "encoder.cells.3.wmh"} <= learning and "encoder.cells.2.wx" not in learning
