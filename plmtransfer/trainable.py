@@ -338,11 +338,10 @@ def autocast(settings: TrainSettings) -> contextlib.AbstractContextManager:
 
 @dataclass
 class EpochStats:
-    """What one training epoch measured: mean loss per sequence, last clipped gradient norm, sequences."""
+    """What one training epoch measured: mean loss per sequence and the last gradient norm (before clipping)."""
 
     loss: float
     gradient_norm: float
-    sequences: int
 
 
 def run_epoch(model: Predictor, sequences: Sequence[str], loss_of: Callable[[torch.Tensor, np.ndarray], torch.Tensor],
@@ -367,7 +366,7 @@ def run_epoch(model: Predictor, sequences: Sequence[str], loss_of: Callable[[tor
             norm = float(nn.utils.clip_grad_norm_(learning, settings.max_gradient_norm))
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-    return EpochStats(total / len(sequences), norm, len(sequences))
+    return EpochStats(total / len(sequences), norm)
 
 
 def predict(model: Predictor, sequences: Sequence[str], settings: TrainSettings) -> torch.Tensor:
