@@ -41,8 +41,8 @@ def create_parser() -> argparse.ArgumentParser:
                         help="information accretion (CAFA 5's IA.txt: term<TAB>weight) for the weighted Fmax; "
                         "default: <dataset_dir>/IA.txt when it exists")
     parser.add_argument("--base_model", default="facebook/esm2_t6_8M_UR50D",
-                        help="facebook/esm2_t6_8M_UR50D ... facebook/esm2_t48_15B_UR50D, this project's model "
-                        "names and aliases, or a local fair-esm .pt checkpoint")
+                        help="a Hugging Face ESM-2 name (facebook/<model> for the ESM-2 models below), this "
+                        "project's model names and aliases, or a local fair-esm .pt checkpoint")
     parser.add_argument("--dataset_subset", choices=go_terms.SUBSETS, default="all",
                         help="all, or one aspect: mf (molecular function), cc (cellular component), "
                         "bp (biological process)")
