@@ -37,7 +37,7 @@ from plmtransfer.backends.base import DTYPES
 from plmtransfer.backends.weights import safe_torch_load
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_path
-from plmtransfer.registry import find_spec
+from plmtransfer.registry import MODELS, find_spec
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
 EPOCH_SEED_STRIDE = 1_000_003
@@ -183,7 +183,8 @@ class UnirepEncoder(nn.Module):
         super().__init__()
         spec = find_spec(location)
         if spec is None or spec.embed_dim not in unirep.SIZES:
-            raise UserError(f"{location!r} is not a UniRep model: use unirep_64, unirep_256 or unirep_1900")
+            known = ", ".join(spec.name for spec in MODELS if spec.backend == "unirep")
+            raise UserError(f"{location!r} is not a UniRep model: use one of {known}")
         embedding, raw_cells = unirep.read_weights(unirep.weights_path(spec.embed_dim))
         self.embedding = nn.Parameter(torch.from_numpy(embedding))
         self.cells = nn.ModuleList(MlstmCell(cell) for cell in unirep.build_cells(raw_cells, torch.device("cpu")))
