@@ -143,11 +143,16 @@ class MlstmCell(nn.Module):
     gates i, f, o, u; ``c = sigmoid(f) c + sigmoid(i) tanh(u)``, ``h = sigmoid(o) tanh(c)``, from zero states.
     """
 
-    def __init__(self, cell):
+    def __init__(self, raw: dict[str, np.ndarray]):
+        """``raw``: one cell's arrays as the UniRep backend reads them (``read_weights``)."""
+        from plmtransfer.backends.unirep import weight_normalised
+
         super().__init__()
-        for name in ("wx", "wh", "wmx", "wmh", "b"):
-            setattr(self, name, nn.Parameter(getattr(cell, name).clone()))
-        self.width = cell.width
+        for name in ("wx", "wh", "wmx", "wmh"):
+            matrix = weight_normalised(raw[name], raw["g" + name[1:]])
+            setattr(self, name, nn.Parameter(torch.from_numpy(np.ascontiguousarray(matrix, dtype=np.float32))))
+        self.b = nn.Parameter(torch.from_numpy(np.ascontiguousarray(raw["b"], dtype=np.float32)))
+        self.width = self.wmh.shape[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Hidden states after every step."""
@@ -187,7 +192,7 @@ class UnirepEncoder(nn.Module):
             raise UserError(f"{location!r} is not a UniRep model: use one of {known}")
         embedding, raw_cells = unirep.read_weights(unirep.weights_path(spec.embed_dim))
         self.embedding = nn.Parameter(torch.from_numpy(embedding))
-        self.cells = nn.ModuleList(MlstmCell(cell) for cell in unirep.build_cells(raw_cells, torch.device("cpu")))
+        self.cells = nn.ModuleList(MlstmCell(raw) for raw in raw_cells)
         self.num_layers = len(self.cells)
         self.embed_dim = self.cells[-1].width
         self.tokenize = unirep.tokenize
