@@ -160,9 +160,9 @@ def evaluate(model: Predictor, data: CafaData, rows: np.ndarray, settings: Train
 
 
 def train(dataset_dir: str | Path, base_model: str, settings: TrainSettings, options: CallerOptions,
-          checkpoint_path: str | Path, resume: bool = False, run_dir: str | Path | None = None,
+          checkpoint_path: str | Path, run_dir: str | Path, resume: bool = False,
           ia_path: str | Path | None = None, log: Callable[[str], None] = print) -> dict[str, float]:
-    """Fine-tune the function caller; return the last evaluation's metrics."""
+    """Fine-tune the function caller (TensorBoard logs in ``run_dir``); return the last evaluation's metrics."""
     settings.check()
     options.check()
     checkpoint_path = Path(checkpoint_path)
@@ -200,7 +200,7 @@ def train(dataset_dir: str | Path, base_model: str, settings: TrainSettings, opt
     log(f"{len(train_rows)} training and {len(eval_rows)} evaluation proteins, {len(data.vocabulary)} GO terms "
         f"({options.dataset_subset}); base model {base_name}")
     metrics: dict[str, float] = {}
-    with SummaryWriter(log_dir=str(run_dir) if run_dir is not None else None) as writer:
+    with SummaryWriter(log_dir=str(run_dir)) as writer:
         for epoch in range(start + 1, settings.num_epochs + 1):
             stats = run_epoch(model, train_sequences, loss_of, optimizer, settings, epoch)
             writer.add_scalar("train/loss", stats.loss, epoch)

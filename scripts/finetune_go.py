@@ -111,8 +111,8 @@ def main(argv=None) -> int:
     ia_path = args.ia_path
     if ia_path is None and (Path(args.dataset_dir) / "IA.txt").is_file():
         ia_path = Path(args.dataset_dir) / "IA.txt"
-    train(args.dataset_dir, args.base_model, settings, options, args.checkpoint_path, args.resume,
-          args.run_dir_path, ia_path)
+    train(args.dataset_dir, args.base_model, settings, options, args.checkpoint_path, args.run_dir_path,
+          args.resume, ia_path)
     print(f"checkpoint: {args.checkpoint_path} (seed {settings.seed})")
     return 0
 

@@ -217,7 +217,7 @@ OPTIONS = CallerOptions(dataset_subset="mf", context_length=22, eval_interval=2,
 def test_checkpoint_and_resume_give_the_uninterrupted_weights(cafa, tiny_model, tmp_path, one_torch_thread,
                                                                monkeypatch, capsys):
     metrics = function_caller.train(cafa, str(tiny_model), quick(), OPTIONS, tmp_path / "whole.pt",
-                                    run_dir=tmp_path / "runs", ia_path=cafa / "IA.txt", log=lambda _: None)
+                                    tmp_path / "runs", ia_path=cafa / "IA.txt", log=lambda _: None)
     assert set(metrics) == {"loss", "fmax", "weighted_fmax"} and 0 <= metrics["fmax"] <= 1
     assert "truncated to their first 20 residues" in capsys.readouterr().err  # P5 and P6 are longer
     assert list((tmp_path / "runs").glob("events.out.tfevents.*"))
@@ -230,11 +230,12 @@ def test_checkpoint_and_resume_give_the_uninterrupted_weights(cafa, tiny_model, 
 
     monkeypatch.setattr(function_caller, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        function_caller.train(cafa, str(tiny_model), quick(), OPTIONS, tmp_path / "killed.pt", log=lambda _: None)
+        function_caller.train(cafa, str(tiny_model), quick(), OPTIONS, tmp_path / "killed.pt", tmp_path / "runs2",
+                              log=lambda _: None)
     monkeypatch.setattr(function_caller, "save_checkpoint", real_save)
     assert trainable.load_checkpoint(tmp_path / "killed.pt")["epoch"] == 2
-    resumed = function_caller.train(cafa, str(tiny_model), quick(), OPTIONS, tmp_path / "killed.pt", resume=True,
-                                    ia_path=cafa / "IA.txt", log=lambda _: None)
+    resumed = function_caller.train(cafa, str(tiny_model), quick(), OPTIONS, tmp_path / "killed.pt", tmp_path / "runs2",
+                                    resume=True, ia_path=cafa / "IA.txt", log=lambda _: None)
     assert resumed == metrics
     whole = trainable.load_checkpoint(tmp_path / "whole.pt")
     killed = trainable.load_checkpoint(tmp_path / "killed.pt")
@@ -245,10 +246,12 @@ def test_checkpoint_and_resume_give_the_uninterrupted_weights(cafa, tiny_model, 
 
 
 def test_resume_refuses_another_base_model(cafa, tiny_model, tmp_path, one_torch_thread):
-    function_caller.train(cafa, str(tiny_model), quick(num_epochs=2), OPTIONS, tmp_path / "c.pt", log=lambda _: None)
+    function_caller.train(cafa, str(tiny_model), quick(num_epochs=2), OPTIONS, tmp_path / "c.pt", tmp_path / "runs",
+                          log=lambda _: None)
     other = write_test_model(tmp_path, "tiny", seed=1, name="esm2_t2_other_random")
     with pytest.raises(UserError, match="checkpoint is from base model 'esm2_t2_tiny_random'"):
-        function_caller.train(cafa, str(other), quick(num_epochs=4), OPTIONS, tmp_path / "c.pt", resume=True)
+        function_caller.train(cafa, str(other), quick(num_epochs=4), OPTIONS, tmp_path / "c.pt", tmp_path / "runs",
+                              resume=True)
     with pytest.raises(UserError, match="checkpoint is from base model"):
         function_caller.load_caller(tmp_path / "c.pt", str(other))
 
@@ -258,7 +261,8 @@ def trained(cafa, tiny_model, tmp_path_factory):
     path = tmp_path_factory.mktemp("caller") / "mf.pt"
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
-    function_caller.train(cafa, str(tiny_model), quick(num_epochs=2), OPTIONS, path, log=lambda _: None)
+    function_caller.train(cafa, str(tiny_model), quick(num_epochs=2), OPTIONS, path, path.parent / "runs",
+                          log=lambda _: None)
     torch.set_num_threads(previous)
     return path
 
