@@ -9,8 +9,8 @@ mutations on protein function" (fair-esm's ``examples/variant-prediction``):
   ``sum_i log p(x_i = m_i | w with T masked) - log p(x_i = w_i | w with T masked)``.
   Cost: one pass per distinct set of mutated positions (= one per position for single mutants).
 - ``wt-marginals``: one unmasked pass of the wild type for the whole assay;
-  ``sum_i log p(x_i = m_i | w) - log p(x_i = w_i | w)``. Cost: one pass (one per window for
-  proteins longer than the model's window).
+  ``sum_i log p(x_i = m_i | w) - log p(x_i = w_i | w)``. Cost: one pass (for proteins longer
+  than the model's window, one per distinct window: up to one per mutated position).
 - ``mutant-marginals``: an unmasked pass of each variant ``v``;
   ``sum_i log p(x_i = m_i | v) - log p(x_i = w_i | v)``. Cost: one pass per variant.
 - ``pseudo-ppl``: the pseudo-log-likelihood ``PLL(s) = sum_j log p(x_j = s_j | s with j masked)``
@@ -60,7 +60,8 @@ from plmtransfer.sequences import read_fasta
 SCORINGS = ("masked-marginals", "wt-marginals", "mutant-marginals", "pseudo-ppl")
 SCORING_COSTS = {
     "masked-marginals": "one pass per distinct set of mutated positions (L at most for single mutants)",
-    "wt-marginals": "one pass of the wild type for the whole assay (one per window beyond the model's length)",
+    "wt-marginals": ("one pass of the wild type for the whole assay (proteins longer than the model's "
+                     "window: one per distinct window)"),
     "mutant-marginals": "one pass per variant",
     "pseudo-ppl": "L passes per variant, plus L for the wild type (the most expensive by far)",
 }

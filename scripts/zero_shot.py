@@ -21,7 +21,7 @@ from plmtransfer.errors import UserError
 
 EPILOG = f"""\
 scorings (--scoring; w: wild type, T: mutated positions, m_i / w_i: new / old letter):
-  masked-marginals  mask all of T in w in one pass; sum_i log p(m_i) - log p(w_i)
+  masked-marginals  w with all of T masked (one pass); sum_i log p(m_i | w_-T) - log p(w_i | w_-T)
                     cost: {zero_shot.SCORING_COSTS["masked-marginals"]}
   wt-marginals      unmasked w; sum_i log p(m_i | w) - log p(w_i | w)
                     cost: {zero_shot.SCORING_COSTS["wt-marginals"]}
@@ -58,12 +58,12 @@ example:
 def create_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(description=__doc__, epilog=EPILOG, formatter_class=HelpFormatter)
-    parser.add_argument("--model-location", "--model", required=True,
+    parser.add_argument("--model-location", "--model", required=True, metavar="MODEL",
                         help="registry name or alias, or the path of a local fair-esm .pt checkpoint")
     parser.add_argument("-m", "--metadata", nargs="+", required=True, metavar="CSV",
                         help="assay metadata files (<D>_metadata.csv or a mirror's <D>.csv.gz)")
     parser.add_argument("--scoring", nargs="+", choices=zero_shot.SCORINGS, default=["masked-marginals"],
-                        help="one or more scorings (see below)")
+                        metavar="SCORING", help=f"one or more of {', '.join(zero_shot.SCORINGS)} (see below)")
     parser.add_argument("--out-dir", default="results/zero_shot", help="where the scores and summaries go")
     parser.add_argument("--wildtype", default=None, metavar="FASTA",
                         help="wild-type FASTA (one assay only; default: <D>_wildtype.fasta beside the metadata)")
