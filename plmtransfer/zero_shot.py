@@ -71,7 +71,8 @@ DEFAULT_TOKS_PER_BATCH = 4096
 
 @dataclass(frozen=True)
 class Pass:
-    """One forward pass: a window of residues, the positions masked in it, the rows to keep."""
+    """One forward pass: a window of residues, the positions masked in it, the rows to keep
+    (positions in the window, sorted, so that equal passes compare equal)."""
 
     sequence: str
     masked: tuple[int, ...]
@@ -198,7 +199,7 @@ def marginal_passes(assay: Assay, size: int, scoring: str) -> list[Pass | None]:
             passes.append(None)
             continue
         start, end = window(len(wildtype), indices, size)
-        local = tuple(index - start for index in indices)
+        local = tuple(sorted(index - start for index in indices))
         if scoring == "masked-marginals":
             passes.append(Pass(wildtype[start:end], local, local))
         elif scoring == "wt-marginals":
@@ -224,8 +225,8 @@ def marginal_scores(model, assay: Assay, scoring: str, toks_per_batch: int,
         indices, substitutions = assay.indices(row)
         matrix = results[item]
         start = window(len(assay.wildtype), indices, size)[0]
-        for k, (index, substitution) in enumerate(zip(indices, substitutions, strict=True)):
-            line = matrix[index - start] if scoring == "wt-marginals" else matrix[k]
+        for index, substitution in zip(indices, substitutions, strict=True):
+            line = matrix[item.keep.index(index - start)]
             scores[row] += line[columns[substitution.mt]] - line[columns[substitution.wt]]
     return scores, len(results)
 

@@ -36,7 +36,7 @@ def mutate(sequence: str, mutant: str, offset: int = 0) -> str:
     return "".join(letters)
 
 
-MUTANTS = ["M1A", "K2E", "T3P:A4G", "WT", "Y5W", "Q33L", "I6V:K8R:Q9A", "S13C"]
+MUTANTS = ["M1A", "K2E", "T3P:A4G", "WT", "Y5W", "Q33L", "I6V:K8R:Q9A", "S13C", "A4G:T3P"]
 
 
 def write_metadata(path, mutants=MUTANTS, wildtype=WILDTYPE, offset=0, rows=None):
@@ -104,6 +104,7 @@ def test_marginals_equal_direct_fair_esm(tmp_path, model, fair_esm, scoring):
     expected = direct_scores(fair_esm, scoring)
     np.testing.assert_allclose(scores, expected, atol=TOLERANCE, rtol=0)
     assert scores[MUTANTS.index("WT")] == 0
+    assert scores[MUTANTS.index("A4G:T3P")] == pytest.approx(scores[MUTANTS.index("T3P:A4G")], abs=1e-12)
     assert passes == {"masked-marginals": 7, "wt-marginals": 1, "mutant-marginals": 7}[scoring]
 
 
@@ -259,7 +260,7 @@ def test_outputs_summary_and_resume(tmp_path, model):
     assert row["spearman"] == pytest.approx(spearmanr(scores["score"], targets)[0], abs=1e-12)
     summary = pd.read_csv(out / "TOY_summary.csv")
     assert list(summary.columns) == zero_shot.SUMMARY_COLUMNS
-    assert sorted(summary["Scoring"]) == ["masked-marginals", "wt-marginals"] and set(summary["n"]) == {8}
+    assert sorted(summary["Scoring"]) == ["masked-marginals", "wt-marginals"] and set(summary["n"]) == {9}
     again = zero_shot.run(model, assay, "wt-marginals", out)
     assert again["passes"] == 0 and again["spearman"] == row["spearman"]
     assert len(pd.read_csv(out / "TOY_summary.csv")) == 2
