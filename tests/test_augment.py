@@ -122,3 +122,13 @@ def test_cli_augment_writes_labelled_folds(assay, tmp_path):
     assert len(frame) == 5 and set(frame["Compression_method"]) == {"mean+score"}
     expected = independent_folds(np.column_stack([assay["X"], assay["score"]]), assay["target"])
     assert_same_folds(frame, expected, 1e-9)
+
+
+def test_sampling_curve_takes_the_score_too(assay):
+    results = regress.run_sampling(assay["embeddings"], assay["metadata"], regress.Options(augment=assay["scores"]))
+    assert sorted(set(results["Sample_size"])) == [32, 60]
+    assert set(results["Compression_method"]) == {"mean+score"}
+    full = results[results["Sample_size"] == 60].reset_index(drop=True)
+    rows = pd.read_csv(assay["metadata"]).sample(n=60, random_state=42).index.to_numpy()
+    X = np.column_stack([assay["X"], assay["score"]])[rows]
+    assert_same_folds(full, independent_folds(X, assay["target"][rows]), 1e-9)
