@@ -50,10 +50,12 @@ CELL_KEYS = ("wx", "wh", "wmx", "wmh", "gx", "gh", "gmx", "gmh", "b")
 EMBEDDING_DIM = 10
 START = 24
 UNKNOWN = 23
-# Matrix products of fewer rows take another BLAS kernel with other rounding (MKL, measured);
-# steps with fewer rows are padded to this many, so a row's result never depends on how many
-# rows share its step, and prefix-shared and plain forwards agree to float32 rounding.
-MIN_ROWS = 4
+# MKL computes a row of a matrix product with the same rounding whatever the row count, as
+# long as every thread gets a multiple of 4 rows (measured with 1 to 8 threads; fewer rows take
+# another kernel). Each step's rows are padded to a multiple of ROW_QUANTUM x threads, so a
+# state never depends on which other sequences share its step: prefix-shared and plain forwards
+# give bitwise equal results on CPU.
+ROW_QUANTUM = 4
 # jax-unirep's aa_to_int (utils.py): residue letter -> token index.
 AA_TO_INT = {letter: index for index, letter in enumerate("-MRHKDESTNQCUGPAVIFYWLO", start=0)}
 AA_TO_INT.update({letter: UNKNOWN for letter in "XZBJ"})
@@ -217,12 +219,13 @@ class Reference:
 
 
 def padded_matmul(rows: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """``rows @ weight``, computed on at least :data:`MIN_ROWS` rows (the first repeated)."""
+    """``rows @ weight`` computed on a multiple of ``ROW_QUANTUM x threads`` rows (first row repeated)."""
     count = rows.shape[0]
-    if count >= MIN_ROWS:
+    quantum = ROW_QUANTUM * torch.get_num_threads()
+    missing = -count % quantum
+    if not missing:
         return rows @ weight
-    padding = rows[:1].expand(MIN_ROWS - count, -1)
-    return (torch.cat([rows, padding]) @ weight)[:count]
+    return (torch.cat([rows, rows[:1].expand(missing, -1)]) @ weight)[:count]
 
 
 def run_cells(trie: Trie, cells: Sequence[Cell], embedding: torch.Tensor,
@@ -254,8 +257,8 @@ def run_cells(trie: Trie, cells: Sequence[Cell], embedding: torch.Tensor,
             table_z = torch.addmm(cell.b, embedding, cell.wx)
             table_m = embedding @ cell.wmx
         else:
-            all_z = torch.addmm(cell.b, inputs, cell.wx)
-            all_m = inputs @ cell.wmx
+            all_z = padded_matmul(inputs, cell.wx) + cell.b
+            all_m = padded_matmul(inputs, cell.wmx)
         for depth in range(len(trie.parents)):
             start, stop = int(offsets[depth] + known[depth]), int(offsets[depth + 1])
             if start == stop:
