@@ -253,3 +253,24 @@ def test_idct_too_wide_for_unirep_64_and_c_final_of_layer_0_are_clear_errors(tmp
                        ExtractOptions(pool=("c_final",), repr_layers=(0,), quiet=True))
     with pytest.raises(UserError, match="does not provide c_final"):
         run_extraction("onehot", fasta, tmp_path / "o3", ExtractOptions(pool=("c_final",), quiet=True))
+
+
+@needs_weights
+def test_bash_drivers_run_unirep_like_any_model(tmp_path):
+    """run_all_DMS.sh with registry names only: extraction, pooling, regression, stats."""
+    from tests.test_drivers import VARIANTS, run_driver, summary_counts, write_assay
+
+    write_assay(tmp_path / "data", "ASSAY_U", 24, seed=5)
+    completed = run_driver("run_all_DMS.sh", "--root", str(tmp_path), "--datasets", "all",
+                           "--models", "onehot unirep_64:4:mean,h_avg,c_final", "--jobs", "1", "--quiet",
+                           env={"OMP_NUM_THREADS": "1"})
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert all(failed == 0 for _, _, failed in summary_counts(completed.stdout))
+    compressed = tmp_path / "embeddings" / "DMS_compressed" / "unirep_64" / "ASSAY_U"
+    for method in ("mean", "h_avg", "c_final"):
+        with open(compressed / f"embed_layer_4_{method}.pkl", "rb") as handle:
+            vectors = pickle.load(handle)
+        assert len(vectors) == VARIANTS and {np.asarray(v).shape for v in vectors.values()} == {(64,)}
+        result = pd.read_csv(tmp_path / "results" / "lassoCV" / "DMS" / "unirep_64" / f"ASSAY_U_{method}.csv")
+        assert len(result) == 5 and set(result["Embedding_model"]) == {"unirep_64"}
+    assert (tmp_path / "results" / "stats" / "DMS" / ".complete").is_file()
