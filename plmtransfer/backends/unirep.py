@@ -350,7 +350,8 @@ class UnirepFeaturiser:
         Returns the index of the reference row (its states are known) or None, and the index
         of the consensus row whose states become the next reference, or None to keep the
         current one. A consensus is adopted when the batch's sequences share more leading
-        tokens with it than with the reference, and at least its own length in total.
+        tokens with it than with the reference, and at least half its length in total (its
+        cost is at most its length; unrelated sequences share about one token each).
         """
         reference = self.reference
         if reference is not None and len(reference.hidden) < cells:
@@ -359,7 +360,7 @@ class UnirepFeaturiser:
         gain_reference = 0 if reference is None else sum(common_prefix(row, reference.tokens) for row in rows)
         gain_candidate = sum(common_prefix(row, candidate) for row in rows)
         adopt = None
-        if gain_candidate > gain_reference and gain_candidate >= len(candidate):
+        if gain_candidate > gain_reference and 2 * gain_candidate >= len(candidate):
             rows.append(candidate)
             adopt = len(rows) - 1
         if reference is None:
