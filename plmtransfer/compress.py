@@ -59,7 +59,8 @@ class Method:
     ``needs_bos``: the BOS vector; ``needs_extras``: names of backend extras (``Embedded.extras``,
     ``<name>_representations`` in per-sequence files); ``needs_residues``: the per-residue
     matrix. ``family`` names the group of methods computed together from shared intermediate
-    results; ``study`` marks the methods of Vieira et al. 2025 (``-c study``).
+    results; ``study`` marks the methods of Vieira et al. 2025 (``-c study``); ``min_dim`` is
+    the narrowest embedding the method accepts.
     """
 
     name: str
@@ -70,6 +71,7 @@ class Method:
     needs_extras: tuple[str, ...] = ()
     needs_residues: bool = True
     study: bool = True
+    min_dim: int = 0
 
 
 class Batch:
@@ -371,7 +373,7 @@ METHODS: dict[str, Method] = {
         Method("sigmoid2", single_protein("sigmoid2"), reference="second-component "
                + KPCA_REFERENCE.format(kernel="sigmoid"), family="sigmoid"),
         *(Method(name, single_protein(name), reference=IDCT_REFERENCE.format(n=n, m=m),
-                 family="iDCT") for name, (n, m) in IDCT_SHAPES.items()),
+                 family="iDCT", min_dim=m) for name, (n, m) in IDCT_SHAPES.items()),
         Method("swe", single_protein("swe"), reference="sliced-Wasserstein embedding: Q quantiles "
                "of the residues projected on K seeded random unit directions (optimal-transport "
                "pooling, NaderiAlizadeh & Singh 2024; Kolouri et al. 2019)", family="swe",
@@ -399,6 +401,15 @@ def check_methods(names: Sequence[str]) -> list[str]:
         raise UserError(f"unknown compression method(s) {', '.join(unknown)}: "
                         f"use {', '.join(METHODS)}")
     return list(dict.fromkeys(names))
+
+
+def check_dimension(methods: Iterable[str], dim: int, where: str) -> None:
+    """Fail before any work when a method needs a wider embedding than ``dim`` (``where``: e.g. a layer)."""
+    for name in methods:
+        if dim < METHODS[name].min_dim:
+            raise UserError(f"method {name} needs an embedding dimension of at least "
+                            f"{METHODS[name].min_dim}, {where} has {dim} (use a larger model or "
+                            "another method)")
 
 
 def needs_residues(methods: Iterable[str]) -> bool:

@@ -41,7 +41,7 @@ import torch
 
 from plmtransfer.backends import load_featuriser
 from plmtransfer.backends.base import DTYPES, Embedded, LoadOptions
-from plmtransfer.compress import METHODS, check_methods, compress_protein, needed_extras
+from plmtransfer.compress import METHODS, check_dimension, check_methods, compress_protein, needed_extras
 from plmtransfer.errors import UserError
 from plmtransfer.io import TEMP_PREFIX, atomic_open, atomic_path, load_compressed, save_compressed
 from plmtransfer.sequences import Record, duplicate_labels, read_fasta
@@ -198,8 +198,11 @@ def resolve_layers(repr_layers: Sequence[int], num_layers: int, model_name: str)
     return sorted({(i + num_layers + 1) % (num_layers + 1) for i in repr_layers})
 
 
-def check_featuriser(featuriser, options: ExtractOptions) -> None:
-    """Reject requests this featuriser cannot serve (BOS of onehot, contacts without weights, extras)."""
+def check_featuriser(featuriser, options: ExtractOptions, layers: Sequence[int]) -> None:
+    """Reject requests this featuriser cannot serve (BOS of onehot, contacts without weights,
+    extras, methods wider than a layer)."""
+    for layer in layers:
+        check_dimension(options.pool, featuriser.layer_dim(layer), f"layer {layer} of {featuriser.name}")
     needs_bos = "bos" in options.include or any(METHODS[m].needs_bos for m in options.pool)
     if needs_bos and not featuriser.has_bos:
         users = [m for m in options.pool if METHODS[m].needs_bos] + (["bos"] if "bos" in options.include else [])
@@ -504,7 +507,7 @@ def run_extraction(model_location: str, fasta_file: str | os.PathLike,
     stems = label_file_stems(records, fasta_file)
     featuriser = load_featuriser(model_location, LoadOptions(nogpu=options.nogpu, dtype=options.dtype))
     layers = resolve_layers(options.repr_layers, featuriser.num_layers, featuriser.name)
-    check_featuriser(featuriser, options)
+    check_featuriser(featuriser, options, layers)
 
     output_dir = Path(output_dir)
     share = shard_records(records, options.shard)

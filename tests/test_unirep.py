@@ -249,7 +249,8 @@ def test_per_token_files_carry_c_final_and_compress_matches_pooling(tmp_path, on
 def test_idct_too_wide_for_unirep_64_and_c_final_of_layer_0_are_clear_errors(tmp_path):
     fasta = tmp_path / "x.fasta"
     fasta.write_text(">a\nMKVLAAGICWTREMKVLAAG\n")
-    with pytest.raises(UserError, match="iDCT3 needs an embedding dimension of at least 128, got 64"):
+    with pytest.raises(UserError, match="iDCT3 needs an embedding dimension of at least 128, "
+                       "layer 4 of unirep_64 has 64"):
         run_extraction("unirep_64", fasta, tmp_path / "o1", ExtractOptions(pool=("iDCT3",), quiet=True))
     with pytest.raises(UserError, match="'c_final' vectors"):
         run_extraction("unirep_64", fasta, tmp_path / "o2",

