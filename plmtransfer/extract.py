@@ -198,7 +198,7 @@ def resolve_layers(repr_layers: Sequence[int], num_layers: int, model_name: str)
     return sorted({(i + num_layers + 1) % (num_layers + 1) for i in repr_layers})
 
 
-def check_featuriser(featuriser, options: ExtractOptions, layers: Sequence[int]) -> None:
+def check_featuriser(featuriser, options: ExtractOptions, layers: Sequence[int] = ()) -> None:
     """Reject requests this featuriser cannot serve (BOS of onehot, contacts without weights,
     extras, methods wider than a layer)."""
     for layer in layers:
