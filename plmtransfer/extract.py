@@ -41,7 +41,7 @@ import torch
 
 from plmtransfer.backends import load_featuriser
 from plmtransfer.backends.base import DTYPES, Embedded, LoadOptions
-from plmtransfer.compress import METHODS, check_methods, compress_protein
+from plmtransfer.compress import METHODS, check_dimension, check_methods, compress_protein, needed_extras
 from plmtransfer.errors import UserError
 from plmtransfer.io import TEMP_PREFIX, atomic_open, atomic_path, load_compressed, save_compressed
 from plmtransfer.sequences import Record, duplicate_labels, read_fasta
@@ -198,11 +198,21 @@ def resolve_layers(repr_layers: Sequence[int], num_layers: int, model_name: str)
     return sorted({(i + num_layers + 1) % (num_layers + 1) for i in repr_layers})
 
 
-def check_featuriser(featuriser, options: ExtractOptions) -> None:
-    """Reject requests this featuriser cannot serve (BOS of onehot, contacts without weights)."""
+def check_featuriser(featuriser, options: ExtractOptions, layers: Sequence[int] = ()) -> None:
+    """Reject requests this featuriser cannot serve (a BOS vector or extras it lacks, contacts
+    without weights, methods wider than a layer)."""
+    for layer in layers:
+        check_dimension(options.pool, featuriser.layer_dim(layer), f"layer {layer} of {featuriser.name}")
     needs_bos = "bos" in options.include or any(METHODS[m].needs_bos for m in options.pool)
     if needs_bos and not featuriser.has_bos:
-        raise UserError(f"model {featuriser.name} has no BOS token: drop 'bos' from --include/--pool")
+        users = [m for m in options.pool if METHODS[m].needs_bos] + (["bos"] if "bos" in options.include else [])
+        raise UserError(f"model {featuriser.name} has no BOS token: drop {', '.join(dict.fromkeys(users))} "
+                        "from --include/--pool")
+    missing = [extra for extra in needed_extras(options.pool) if extra not in featuriser.extras]
+    if missing:
+        users = [m for m in options.pool if set(METHODS[m].needs_extras) & set(missing)]
+        raise UserError(f"model {featuriser.name} does not provide {', '.join(missing)}: drop "
+                        f"{', '.join(users)} from --pool (UniRep models provide c_final)")
     if "contacts" in options.include and not featuriser.has_contacts:
         raise UserError(f"model {featuriser.name} has no contact-regression weights "
                         "(<name>-contact-regression.pt beside the checkpoint): drop 'contacts'")
@@ -308,8 +318,13 @@ class Stitcher:
 
 
 def per_sequence_result(label: str, embedded: Embedded, include: Sequence[str]) -> dict:
-    """fair-esm's per-sequence dict with the keys ``include`` asks for."""
+    """fair-esm's per-sequence dict with the keys ``include`` asks for, plus the backend's extras.
+
+    Each extra (e.g. UniRep's ``c_final``) is written as ``<name>_representations`` ``{layer: D}``.
+    """
     result: dict = {"label": label}
+    for name, vectors in embedded.extras.items():
+        result[f"{name}_representations"] = dict(vectors)
     if "per_tok" in include:
         result["representations"] = dict(embedded.representations)
     if "mean" in include:
@@ -326,7 +341,9 @@ def pooled_vectors(embedded: Embedded, methods: Sequence[str]) -> dict[str, torc
     vectors = {}
     for layer, residues in embedded.representations.items():
         bos = embedded.bos[layer].numpy() if embedded.bos is not None else None
-        for method, vector in compress_protein(residues.numpy(), bos, methods).items():
+        extras = {name: by_layer[layer].numpy() for name, by_layer in embedded.extras.items()
+                  if layer in by_layer}
+        for method, vector in compress_protein(residues.numpy(), bos, methods, extras=extras).items():
             vectors[f"{layer}/{method}"] = torch.as_tensor(np.asarray(vector))
     return vectors
 
@@ -490,7 +507,7 @@ def run_extraction(model_location: str, fasta_file: str | os.PathLike,
     stems = label_file_stems(records, fasta_file)
     featuriser = load_featuriser(model_location, LoadOptions(nogpu=options.nogpu, dtype=options.dtype))
     layers = resolve_layers(options.repr_layers, featuriser.num_layers, featuriser.name)
-    check_featuriser(featuriser, options)
+    check_featuriser(featuriser, options, layers)
 
     output_dir = Path(output_dir)
     share = shard_records(records, options.shard)

@@ -58,13 +58,16 @@ def create_parser() -> argparse.ArgumentParser:
                                      f"methods: {' '.join(STUDY_METHODS)}")
     parser.add_argument("-e", "--embed_dir", required=True,
                         help="directory of fair-esm .pt files with per-residue 'representations' "
-                        "(extract with --include per_tok; 'bos' also needs --include bos)")
+                        "(extract with --include per_tok; bos, h_avg and fusion also need "
+                        "--include bos; c_final reads 'c_final_representations', which "
+                        "scripts/extract.py writes for UniRep models)")
     parser.add_argument("-o", "--out_dir", required=True, help="directory for the compressed files")
     parser.add_argument("-c", "--compression_method", nargs="+", required=True, metavar="METHOD",
                         help="one or more methods (see below), or 'study' for all of the study's")
     parser.add_argument("-l", "--layer", type=int, required=True,
                         help="representation layer to read (the study used the last: 6 for 8M, "
-                        "12 for 35M, 30 for 150M, 33 for 650M)")
+                        "12 for 35M, 30 for 150M, 33 for 650M; UniRep: 4 for unirep_64/256, 1 "
+                        "for unirep_1900)")
     parser.add_argument("--format", choices=["pkl", "npz"], default="pkl",
                         help="output format: pickle dict {label: vector} or npz with ids + matrix")
     parser.add_argument("--jobs", type=positive_int, default=available_cores(),

