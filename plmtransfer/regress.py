@@ -568,29 +568,29 @@ def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     }
 
 
-def outer_folds(table: Table, cv: str) -> list[splits.Split]:
-    """The outer (train, test) index pairs of ``cv`` over the joined rows."""
+def outer_folds(metadata: pd.DataFrame, cv: str) -> list[splits.Split]:
+    """The outer (train, test) index pairs of ``cv`` over the rows of ``metadata``."""
     if cv == "random":
-        return splits.random_folds(len(table.metadata))
+        return splits.random_folds(len(metadata))
     needed = "set" if cv == "predefined" else "mutant"
-    if needed not in table.metadata.columns:
+    if needed not in metadata.columns:
         raise UserError(f"--cv {cv} needs a '{needed}' column in the metadata")
     if cv == "predefined":
-        return splits.predefined_folds(table.metadata["set"])
+        return splits.predefined_folds(metadata["set"])
     if cv == "contiguous":
-        return splits.contiguous_folds(table.metadata["mutant"])
+        return splits.contiguous_folds(metadata["mutant"])
     if cv == "modulo":
-        return splits.modulo_folds(table.metadata["mutant"])
+        return splits.modulo_folds(metadata["mutant"])
     raise UserError(f"unknown --cv {cv!r}: use {', '.join(splits.CV_SCHEMES)}")
 
 
-def singles_only(table: Table, source: str) -> Table:
-    """Keep single substitutions for the position-based schemes (ProteinGym's choice).
+def single_mutant_rows(metadata: pd.DataFrame, source: str) -> np.ndarray:
+    """Rows holding one substitution, for the position-based schemes (ProteinGym's choice).
 
     Multi-mutants span several position folds and rows without a position (``WT``) belong to
     none; both are left out with a warning giving their counts.
     """
-    mutants = table.metadata["mutant"].astype(str)
+    mutants = metadata["mutant"].astype(str)
     multi = mutants.map(splits.is_multi_mutant).to_numpy(dtype=bool)
     single = mutants.map(splits.is_single_substitution).to_numpy(dtype=bool)
     if multi.any():
@@ -600,8 +600,23 @@ def singles_only(table: Table, source: str) -> Table:
     if other.any():
         warn(f"{source}: {int(other.sum())} row(s) without a substitution position (e.g. "
              f"{mutants[other].iloc[0]!r}) left out of position-based CV")
-    keep = np.flatnonzero(single)
-    return Table(table.metadata.iloc[keep].reset_index(drop=True), table.features[keep])
+    return np.flatnonzero(single)
+
+
+def outer_split(metadata: pd.DataFrame, cv: str, source: str) -> tuple[np.ndarray, list[splits.Split]]:
+    """The rows an outer CV scheme uses and its folds over them: the one split of every regression.
+
+    Returns ``(rows, folds)``: ``rows`` index ``metadata`` (all rows, or the single mutants under
+    ``contiguous``/``modulo``), and each fold's (train, test) indices count within ``rows``.
+    LassoCV (:func:`cross_validate`) and fine-tuning (:mod:`plmtransfer.finetune`) both call
+    it, so the same metadata and ``cv`` give both the same test rows in every fold.
+    """
+    rows = np.arange(len(metadata))
+    if cv in ("contiguous", "modulo") and "mutant" in metadata.columns:
+        rows = single_mutant_rows(metadata, source)
+    used = metadata.iloc[rows].reset_index(drop=True)
+    check_target_usable(used["target"].to_numpy(dtype=np.float64), source)
+    return rows, outer_folds(used, cv)
 
 
 def scale(X: np.ndarray) -> np.ndarray:
@@ -639,13 +654,12 @@ def cross_validate(table: Table, options: Options, source: str = "input",
     ``--fast`` fits the outer folds in ``n_jobs`` threads (see :func:`fast_outer_folds`);
     the default fits them one after the other, each LassoCV with its own ``n_jobs``.
     """
-    if options.cv in ("contiguous", "modulo") and "mutant" in table.metadata.columns:
-        table = singles_only(table, source)
+    rows, folds = outer_split(table.metadata, options.cv, source)
+    if len(rows) < len(table.metadata):
+        table = Table(table.metadata.iloc[rows].reset_index(drop=True), table.features[rows])
     target = table.target
-    check_target_usable(target, source)
     features = scale(table.features) if options.scaling == "global" else table.features
     features = np.asfortranarray(features)
-    folds = outer_folds(table, options.cv)
 
     def result_of(split: splits.Split) -> dict:
         """Fit one outer fold's training part and score it on both parts."""
