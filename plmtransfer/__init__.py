@@ -1,7 +1,13 @@
 """plmtransfer: transfer learning from protein language model embeddings.
 
-A pipeline of stages that talk through files (see DESIGN.md in the shared folder and
-the README): data preparation, extraction, compression, regression, statistics, plots.
+A pipeline of stages that talk through files (docs/contracts.md): data preparation,
+extraction, compression, regression, statistics, plots. The version is the installed
+package's (pyproject.toml).
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("plmtransfer")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"

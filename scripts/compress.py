@@ -25,7 +25,7 @@ import argparse
 import os
 import sys
 
-from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.cli import HelpFormatter, add_version, run_cli
 from plmtransfer.compress import (
     STUDY_METHODS,
     CompressOptions,
@@ -80,7 +80,7 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true",
                         help="recompute methods whose output file already exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or skip messages")
-    return parser
+    return add_version(parser)
 
 
 def expand_methods(names: list[str]) -> list[str]:

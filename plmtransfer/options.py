@@ -1,0 +1,35 @@
+"""The choices the command-line scripts offer, in a module that imports nothing heavy.
+
+``scripts/*.py --help`` and every usage error must answer at once, so the parsers read their
+choice lists here instead of importing the stage modules (which pull in torch, scikit-learn,
+SciPy, pandas or matplotlib). Each list has its one home here; the stage modules import it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from plmtransfer.errors import UserError
+
+# extraction (plmtransfer.extract, plmtransfer.backends.base)
+INCLUDE_CHOICES = ("mean", "per_tok", "bos", "contacts")
+LONG_CHOICES = ("truncate", "chunk")
+FORMAT_CHOICES = ("pkl", "npz")
+DTYPE_NAMES = ("float32", "bfloat16", "float16")
+
+# regression (plmtransfer.regress, plmtransfer.splits)
+REGRESSORS = ("lassocv", "ridgecv", "elasticnetcv")
+SCALINGS = ("global", "fold")
+CV_SCHEMES = ("random", "contiguous", "modulo", "predefined")
+
+# statistics and figures (plmtransfer.stats)
+DESIGN_FACTORS = ("Compression_method", "Embedding_model")
+ADJUST_METHODS = ("single-step", "holm", "bonferroni", "none")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """Parse ``K/N`` (1 <= K <= N) into ``(K, N)``."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise UserError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. 1/4")
+    return int(match.group(1)), int(match.group(2))
