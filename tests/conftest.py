@@ -1,4 +1,9 @@
-"""Shared pytest fixtures: the tiny random test model and the offline data mirror."""
+"""Shared pytest fixtures (the tiny random test model, the offline data mirror) and the skip log.
+
+With ``PLMTRANSFER_SKIP_LOG=<file>`` every skipped test is appended to that file as
+``required|optional<TAB>node id<TAB>reason`` (``required`` = marked ``ci_required``), so
+``.ci/run`` can count the skips and fail when a test CI must run was skipped.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,18 @@ from plmtransfer.backends.esm import write_test_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MIRROR_ENV = "PLMTRANSFER_MIRROR"
+SKIP_LOG_ENV = "PLMTRANSFER_SKIP_LOG"
+
+
+def pytest_runtest_logreport(report):
+    """Append a skipped test (not an expected failure) to ``$PLMTRANSFER_SKIP_LOG``."""
+    log = os.environ.get(SKIP_LOG_ENV)
+    if not log or not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    kind = "required" if "ci_required" in report.keywords else "optional"
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(f"{kind}\t{report.nodeid}\t{' '.join(str(reason).split())}\n")
 
 
 def mirror_root() -> Path:
