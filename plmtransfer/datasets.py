@@ -71,7 +71,7 @@ class AssayReport:
 
 
 def metadata_path(out_dir: str | os.PathLike, name: str) -> Path:
-    """Path of an assay's prepared metadata CSV (the file contract of DESIGN.md)."""
+    """Path of an assay's prepared metadata CSV (docs/contracts.md)."""
     return Path(out_dir) / "DMS_metadata" / f"{name}_metadata.csv"
 
 
