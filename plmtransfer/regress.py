@@ -52,7 +52,7 @@ from sklearn.model_selection import KFold
 from sklearn.preprocessing import MinMaxScaler
 from threadpoolctl import threadpool_limits
 
-from plmtransfer import coordinate_descent, splits
+from plmtransfer import splits
 from plmtransfer.errors import UserError
 from plmtransfer.io import load_compressed
 from plmtransfer.options import REGRESSORS, SCALINGS
@@ -359,6 +359,8 @@ class InnerFold:
         :mod:`plmtransfer.coordinate_descent`, scikit-learn's algorithm in one compiled call
         that releases the GIL. The solutions are appended to :attr:`walked`.
         """
+        from plmtransfer import coordinate_descent  # numba: imported by --fast only, not by every job
+
         penalties = np.asarray(alphas, dtype=np.float64) * len(self.X_centred)
         if self.gram is None:
             solutions, unconverged = coordinate_descent.walk_data(
