@@ -7,7 +7,7 @@ Subcommands:
   lme        response ~ factor + (1|Dataset) + (1|Fold) by REML; each level vs a reference,
              single-step (multcomp glht-like), Holm, Bonferroni or no adjustment
   datasize   per model (x method): OLS of the per-data-set mean score on log10(dataset size)
-  report     all of the above plus every figure whose inputs exist
+  report     all of the above, every figure whose inputs exist, and report.html (the page to open)
 
 examples:
   python scripts/stats.py summarise --input results/lassoCV/DMS --metadata-dir data/DMS_metadata \\
@@ -76,7 +76,7 @@ def create_parser() -> argparse.ArgumentParser:
     datasize.add_argument("-o", "--output", required=True, help="fit CSV to write")
 
     report = commands.add_parser("report", formatter_class=HelpFormatter,
-                                 help="summaries, contrasts, data-size fits and all figures")
+                                 help="summaries, contrasts, data-size fits, all figures and report.html")
     report.add_argument("--results-dir", required=True, help="results tree, e.g. results/lassoCV/DMS")
     report.add_argument("--sampling-dir", default=None,
                         help="learning-curve results, e.g. results/lassoCV_sampling/DMS")
