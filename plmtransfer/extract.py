@@ -194,7 +194,7 @@ def resolve_layers(repr_layers: Sequence[int], num_layers: int, model_name: str)
 
 
 def check_featuriser(featuriser, options: ExtractOptions) -> None:
-    """Reject requests this featuriser cannot serve (BOS of onehot, contacts without weights)."""
+    """Reject requests this featuriser cannot serve (a BOS vector it lacks, contacts without weights)."""
     needs_bos = "bos" in options.include or any(METHODS[m].needs_bos for m in options.pool)
     if needs_bos and not featuriser.has_bos:
         raise UserError(f"model {featuriser.name} has no BOS token: drop 'bos' from --include/--pool")
