@@ -3,7 +3,8 @@
 Each page holds hand-written prose and one generated block between the two markers below;
 ``python -m plmtransfer.docs`` rewrites every block from the ``create_parser()`` of the page's
 scripts, and ``--check`` only reports pages whose block differs (a test runs the check, so a
-flag cannot change without its documentation).
+flag cannot change without its documentation). A script no page lists gets a page of its own,
+``docs/stages/<script>.md``, created by the first run.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ PAGES: dict[str, tuple[str, ...]] = {
     "plot": ("plot",),
     "test_model": ("make_test_model",),
 }
+
+
+def pages() -> dict[str, tuple[str, ...]]:
+    """:data:`PAGES` plus a page of its own for every script no page lists (named after the script)."""
+    listed = {script for scripts in PAGES.values() for script in scripts}
+    extra = {path.stem: (path.stem,) for path in sorted((REPO_ROOT / "scripts").glob("*.py"))
+             if path.stem not in listed}
+    return {**PAGES, **extra}
 
 
 def load_parser(script: str) -> argparse.ArgumentParser:
@@ -98,7 +107,7 @@ def script_section(script: str) -> str:
 
 def generated_block(page: str) -> str:
     """The block between the markers for ``docs/stages/<page>.md``, markers included."""
-    sections = "\n\n".join(script_section(script) for script in PAGES[page])
+    sections = "\n\n".join(script_section(script) for script in pages()[page])
     return f"{BEGIN}\n\n{sections}\n\n{END}"
 
 
@@ -118,7 +127,7 @@ def page_path(page: str) -> Path:
 
 def stale_pages() -> list[str]:
     """Pages whose generated block differs from what the parsers give now (or that are missing)."""
-    return [page for page in PAGES
+    return [page for page in pages()
             if not page_path(page).is_file() or render(page_path(page).read_text(encoding="utf-8"), page)
             != page_path(page).read_text(encoding="utf-8")]
 
@@ -134,9 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         for page in stale:
             print(f"stale: {page_path(page)} (run python -m plmtransfer.docs)", file=sys.stderr)
         return 1 if stale else 0
-    for page in PAGES:
+    for page in pages():
         path = page_path(page)
-        old = path.read_text(encoding="utf-8") if path.is_file() else f"# {page}\n"
+        old = path.read_text(encoding="utf-8") if path.is_file() else (
+            f"# `scripts/{page}.py`\n\nWhat it does and the choices behind its flags: to be written.\n")
         new = render(old, page)
         if new != old:
             path.parent.mkdir(parents=True, exist_ok=True)

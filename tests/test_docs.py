@@ -41,8 +41,9 @@ def test_flag_tables_match_the_parsers():
 
 
 def test_every_script_has_a_stage_page():
-    documented = {script for scripts in docs.PAGES.values() for script in scripts}
+    documented = {script for scripts in docs.pages().values() for script in scripts}
     assert documented == {path.stem for path in (REPO_ROOT / "scripts").glob("*.py")}
+    assert all(docs.page_path(page).is_file() for page in docs.pages())
 
 
 def test_a_changed_flag_makes_its_page_stale(monkeypatch):
@@ -103,3 +104,18 @@ def test_markdown_links_resolve():
             if not ((REPO_ROOT / name).parent / path).exists():
                 broken.append(f"{name}: {target}")
     assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+def test_a_new_script_gets_a_generated_page(tmp_path, monkeypatch, capsys):
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "new_stage.py").write_text(
+        "import argparse\n\n\ndef create_parser():\n    parser = argparse.ArgumentParser()\n"
+        "    parser.add_argument('--depth', type=int, default=2, help='how deep')\n    return parser\n")
+    monkeypatch.setattr(docs, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(docs, "PAGES", {})
+    assert docs.main(["--check"]) == 1
+    assert docs.main([]) == 0
+    page = (tmp_path / "docs" / "stages" / "new_stage.md").read_text(encoding="utf-8")
+    assert page.startswith("# `scripts/new_stage.py`")
+    assert "| `--depth DEPTH` | `2` |  | how deep |" in page
+    assert docs.main(["--check"]) == 0
