@@ -21,6 +21,8 @@ DTYPE_NAMES = ("float32", "bfloat16", "float16")
 REGRESSORS = ("lassocv", "ridgecv", "elasticnetcv")
 SCALINGS = ("global", "fold")
 CV_SCHEMES = ("random", "contiguous", "modulo", "predefined")
+# learning curves: the study's subsample sizes (those below the number of rows, then that number)
+STUDY_SAMPLE_SIZES = (32, 100, 320, 1000, 3200, 10000, 32000, 100000, 320000, 1000000, 3200000)
 
 # statistics and figures (plmtransfer.stats)
 DESIGN_FACTORS = ("Compression_method", "Embedding_model")

@@ -55,9 +55,8 @@ from threadpoolctl import threadpool_limits
 from plmtransfer import splits
 from plmtransfer.errors import UserError
 from plmtransfer.io import load_compressed
-from plmtransfer.options import REGRESSORS, SCALINGS
+from plmtransfer.options import REGRESSORS, SCALINGS, STUDY_SAMPLE_SIZES
 
-STUDY_SAMPLE_SIZES = (32, 100, 320, 1000, 3200, 10000, 32000, 100000, 320000, 1000000, 3200000)
 MODEL_NAMES = {"lassocv": "Lasso", "ridgecv": "Ridge", "elasticnetcv": "ElasticNet"}
 MIN_ROWS = 10
 INNER_FOLDS = 5
