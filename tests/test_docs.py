@@ -13,10 +13,12 @@ from tests.conftest import REPO_ROOT
 
 README_LIMIT_BYTES = 12 * 1024
 # Files of other projects that the code and docs cite on purpose: the study's repository
-# (ziul-bio/SWAT), EvolutionaryScale's esm (pretrained.py), snakemake-executor-plugin-slurm.
+# (ziul-bio/SWAT), EvolutionaryScale's esm (pretrained.py), snakemake-executor-plugin-slurm
+# (utils.py, submit_string.py), fair-esm's variant-prediction example and ProteinGym's ESM baseline.
 EXTERNAL_FILES = {"compressing_embeddings.py", "reg_LassoCV.py", "reg_LassoCV_sampling.py",
                   "scripts/reg_LassoCV.py", "scripts/extract_ESMC.py", "pretrained.py", "utils.py",
-                  "submit_string.py"}
+                  "submit_string.py", "examples/variant-prediction/predict.py", "predict.py",
+                  "proteingym/baselines/esm/compute_fitness.py"}
 # Where references are checked: the code and docs a user reads. Not bench/ (a baseline may be
 # rebuilt from files in git history) and not tests/ (made-up file names are test data).
 UNCHECKED_DIRECTORIES = ("bench/", "tests/")
