@@ -5,7 +5,12 @@ index, ``ID``, ``mutant``, ``target``, ``sequence``) is read from an offline mir
 (``<mirror>/<D>.csv.gz``) or downloaded from the canonical source, validated, and written as
 
 - ``<out>/DMS_metadata/<D>_metadata.csv`` with columns ``ID,mutant,target,sequence``;
-- ``<out>/DMS_mut_sequences/<D>_muts.fasta`` with ``>ID`` / sequence, in the same order.
+- ``<out>/DMS_mut_sequences/<D>_muts.fasta`` with ``>ID`` / sequence, in the same order;
+- ``<out>/DMS_metadata/<D>_wildtype.fasta``: the wild type, derived from the variants
+  (:func:`plmtransfer.mutants.derive_wildtype`), for zero-shot scoring. Its header notes a
+  constant numbering offset of the mutant strings when one was found. When no wild type can
+  be derived (no mutant column, inconsistent variants) the assay is still prepared and the
+  report says why.
 
 Repeated IDs occur in real assays (synonymous variants measured twice with different
 targets, exact duplicate rows). Every later stage keys on ``ID``, so they are resolved here
@@ -66,6 +71,7 @@ class AssayReport:
     rows_with_repeated_ids: int = 0
     exact_duplicate_rows: int = 0
     status: str = "missing"
+    wildtype: str = ""
     message: str = ""
     examples: list[str] = field(default_factory=list)
 
@@ -78,6 +84,32 @@ def metadata_path(out_dir: str | os.PathLike, name: str) -> Path:
 def fasta_path(out_dir: str | os.PathLike, name: str) -> Path:
     """Path of an assay's prepared FASTA of mutated sequences."""
     return Path(out_dir) / "DMS_mut_sequences" / f"{name}_muts.fasta"
+
+
+def wildtype_path(out_dir: str | os.PathLike, name: str) -> Path:
+    """Path of an assay's wild-type FASTA (derived from its variants)."""
+    return Path(out_dir) / "DMS_metadata" / f"{name}_wildtype.fasta"
+
+
+def record_wildtype(clean: pd.DataFrame, name: str, out_dir: Path, source: str) -> str:
+    """Derive the wild type of a prepared assay and write it; return what the report says.
+
+    A constant numbering offset of the mutant strings is detected and noted in the FASTA
+    header (the wild type is derived with it: it does not depend on the numbering).
+    """
+    from plmtransfer.mutants import derive_wildtype, detect_offset, variants_from_frame  # pandas: not for --help
+
+    try:
+        variants = variants_from_frame(clean, source)
+        offset = detect_offset(variants)
+        wildtype = derive_wildtype(variants, offset or 0)
+    except UserError as error:
+        wildtype_path(out_dir, name).unlink(missing_ok=True)
+        return f"not derived: {error}"
+    note = "" if not offset else f" mutant_offset={offset:+d}"
+    write_fasta([(f"{name} wild type derived from {len(clean)} variants{note}", wildtype)],
+                wildtype_path(out_dir, name))
+    return f"{len(wildtype)} residues" + (f", mutant positions offset {offset:+d}" if offset else "")
 
 
 def read_from_mirror(mirror: Path, name: str) -> tuple[pd.DataFrame, str] | None:
@@ -186,6 +218,7 @@ def prepare_assay(name: str, out_dir: Path, mirror: Path | None, offline: bool,
     clean = resolve_duplicates(clean, policy, report.source, report)
     write_dataframe_csv(clean, metadata_path(out_dir, name))
     write_fasta(zip(clean["ID"], clean["sequence"], strict=True), fasta_path(out_dir, name))
+    report.wildtype = record_wildtype(clean, name, out_dir, report.source)
     report.rows_written = len(clean)
     report.status = "prepared"
     return report

@@ -20,9 +20,24 @@ DTYPE_NAMES = ("float32", "bfloat16", "float16")
 # regression (plmtransfer.regress, plmtransfer.splits)
 REGRESSORS = ("lassocv", "ridgecv", "elasticnetcv")
 SCALINGS = ("global", "fold")
+FEATURE_SETS = ("input", "onehot+score")
 CV_SCHEMES = ("random", "contiguous", "modulo", "predefined")
 # learning curves: the study's subsample sizes (those below the number of rows, then that number)
 STUDY_SAMPLE_SIZES = (32, 100, 320, 1000, 3200, 10000, 32000, 100000, 320000, 1000000, 3200000)
+
+# zero-shot scores (plmtransfer.zero_shot, plmtransfer.backends.language_model)
+SCORINGS = ("masked-marginals", "wt-marginals", "mutant-marginals", "pseudo-ppl")
+SCORING_COSTS = {
+    "masked-marginals": "one pass per distinct set of mutated positions (L at most for single mutants)",
+    "wt-marginals": ("one pass of the wild type for the whole assay (proteins longer than the model's "
+                     "window: one per distinct window)"),
+    "mutant-marginals": "one pass per variant",
+    "pseudo-ppl": "L passes per variant, plus L for the wild type (the most expensive by far)",
+}
+DEFAULT_TOKS_PER_BATCH = 4096
+LANGUAGE_MODEL_MODULES = {
+    "esm": "plmtransfer.backends.esm_lm",
+}
 
 # statistics and figures (plmtransfer.stats)
 DESIGN_FACTORS = ("Compression_method", "Embedding_model")

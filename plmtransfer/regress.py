@@ -24,6 +24,16 @@ matrix) is decided from the original number of features, as ``'auto'`` would hav
 run with scikit-learn's ``assume_finite`` (inputs are checked for NaN/inf once, on loading),
 which skips a finiteness scan of the Gram matrix at every one of the 100 alphas.
 
+Augmented models (Hsu et al. 2022, "Learning protein fitness models from evolutionary and
+assay-labeled data"): ``augment`` names a zero-shot scores CSV (``ID, score``, from
+``scripts/zero_shot.py``) whose score becomes one more feature column, joined on ``ID`` with
+the same checks as the embeddings and scaled with the other columns; the results are labelled
+``<method>+score``. ``features="onehot+score"`` is Hsu et al.'s augmented one-hot model under
+the study's protocol: one-hot ``flat`` features of the metadata's ``sequence`` column plus the
+score read from the input file (results labelled ``onehot+score``). Hsu et al. fit a ridge
+regression whose penalty spares the score; here every column gets the study's MinMax scaling
+and Lasso penalty, so that augmented and plain results compare under one protocol.
+
 ``fast=True`` trades exactness for speed: a shorter walk along the study's grid
 (:func:`fit_fast_lasso`) solved by a compiled coordinate descent
 (:mod:`plmtransfer.coordinate_descent`: scikit-learn's algorithm and stopping rule), outer
@@ -53,11 +63,13 @@ from sklearn.preprocessing import MinMaxScaler
 from threadpoolctl import threadpool_limits
 
 from plmtransfer import splits
+from plmtransfer.backends.onehot import onehot_encode
 from plmtransfer.errors import UserError
 from plmtransfer.io import load_compressed
-from plmtransfer.options import REGRESSORS, SCALINGS, STUDY_SAMPLE_SIZES
+from plmtransfer.options import FEATURE_SETS, REGRESSORS, SCALINGS, STUDY_SAMPLE_SIZES
 
 MODEL_NAMES = {"lassocv": "Lasso", "ridgecv": "Ridge", "elasticnetcv": "ElasticNet"}
+SCORE_LABEL = "score"
 MIN_ROWS = 10
 INNER_FOLDS = 5
 MAX_ITER = 1000
@@ -85,6 +97,8 @@ class Options:
     fast: bool = False
     n_jobs: int | None = -1
     max_missing: float = 0.01
+    augment: str | Path | None = None
+    features: str = "input"
 
 
 @dataclass
@@ -150,43 +164,81 @@ def check_target_usable(target: np.ndarray, source: str) -> None:
 
 
 def feature_matrix(ids: Sequence[str], embeddings: Mapping[str, np.ndarray],
-                   source: str) -> np.ndarray:
+                   source: str, what: str = "embedding") -> np.ndarray:
     """Stack the vectors of ``ids`` into a matrix in the embeddings' dtype; check length and NaN."""
     vectors = [np.asarray(embeddings[label]) for label in ids]
     length = vectors[0].shape
     for label, vector in zip(ids, vectors, strict=True):
         if vector.ndim != 1 or vector.shape != length:
-            raise UserError(f"{source}: embedding of ID {label!r} has shape {vector.shape}, "
+            raise UserError(f"{source}: {what} of ID {label!r} has shape {vector.shape}, "
                             f"others {length}; every vector needs the same length")
         if not np.issubdtype(vector.dtype, np.number):
-            raise UserError(f"{source}: embedding of ID {label!r} is not numeric ({vector.dtype})")
+            raise UserError(f"{source}: {what} of ID {label!r} is not numeric ({vector.dtype})")
     matrix = np.stack(vectors)
     if not np.issubdtype(matrix.dtype, np.floating):
         matrix = matrix.astype(np.float64)
     bad_rows = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
     if len(bad_rows):
-        raise UserError(f"{source}: embedding of ID {ids[bad_rows[0]]!r} contains NaN or "
+        raise UserError(f"{source}: {what} of ID {ids[bad_rows[0]]!r} contains NaN or "
                         f"infinite values ({len(bad_rows)} such vector(s))")
     return matrix
 
 
 def join(metadata: pd.DataFrame, embeddings: Mapping[str, np.ndarray], source: str,
-         max_missing: float = 0.01) -> Table:
-    """Inner-join metadata and embeddings on ``ID`` in metadata order; report missing IDs."""
+         max_missing: float = 0.01, what: str = "embedding") -> Table:
+    """Inner-join metadata and embeddings (or ``what``) on ``ID`` in metadata order; report missing IDs."""
     present = metadata["ID"].isin(embeddings.keys()).to_numpy()
     n_missing = int((~present).sum())
     if n_missing:
         fraction = n_missing / len(metadata)
         message = (f"{source}: {n_missing} of {len(metadata)} metadata ID(s) "
-                   f"({fraction:.2%}) have no embedding, e.g. "
+                   f"({fraction:.2%}) have no {what}, e.g. "
                    f"{list(metadata['ID'][~present][:3])}")
         if fraction > max_missing:
             raise UserError(f"{message}; more than --max-missing {max_missing:.2%}")
         warn(f"{message}; they are left out")
     joined = metadata.loc[present].reset_index(drop=True)
     if len(joined) == 0:
-        raise UserError(f"{source}: no metadata ID has an embedding")
-    return Table(joined, feature_matrix(list(joined["ID"]), embeddings, source))
+        raise UserError(f"{source}: no metadata ID has an {what}")
+    return Table(joined, feature_matrix(list(joined["ID"]), embeddings, source, what))
+
+
+def read_scores(path: str | Path) -> dict[str, np.ndarray]:
+    """A zero-shot scores CSV (columns ``ID`` and ``score``) as ``{ID: [score]}``; IDs unique."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: scores file not found")
+    frame = pd.read_csv(path, dtype={"ID": str})
+    missing = [column for column in ("ID", SCORE_LABEL) if column not in frame.columns]
+    if missing:
+        raise UserError(f"{path}: a scores file needs columns 'ID' and 'score' (as zero_shot.py "
+                        f"writes); missing {missing}")
+    repeated = frame["ID"][frame["ID"].duplicated()].unique()
+    if len(repeated):
+        raise UserError(f"{path}: {len(repeated)} repeated ID(s) in the scores, e.g. {list(repeated[:3])}")
+    values = pd.to_numeric(frame[SCORE_LABEL], errors="coerce").to_numpy(dtype=np.float64)
+    return {identifier: values[row:row + 1] for row, identifier in enumerate(frame["ID"])}
+
+
+def onehot_features(metadata: pd.DataFrame, source: str) -> dict[str, np.ndarray]:
+    """``{ID: flat one-hot of its sequence}`` (20 x L values, residue after residue, float32)."""
+    if "sequence" not in metadata.columns:
+        raise UserError(f"{source}: --features onehot+score needs a 'sequence' column in the metadata")
+    return {identifier: onehot_encode(str(sequence).upper()).ravel()
+            for identifier, sequence in zip(metadata["ID"], metadata["sequence"], strict=True)}
+
+
+def append_score(table: Table, scores: Mapping[str, np.ndarray], source: str,
+                 max_missing: float) -> Table:
+    """``table`` with the zero-shot score as its last feature column (in the features' dtype).
+
+    The score joins on ``ID`` with :func:`join`'s checks (missing IDs up to ``max_missing``
+    are left out with a warning; NaN is an error).
+    """
+    scored = join(table.metadata, scores, source, max_missing, what="score")
+    present = table.metadata["ID"].isin(scores.keys()).to_numpy()
+    features = table.features[present]
+    return Table(scored.metadata, np.column_stack([features, scored.features.astype(features.dtype)]))
 
 
 # ----------------------------------------------------------------------------- fitting
@@ -655,8 +707,12 @@ def label_results(results: pd.DataFrame, method: str, dataset: str | None,
 
 
 def load_inputs(embeddings_path: str | Path, metadata_path: str | Path,
-                options: Options) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Read and check both inputs; drop unusable targets; validate the options."""
+                options: Options) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, np.ndarray] | None]:
+    """Read and check the inputs; drop unusable targets; validate the options.
+
+    Returns the metadata, the features by ID (the embeddings, or one-hot features for
+    ``onehot+score``) and the zero-shot scores by ID (None when not augmenting).
+    """
     for value, allowed, flag in ((options.regressor, REGRESSORS, "--regressor"),
                                  (options.cv, splits.CV_SCHEMES, "--cv"),
                                  (options.scaling, SCALINGS, "--scaling")):
@@ -666,20 +722,45 @@ def load_inputs(embeddings_path: str | Path, metadata_path: str | Path,
         raise UserError(f"--fast applies to --regressor lassocv only, not {options.regressor}")
     if not 0 <= options.max_missing <= 1:
         raise UserError(f"--max-missing must be a fraction in [0, 1], got {options.max_missing}")
+    if options.features not in FEATURE_SETS:
+        raise UserError(f"unknown --features {options.features!r}: use {', '.join(FEATURE_SETS)}")
+    if options.features == "onehot+score" and options.augment is not None:
+        raise UserError("--features onehot+score reads the scores from --input; drop --augment")
     metadata = clean_targets(read_metadata(metadata_path), str(metadata_path))
-    embeddings = load_compressed(embeddings_path)
-    return metadata, embeddings
+    if options.features == "onehot+score":
+        return metadata, onehot_features(metadata, str(metadata_path)), read_scores(embeddings_path)
+    scores = read_scores(options.augment) if options.augment is not None else None
+    return metadata, load_compressed(embeddings_path), scores
+
+
+def joined_table(metadata: pd.DataFrame, embeddings: Mapping[str, np.ndarray],
+                 scores: Mapping[str, np.ndarray] | None, source: str, options: Options,
+                 max_missing: float) -> Table:
+    """The joined features, with the zero-shot score appended when there is one."""
+    table = join(metadata, embeddings, source, max_missing)
+    if scores is None:
+        return table
+    scores_source = options.augment if options.features == "input" else "scores"
+    return append_score(table, scores, f"{source} x {scores_source}", max_missing)
+
+
+def features_label(embeddings_path: str | Path, options: Options) -> str:
+    """The ``Compression_method`` of the results: the file's method, ``+score`` when augmented."""
+    if options.features == "onehot+score":
+        return "onehot+score"
+    method = method_from_path(embeddings_path)
+    return f"{method}+score" if options.augment is not None else method
 
 
 def run(embeddings_path: str | Path, metadata_path: str | Path, options: Options = Options(),
         dataset: str | None = None, embedding_model: str | None = None,
         progress: Callable | None = None) -> pd.DataFrame:
     """The study's ``reg_LassoCV.py``: one result row per outer fold for one embedding file."""
-    metadata, embeddings = load_inputs(embeddings_path, metadata_path, options)
+    metadata, embeddings, scores = load_inputs(embeddings_path, metadata_path, options)
     source = f"{metadata_path} x {embeddings_path}"
-    table = join(metadata, embeddings, source, options.max_missing)
+    table = joined_table(metadata, embeddings, scores, source, options, options.max_missing)
     results = cross_validate(table, options, source, progress)
-    return label_results(results, method_from_path(embeddings_path), dataset, embedding_model)
+    return label_results(results, features_label(embeddings_path, options), dataset, embedding_model)
 
 
 def run_sampling(embeddings_path: str | Path, metadata_path: str | Path,
@@ -691,15 +772,15 @@ def run_sampling(embeddings_path: str | Path, metadata_path: str | Path,
     Each size draws metadata rows with ``DataFrame.sample(n, random_state=42)`` and joins them
     (in the sampled order) with the embeddings.
     """
-    metadata, embeddings = load_inputs(embeddings_path, metadata_path, options)
+    metadata, embeddings, scores = load_inputs(embeddings_path, metadata_path, options)
     source = f"{metadata_path} x {embeddings_path}"
-    join(metadata, embeddings, source, options.max_missing)
+    joined_table(metadata, embeddings, scores, source, options, options.max_missing)
     parts = []
     sizes = sample_sizes(len(metadata))
     for size in progress(sizes) if progress else sizes:
         sampled = metadata.sample(n=size, random_state=RANDOM_STATE)
-        table = join(sampled, embeddings, f"{source} (sample of {size})", 1.0)
+        table = joined_table(sampled, embeddings, scores, f"{source} (sample of {size})", options, 1.0)
         results = cross_validate(table, options, f"{source} (sample of {size})")
         parts.append(results.assign(Sample_size=size))
     results = pd.concat(parts, ignore_index=True)
-    return label_results(results, method_from_path(embeddings_path), dataset, embedding_model)
+    return label_results(results, features_label(embeddings_path, options), dataset, embedding_model)

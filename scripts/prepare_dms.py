@@ -20,6 +20,9 @@ from plmtransfer.errors import UserError
 from plmtransfer.io import write_dataframe_csv
 
 EPILOG = f"""\
+writes DMS_metadata/<D>_metadata.csv, DMS_mut_sequences/<D>_muts.fasta and
+DMS_metadata/<D>_wildtype.fasta (the wild type, derived from the variants; used by zero_shot.py).
+
 sources, in order: --mirror DIR (reads DIR/<D>.csv.gz), then the canonical source
   {CANONICAL_URL}
   (skipped with --offline or PLMTRANSFER_OFFLINE=1).
@@ -62,6 +65,9 @@ def print_reports(reports: list[AssayReport], out_dir: str) -> None:
             print(f"repeated IDs in {report.name}: {report.repeated_ids} IDs in "
                   f"{report.rows_with_repeated_ids} rows ({report.exact_duplicate_rows} exact duplicate "
                   f"rows), e.g. {', '.join(report.examples)}")
+    for report in prepared:
+        if report.wildtype.startswith("not derived") or "offset" in report.wildtype:
+            print(f"wild type of {report.name}: {report.wildtype}")
     missing = [report.name for report in reports if report.status == "missing"]
     if missing:
         print(f"not found in the mirror or the canonical source ({len(missing)}): {' '.join(missing)}")

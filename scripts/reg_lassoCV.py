@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from plmtransfer.cli import HelpFormatter, add_version, run_cli
 from plmtransfer.io import write_dataframe_csv
-from plmtransfer.options import CV_SCHEMES, REGRESSORS, SCALINGS
+from plmtransfer.options import CV_SCHEMES, FEATURE_SETS, REGRESSORS, SCALINGS
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +52,13 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=int, default=-1,
                         help="threads: LassoCV's inner-CV folds (-1: all cores, as the study), or the outer "
                         "folds with --fast; results do not depend on it")
+    parser.add_argument("--augment", default=None, metavar="SCORES.csv",
+                        help="append a zero-shot score (zero_shot.py's ID,mutant,score CSV) as one more feature, "
+                        "joined on ID and scaled like the others; results labelled <method>+score")
+    parser.add_argument("--features", choices=FEATURE_SETS, default="input",
+                        help="input: the -i file (+ --augment); onehot+score: Hsu et al. 2022's augmented one-hot "
+                        "model, one-hot (flat) features of the metadata's sequence column plus the score in the -i "
+                        "file (a zero_shot.py CSV)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -60,7 +67,8 @@ def options_from(args: argparse.Namespace):
     from plmtransfer import regress  # scikit-learn: after parsing, so --help is instant
 
     return regress.Options(regressor=args.regressor, cv=args.cv, scaling=args.scaling, fast=args.fast,
-                           n_jobs=args.jobs, max_missing=args.max_missing)
+                           n_jobs=args.jobs, max_missing=args.max_missing, augment=args.augment,
+                           features=args.features)
 
 
 def progress_bar(args: argparse.Namespace, description: str):

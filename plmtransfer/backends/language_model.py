@@ -1,0 +1,62 @@
+"""The language-model interface: what zero-shot scoring needs from a model's own head.
+
+A *language model* gives, for a batch of sequences in which some positions may be masked,
+the log-probability of every residue letter at every position (log-softmax over the model's
+whole vocabulary, then the columns of the residue letters). Zero-shot scoring
+(:mod:`plmtransfer.zero_shot`) talks only to this interface; each family that has a usable
+head implements it in its backend (``esm_lm`` for fair-esm checkpoints) and is listed in
+:data:`LANGUAGE_MODEL_MODULES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from plmtransfer.backends import resolve_backend
+from plmtransfer.backends.base import LoadOptions
+from plmtransfer.errors import UserError
+from plmtransfer.options import LANGUAGE_MODEL_MODULES
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """A model with its language-model head, ready to score sequences.
+
+    Attributes
+    ----------
+    name : str
+        Registry alias, or the checkpoint's stem for a local file (labels outputs).
+    identity : str
+        What identifies the weights (the checkpoint path).
+    letters : str
+        The residue letters whose log-probabilities :meth:`log_probs` returns, in column order.
+    max_residues : int
+        Longest window of residues the model reads in one pass.
+    can_mask : bool
+        True when the model has a mask token (masked marginals, pseudo-likelihood).
+    """
+
+    name: str
+    identity: str
+    letters: str
+    max_residues: int
+    can_mask: bool
+
+    def log_probs(self, sequences: Sequence[str], masked: Sequence[Sequence[int]]) -> np.ndarray:
+        """``B x L x len(letters)`` log-probabilities (float32) for equal-length ``sequences``,
+        with the zero-based positions ``masked[b]`` of sequence ``b`` replaced by the mask token."""
+
+
+def load_language_model(location: str, options: LoadOptions) -> LanguageModel:
+    """The model at ``location`` with its language-model head, from the backend the registry names."""
+    backend, spec = resolve_backend(location)
+    if backend not in LANGUAGE_MODEL_MODULES:
+        served = ", ".join(LANGUAGE_MODEL_MODULES)
+        raise UserError(f"model {location!r} ({backend} backend) has no language-model head for "
+                        f"zero-shot scoring in this version (served: {served} models)")
+    module = importlib.import_module(LANGUAGE_MODEL_MODULES[backend])
+    return module.load_language_model(location, spec, options)
