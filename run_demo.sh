@@ -8,7 +8,7 @@
 # the classic one-hot baseline; one-hot has no BOS token), through extraction, compression,
 # regression, statistics and figures. Everything is written under demo_output/ (or
 # $PLMTRANSFER_DEMO_ROOT); a second run reuses what exists. Ends with a table of test R² per
-# assay and model and the paths of the figures.
+# assay and model, the paths of the figures, and last the report to open (report.html).
 set -euo pipefail
 if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
   sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
@@ -139,6 +139,8 @@ figures = sorted(str(path) for path in (root / "figures").rglob("*.png"))
 print("\nfigures:" if figures else "\nno figures were written (see the stats log)")
 for path in figures:
     print("  " + path)
+page = root / "results" / "stats" / "DMS" / "report.html"
+print(f"\nreport (open in a browser): {page}" if page.is_file() else "\nno report.html was written (see the stats log)")
 PYTHON
 if ((status)); then
   echo "run_demo.sh: some items failed; see the summaries above and the logs in $root/logs" >&2

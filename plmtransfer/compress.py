@@ -30,8 +30,6 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
-import scipy.fft
-import scipy.linalg
 from tqdm import tqdm
 
 from plmtransfer.errors import UserError
@@ -124,6 +122,8 @@ def truncation_matrix(length: int, n: int) -> np.ndarray:
     Applying it to a length-``length`` signal gives ``idct(dct(x, norm="ortho")[:n],
     norm="ortho")`` (scipy, type 2) as one matrix product, so batches vectorise.
     """
+    import scipy.fft  # here, not at the top: the scripts' --help must not wait for SciPy
+
     if n == length:
         return np.eye(length)  # keeping every coefficient: the exact identity
     forward = scipy.fft.dct(np.eye(length), type=2, norm="ortho", axis=0)[:n]
@@ -143,6 +143,8 @@ def top2_eigen(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Uses LAPACK's subset solver (``syevx``): deterministic, no random start vector.
     """
+    import scipy.linalg  # here, not at the top: the scripts' --help must not wait for SciPy
+
     n = matrices.shape[-1]
     values = np.empty((matrices.shape[0], 2))
     vectors = np.empty((matrices.shape[0], n, 2))

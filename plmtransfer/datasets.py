@@ -26,13 +26,14 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from plmtransfer.errors import UserError
 from plmtransfer.io import write_dataframe_csv
-from plmtransfer.mutants import derive_wildtype, detect_offset, variants_from_frame
 from plmtransfer.sequences import check_sequence, write_fasta
+
+if TYPE_CHECKING:  # pandas is imported where it is used: prepare_dms.py --help must answer at once
+    import pandas as pd
 
 CANONICAL_URL = ("https://raw.githubusercontent.com/ziul-bio/SWAT/main/data/DMS_metadata/"
                  "{name}_metadata.csv")
@@ -76,7 +77,7 @@ class AssayReport:
 
 
 def metadata_path(out_dir: str | os.PathLike, name: str) -> Path:
-    """Path of an assay's prepared metadata CSV (the file contract of DESIGN.md)."""
+    """Path of an assay's prepared metadata CSV (docs/contracts.md)."""
     return Path(out_dir) / "DMS_metadata" / f"{name}_metadata.csv"
 
 
@@ -96,6 +97,8 @@ def record_wildtype(clean: pd.DataFrame, name: str, out_dir: Path, source: str) 
     A constant numbering offset of the mutant strings is detected and noted in the FASTA
     header (the wild type is derived with it: it does not depend on the numbering).
     """
+    from plmtransfer.mutants import derive_wildtype, detect_offset, variants_from_frame  # pandas: not for --help
+
     try:
         variants = variants_from_frame(clean, source)
         offset = detect_offset(variants)
@@ -111,6 +114,8 @@ def record_wildtype(clean: pd.DataFrame, name: str, out_dir: Path, source: str) 
 
 def read_from_mirror(mirror: Path, name: str) -> tuple[pd.DataFrame, str] | None:
     """Read ``<mirror>/<D>.csv.gz`` (or ``<D>_metadata.csv``); None when the mirror lacks it."""
+    import pandas as pd
+
     for candidate in (mirror / f"{name}.csv.gz", mirror / f"{name}_metadata.csv"):
         if candidate.is_file():
             return pd.read_csv(candidate, dtype={"ID": str}), str(candidate)
@@ -119,6 +124,8 @@ def read_from_mirror(mirror: Path, name: str) -> tuple[pd.DataFrame, str] | None
 
 def read_from_canonical(name: str) -> tuple[pd.DataFrame, str] | None:
     """Download ``<D>_metadata.csv`` from the study's repository; None when unreachable."""
+    import pandas as pd
+
     url = CANONICAL_URL.format(name=name)
     try:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
@@ -133,6 +140,8 @@ def validate_assay(frame: pd.DataFrame, source: str) -> pd.DataFrame:
 
     Raises :class:`UserError` naming the source, the row and the problem.
     """
+    import pandas as pd
+
     missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
     if missing:
         raise UserError(f"{source}: missing required column(s) {', '.join(missing)} "

@@ -44,11 +44,14 @@ from plmtransfer.backends.base import DTYPES, Embedded, LoadOptions
 from plmtransfer.compress import METHODS, check_dimension, check_methods, compress_protein, needed_extras
 from plmtransfer.errors import UserError
 from plmtransfer.io import TEMP_PREFIX, atomic_open, atomic_path, load_compressed, save_compressed
+from plmtransfer.options import (
+    FORMAT_CHOICES,
+    INCLUDE_CHOICES,
+    LONG_CHOICES,
+    parse_shard,  # noqa: F401  (re-exported: extract.parse_shard)
+)
 from plmtransfer.sequences import Record, duplicate_labels, read_fasta
 
-INCLUDE_CHOICES = ("mean", "per_tok", "bos", "contacts")
-LONG_CHOICES = ("truncate", "chunk")
-FORMAT_CHOICES = ("pkl", "npz")
 LABELS_FILE = "labels.tsv"
 WORK_PREFIX = ".extract-work-"
 SAFE_LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:+=,@-]*")
@@ -89,14 +92,6 @@ class ExtractSummary:
     tokens: int = 0
     seconds: float = 0.0
     pooled_files: list[Path] = field(default_factory=list)
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """Parse ``K/N`` (1 <= K <= N) into ``(K, N)``."""
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise UserError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. 1/4")
-    return int(match.group(1)), int(match.group(2))
 
 
 def check_options(options: ExtractOptions) -> None:

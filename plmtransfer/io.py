@@ -3,7 +3,7 @@
 Every output is written to a temporary file in the destination directory and renamed
 into place, so an interrupted run never leaves a half-written file under the final name.
 
-Compressed embeddings (DESIGN.md) are ``{label: 1-D float array}`` pickles
+Compressed embeddings (docs/contracts.md) are ``{label: 1-D float array}`` pickles
 (``embed_layer_<L>_<method>.pkl``) or ``.npz`` files holding ``ids`` and a 2-D ``matrix``.
 """
 

@@ -102,6 +102,12 @@ TEST_ARCHITECTURES: dict[str, tuple[int, int, int]] = {
 }
 
 
+def test_model_name(architecture: str) -> str:
+    """Default file stem of a test model: starts with ``esm2`` and says it is random."""
+    layers = TEST_ARCHITECTURES[architecture][0]
+    return f"esm2_t{layers}_{architecture}_random"
+
+
 def find_spec(name: str) -> ModelSpec | None:
     """The :class:`ModelSpec` that answers to ``name`` (published name, alias, HF name), else None."""
     for spec in MODELS:

@@ -62,16 +62,13 @@ from sklearn.model_selection import KFold
 from sklearn.preprocessing import MinMaxScaler
 from threadpoolctl import threadpool_limits
 
-from plmtransfer import coordinate_descent, splits
+from plmtransfer import splits
 from plmtransfer.backends.onehot import onehot_encode
 from plmtransfer.errors import UserError
 from plmtransfer.io import load_compressed
+from plmtransfer.options import FEATURE_SETS, REGRESSORS, SCALINGS, STUDY_SAMPLE_SIZES
 
-STUDY_SAMPLE_SIZES = (32, 100, 320, 1000, 3200, 10000, 32000, 100000, 320000, 1000000, 3200000)
-REGRESSORS = ("lassocv", "ridgecv", "elasticnetcv")
 MODEL_NAMES = {"lassocv": "Lasso", "ridgecv": "Ridge", "elasticnetcv": "ElasticNet"}
-SCALINGS = ("global", "fold")
-FEATURE_SETS = ("input", "onehot+score")
 SCORE_LABEL = "score"
 MIN_ROWS = 10
 INNER_FOLDS = 5
@@ -413,6 +410,8 @@ class InnerFold:
         :mod:`plmtransfer.coordinate_descent`, scikit-learn's algorithm in one compiled call
         that releases the GIL. The solutions are appended to :attr:`walked`.
         """
+        from plmtransfer import coordinate_descent  # numba: imported by --fast only, not by every job
+
         penalties = np.asarray(alphas, dtype=np.float64) * len(self.X_centred)
         if self.gram is None:
             solutions, unconverged = coordinate_descent.walk_data(

@@ -28,8 +28,8 @@ import numpy as np
 from sklearn.model_selection import KFold
 
 from plmtransfer.errors import UserError
+from plmtransfer.options import CV_SCHEMES  # noqa: F401  (re-exported: splits.CV_SCHEMES)
 
-CV_SCHEMES = ("random", "contiguous", "modulo", "predefined")
 N_FOLDS = 5
 RANDOM_STATE = 42
 _SUBSTITUTION = re.compile(r"^[A-Z*](\d+)[A-Z*]$")

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from plmtransfer.errors import UserError
+from plmtransfer.options import ADJUST_METHODS, DESIGN_FACTORS
 from plmtransfer.registry import ONEHOT, TEST_ARCHITECTURES, find_spec
 
 METRIC_COLUMNS = (
@@ -38,8 +39,6 @@ ID_COLUMNS = (
     "Compression_method", "Fold", "dataset_size",
 )
 PUBLISHED_RENAMES = {"nun_zero_coefs": "num_nonzero_coefs", "parameters": "Parameters"}
-DESIGN_FACTORS = ("Compression_method", "Embedding_model")
-ADJUST_METHODS = ("single-step", "holm", "bonferroni", "none")
 RANDOM_EFFECTS = ("Dataset", "Fold")
 UNKNOWN = "unknown"
 RANDOM_NAME = re.compile(r"^(?P<family>[A-Za-z0-9]+)_t(?P<layers>\d+)_(?P<arch>\w+?)_random$")

@@ -55,18 +55,10 @@ from plmtransfer.mutants import (
     detect_offset,
     read_variants,
 )
+from plmtransfer.options import DEFAULT_TOKS_PER_BATCH, SCORING_COSTS, SCORINGS  # noqa: F401  (zero_shot.X)
 from plmtransfer.sequences import read_fasta
 
-SCORINGS = ("masked-marginals", "wt-marginals", "mutant-marginals", "pseudo-ppl")
-SCORING_COSTS = {
-    "masked-marginals": "one pass per distinct set of mutated positions (L at most for single mutants)",
-    "wt-marginals": ("one pass of the wild type for the whole assay (proteins longer than the model's "
-                     "window: one per distinct window)"),
-    "mutant-marginals": "one pass per variant",
-    "pseudo-ppl": "L passes per variant, plus L for the wild type (the most expensive by far)",
-}
 SUMMARY_COLUMNS = ["Dataset", "Model", "Scoring", "n", "spearman", "offset", "passes", "seconds"]
-DEFAULT_TOKS_PER_BATCH = 4096
 
 
 @dataclass(frozen=True)

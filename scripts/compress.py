@@ -25,7 +25,7 @@ import argparse
 import os
 import sys
 
-from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.cli import HelpFormatter, add_version, run_cli
 from plmtransfer.compress import (
     STUDY_METHODS,
     CompressOptions,
@@ -33,6 +33,7 @@ from plmtransfer.compress import (
     compress_directory,
     methods_help,
 )
+from plmtransfer.options import FORMAT_CHOICES
 
 
 def available_cores() -> int:
@@ -68,10 +69,10 @@ def create_parser() -> argparse.ArgumentParser:
                         help="representation layer to read (the study used the last: 6 for 8M, "
                         "12 for 35M, 30 for 150M, 33 for 650M; UniRep: 4 for unirep_64/256, 1 "
                         "for unirep_1900)")
-    parser.add_argument("--format", choices=["pkl", "npz"], default="pkl",
+    parser.add_argument("--format", choices=FORMAT_CHOICES, default="pkl",
                         help="output format: pickle dict {label: vector} or npz with ids + matrix")
-    parser.add_argument("--jobs", type=positive_int, default=available_cores(),
-                        help="worker processes; the default is the number of cores available")
+    parser.add_argument("--jobs", type=positive_int, default=None,
+                        help="worker processes (none: as many as the cores this process may use)")
     parser.add_argument("--chunk-size", type=positive_int, default=32,
                         help="files per work unit; bounds memory to jobs x chunk-size tensors")
     parser.add_argument("--swe-directions", type=positive_int, default=CompressOptions.swe_directions,
@@ -83,7 +84,7 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true",
                         help="recompute methods whose output file already exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or skip messages")
-    return parser
+    return add_version(parser)
 
 
 def expand_methods(names: list[str]) -> list[str]:
@@ -101,7 +102,7 @@ def main(argv=None) -> int:
                               swe_quantiles=args.swe_quantiles, seed=args.seed)
     written = compress_directory(
         args.embed_dir, args.out_dir, expand_methods(args.compression_method), args.layer,
-        file_format=args.format, jobs=args.jobs, chunk_size=args.chunk_size, options=options,
+        file_format=args.format, jobs=args.jobs or available_cores(), chunk_size=args.chunk_size, options=options,
         overwrite=args.overwrite, quiet=args.quiet)
     for path in written.values():
         print(path)

@@ -186,7 +186,7 @@ dl_resolve_datasets() {
   fi
 }
 
-# ---- paths of the file contracts (DESIGN.md), for DL_SET = DMS or PISCES --------------
+# ---- paths of the file contracts (docs/contracts.md), for DL_SET = DMS or PISCES --------------
 
 DL_PISCES_UNIT="pisces_len64-1022"
 

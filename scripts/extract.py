@@ -11,17 +11,9 @@ import argparse
 import pathlib
 import sys
 
-from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.cli import HelpFormatter, add_version, run_cli
 from plmtransfer.compress import METHODS
-from plmtransfer.extract import (
-    DTYPES,
-    FORMAT_CHOICES,
-    INCLUDE_CHOICES,
-    LONG_CHOICES,
-    ExtractOptions,
-    parse_shard,
-    run_extraction,
-)
+from plmtransfer.options import DTYPE_NAMES, FORMAT_CHOICES, INCLUDE_CHOICES, LONG_CHOICES, parse_shard
 from plmtransfer.registry import model_table_text
 
 EXAMPLES = """
@@ -84,15 +76,17 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dedupe", action="store_true",
                         help="keep the first of records with the same label and sequence "
                              "(duplicate labels are otherwise an error)")
-    parser.add_argument("--dtype", choices=list(DTYPES), default="float32",
+    parser.add_argument("--dtype", choices=DTYPE_NAMES, default="float32",
                         help="model precision (bfloat16/float16 for GPUs); outputs are float32")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
+    return add_version(parser)
 
 
 def main(argv=None) -> int:
     """Parse arguments, run the extraction, report what was done."""
     args = create_parser().parse_args(argv)
+    from plmtransfer.extract import ExtractOptions, run_extraction  # torch: after parsing, so --help is instant
+
     options = ExtractOptions(
         include=tuple(args.include), pool=tuple(args.pool), repr_layers=tuple(args.repr_layers),
         toks_per_batch=args.toks_per_batch, truncation_seq_length=args.truncation_seq_length,

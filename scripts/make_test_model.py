@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from plmtransfer.backends.esm import test_model_name, write_test_model
-from plmtransfer.cli import HelpFormatter, run_cli
-from plmtransfer.registry import TEST_ARCHITECTURES
+from plmtransfer.cli import HelpFormatter, add_version, run_cli
+from plmtransfer.registry import TEST_ARCHITECTURES, test_model_name
 
 ARCHITECTURES = "\n".join(
     f"  {name:<5} {layers:>2} layers, dim {dim:>4}, {heads:>2} heads  -> {test_model_name(name)}.pt"
@@ -31,12 +30,14 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same weights")
     parser.add_argument("--name", default=None,
                         help="file stem (default: esm2_t<layers>_<arch>_random); keep the 'esm2' prefix")
-    return parser
+    return add_version(parser)
 
 
 def main(argv=None) -> int:
     """Write the model and its contact-regression file; print the checkpoint's path."""
     args = create_parser().parse_args(argv)
+    from plmtransfer.backends.esm import write_test_model  # torch: after parsing, so --help is instant
+
     print(write_test_model(args.output_dir, args.arch, args.seed, args.name))
     return 0
 

@@ -23,11 +23,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import pandas as pd
-
-from plmtransfer import plots, stats
-from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.cli import HelpFormatter, add_version, run_cli
 from plmtransfer.errors import UserError
+from plmtransfer.options import DESIGN_FACTORS
 
 
 def add_results_arguments(parser: argparse.ArgumentParser, method: bool = True) -> None:
@@ -58,7 +56,7 @@ def create_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, formatter_class=HelpFormatter, help=text)
         add_results_arguments(sub, method=name != "heatmap")
         if name == "heatmap":
-            sub.add_argument("--columns", choices=stats.DESIGN_FACTORS,
+            sub.add_argument("--columns", choices=DESIGN_FACTORS,
                              default="Compression_method", help="what the columns of the map are")
     everything = commands.add_parser("all", formatter_class=HelpFormatter, help="every figure")
     add_results_arguments(everything, method=False)
@@ -73,16 +71,20 @@ def create_parser() -> argparse.ArgumentParser:
         if name != "all":
             sub.add_argument("-o", "--output", required=True,
                              help="output path without suffix (.png and .pdf are written)")
-    return parser
+    return add_version(parser)
 
 
-def load(args) -> pd.DataFrame:
-    """Per-fold results named by --input, filtered by --where."""
+def load(args):
+    """Per-fold results named by --input, filtered by --where (a DataFrame)."""
+    from plmtransfer import stats
+
     return stats.select_rows(stats.read_per_fold(args.input, args.metadata_dir), args.where)
 
 
-def read_contrasts(path: str) -> pd.DataFrame:
-    """A contrast table written by `scripts/stats.py lme`."""
+def read_contrasts(path: str):
+    """A contrast table written by `scripts/stats.py lme` (a DataFrame)."""
+    import pandas as pd
+
     if not Path(path).is_file():
         raise UserError(f"{path}: contrast CSV not found")
     table = pd.read_csv(path)
@@ -96,6 +98,8 @@ def read_contrasts(path: str) -> pd.DataFrame:
 
 def draw(args) -> list[Path]:
     """Draw the figure of one subcommand; return the paths written."""
+    from plmtransfer import plots, stats  # matplotlib and SciPy: after parsing, so --help is instant
+
     stem = Path(args.output).with_suffix("") if args.command != "all" else None
     if args.command == "forest":
         return plots.forest_plot(read_contrasts(args.contrasts), stem, args.title)

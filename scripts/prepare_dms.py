@@ -6,11 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-import pandas as pd
 from tqdm import tqdm
 
-from plmtransfer.backends.weights import is_offline
-from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.cli import HelpFormatter, add_version, run_cli
 from plmtransfer.datasets import (
     CANONICAL_URL,
     DUPLICATE_POLICIES,
@@ -54,7 +52,7 @@ def create_parser() -> argparse.ArgumentParser:
                         help="what to do with repeated IDs (see below)")
     parser.add_argument("--offline", action="store_true", help="never try the canonical source")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
+    return add_version(parser)
 
 
 def print_reports(reports: list[AssayReport], out_dir: str) -> None:
@@ -83,6 +81,10 @@ def print_reports(reports: list[AssayReport], out_dir: str) -> None:
 def main(argv=None) -> int:
     """Prepare the assays; exit 1 if any failed validation, 2 if none could be found."""
     args = create_parser().parse_args(argv)
+    import pandas as pd
+
+    from plmtransfer.backends.weights import is_offline  # torch: after parsing, so --help is instant
+
     names = list(dict.fromkeys(args.datasets))
     progress = tqdm(names, desc="assays", unit="assay", disable=args.quiet, file=sys.stderr)
     reports = []

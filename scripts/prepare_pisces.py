@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.cli import HelpFormatter, add_version, run_cli
 from plmtransfer.errors import UserError
 from plmtransfer.io import write_dataframe_csv
 from plmtransfer.pisces import (
@@ -67,7 +67,7 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-dir", type=Path, default=Path("data"),
                         help="writes PISCES/ and PISCES_metadata/ here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
+    return add_version(parser)
 
 
 def resolve_inputs(args: argparse.Namespace) -> None:
@@ -104,9 +104,9 @@ def summarise(targets: dict[str, dict[str, float]]):
 
 def main(argv=None) -> int:
     """Filter the chains, compute the targets, write the FASTA, the CSVs and the summary."""
-    import pandas as pd
-
     args = create_parser().parse_args(argv)
+    import pandas as pd  # after parsing, so --help is instant
+
     resolve_inputs(args)
     selection = select_chains(read_fasta(args.sequences), args.min_length, args.max_length)
     if not selection.kept:

@@ -19,9 +19,9 @@ import sys
 
 from tqdm import tqdm
 
-from plmtransfer import regress, splits
-from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.cli import HelpFormatter, add_version, run_cli
 from plmtransfer.io import write_dataframe_csv
+from plmtransfer.options import CV_SCHEMES, FEATURE_SETS, REGRESSORS, SCALINGS
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,18 +34,19 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default=None, help="fill a Dataset column with this name")
     parser.add_argument("--embedding-model", default=None,
                         help="fill an Embedding_model column with this name (e.g. esm2_150M)")
-    parser.add_argument("--regressor", choices=regress.REGRESSORS, default="lassocv",
+    parser.add_argument("--regressor", choices=REGRESSORS, default="lassocv",
                         help="cross-validated regressor (inner 5-fold CV); lassocv is the study's")
-    parser.add_argument("--cv", choices=splits.CV_SCHEMES, default="random",
+    parser.add_argument("--cv", choices=CV_SCHEMES, default="random",
                         help="outer CV: random = the study's KFold(5, shuffle, seed 42); contiguous / "
                         "modulo = ProteinGym's position schemes (needs a mutant column; single "
                         "mutants only); predefined = a set column with train/test")
-    parser.add_argument("--scaling", choices=regress.SCALINGS, default="global",
+    parser.add_argument("--scaling", choices=SCALINGS, default="global",
                         help="MinMax scaling fitted on all rows (the study's) or on each training fold")
     parser.add_argument("--fast", action="store_true",
-                        help="faster LassoCV (lassocv only): the study's alpha grid, inner CV and solver, but the "
-                        "path stops 10 alphas past the best inner-CV MSE and the outer folds run in --jobs "
-                        "threads; usually the study's alpha, test R2 may differ slightly when it is not")
+                        help="faster LassoCV (lassocv only): the study's alpha grid and inner CV, solved by a "
+                        "compiled re-implementation of scikit-learn's coordinate descent (numba) that stops 10 "
+                        "alphas past the best inner-CV MSE; outer folds run in --jobs threads. Usually the "
+                        "study's alpha; test R2 may differ slightly when it is not (docs/fast-lasso.md)")
     parser.add_argument("--max-missing", type=float, default=0.01,
                         help="largest fraction of metadata IDs allowed to lack an embedding")
     parser.add_argument("-j", "--jobs", type=int, default=-1,
@@ -54,15 +55,17 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment", default=None, metavar="SCORES.csv",
                         help="append a zero-shot score (zero_shot.py's ID,mutant,score CSV) as one more feature, "
                         "joined on ID and scaled like the others; results labelled <method>+score")
-    parser.add_argument("--features", choices=regress.FEATURE_SETS, default="input",
+    parser.add_argument("--features", choices=FEATURE_SETS, default="input",
                         help="input: the -i file (+ --augment); onehot+score: Hsu et al. 2022's augmented one-hot "
                         "model, one-hot (flat) features of the metadata's sequence column plus the score in the -i "
                         "file (a zero_shot.py CSV)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def options_from(args: argparse.Namespace) -> regress.Options:
-    """The regression options of parsed arguments."""
+def options_from(args: argparse.Namespace):
+    """The regression options (:class:`plmtransfer.regress.Options`) of parsed arguments."""
+    from plmtransfer import regress  # scikit-learn: after parsing, so --help is instant
+
     return regress.Options(regressor=args.regressor, cv=args.cv, scaling=args.scaling, fast=args.fast,
                            n_jobs=args.jobs, max_missing=args.max_missing, augment=args.augment,
                            features=args.features)
@@ -79,12 +82,14 @@ def create_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_common_arguments(parser)
-    return parser
+    return add_version(parser)
 
 
 def main(argv=None) -> int:
     """Run the protocol on one embedding file and write the per-fold results."""
     args = create_parser().parse_args(argv)
+    from plmtransfer import regress  # scikit-learn: after parsing, so --help is instant
+
     results = regress.run(args.input, args.metadata, options_from(args), args.dataset,
                           args.embedding_model, progress_bar(args, "outer folds"))
     write_dataframe_csv(results, args.output)

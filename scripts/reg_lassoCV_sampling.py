@@ -3,7 +3,7 @@
 
 For each size in 32, 100, 320, 1000, 3200, ... below the number N of metadata rows, and for N
 itself, draws that many metadata rows (DataFrame.sample(n, random_state=42)), joins them with
-the embeddings and runs the protocol of single_file.py; rows carry a Sample_size column.
+the embeddings and runs the protocol of reg_lassoCV.py; rows carry a Sample_size column.
 
 example:
   python scripts/reg_lassoCV_sampling.py -i embeddings/DMS_compressed/esm2_150M/IF1_ECOLI/embed_layer_30_mean.pkl \\
@@ -17,8 +17,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from plmtransfer import regress
-from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.cli import HelpFormatter, add_version, run_cli
 from plmtransfer.io import write_dataframe_csv
 
 
@@ -30,22 +29,24 @@ def _load_sibling(name: str):
     return module
 
 
-single_file = _load_sibling("reg_lassoCV")
+regression_script = _load_sibling("reg_lassoCV")
 
 
 def create_parser() -> argparse.ArgumentParser:
-    """The command-line interface (the flags of single_file.py)."""
+    """The command-line interface (the flags of reg_lassoCV.py)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    single_file.add_common_arguments(parser)
-    return parser
+    regression_script.add_common_arguments(parser)
+    return add_version(parser)
 
 
 def main(argv=None) -> int:
     """Run the protocol at every sample size and write all per-fold rows."""
     args = create_parser().parse_args(argv)
-    results = regress.run_sampling(args.input, args.metadata, single_file.options_from(args),
+    from plmtransfer import regress  # scikit-learn: after parsing, so --help is instant
+
+    results = regress.run_sampling(args.input, args.metadata, regression_script.options_from(args),
                                    args.dataset, args.embedding_model,
-                                   single_file.progress_bar(args, "sample sizes"))
+                                   regression_script.progress_bar(args, "sample sizes"))
     write_dataframe_csv(results, args.output)
     if not args.quiet:
         print(f"{results['Sample_size'].nunique()} sample sizes -> {args.output}")

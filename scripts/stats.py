@@ -7,7 +7,7 @@ Subcommands:
   lme        response ~ factor + (1|Dataset) + (1|Fold) by REML; each level vs a reference,
              single-step (multcomp glht-like), Holm, Bonferroni or no adjustment
   datasize   per model (x method): OLS of the per-data-set mean score on log10(dataset size)
-  report     all of the above plus every figure whose inputs exist
+  report     all of the above, every figure whose inputs exist, and report.html (the page to open)
 
 examples:
   python scripts/stats.py summarise --input results/lassoCV/DMS --metadata-dir data/DMS_metadata \\
@@ -23,11 +23,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-import pandas as pd
-
-from plmtransfer import report, stats
-from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.cli import HelpFormatter, add_version, run_cli
 from plmtransfer.io import write_dataframe_csv
+from plmtransfer.options import ADJUST_METHODS
 
 SHOWN_COLUMNS = ["level", "estimate", "std_error", "z", "p_value", "p_adjusted", "ci_low",
                  "ci_high", "stars"]
@@ -64,7 +62,7 @@ def create_parser() -> argparse.ArgumentParser:
     lme.add_argument("--factor", default="Compression_method",
                      help="fixed-effect factor (Compression_method or Embedding_model, or any column)")
     lme.add_argument("--reference", default="mean", help="reference level of the factor")
-    lme.add_argument("--adjust", choices=stats.ADJUST_METHODS, default="single-step",
+    lme.add_argument("--adjust", choices=ADJUST_METHODS, default="single-step",
                      help="multiplicity adjustment of p-values and intervals (holm: Bonferroni "
                           "intervals)")
     lme.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals")
@@ -78,7 +76,7 @@ def create_parser() -> argparse.ArgumentParser:
     datasize.add_argument("-o", "--output", required=True, help="fit CSV to write")
 
     report = commands.add_parser("report", formatter_class=HelpFormatter,
-                                 help="summaries, contrasts, data-size fits and all figures")
+                                 help="summaries, contrasts, data-size fits, all figures and report.html")
     report.add_argument("--results-dir", required=True, help="results tree, e.g. results/lassoCV/DMS")
     report.add_argument("--sampling-dir", default=None,
                         help="learning-curve results, e.g. results/lassoCV_sampling/DMS")
@@ -91,14 +89,16 @@ def create_parser() -> argparse.ArgumentParser:
     report.add_argument("--model-reference", default=None,
                         help="reference model of model contrasts (default: onehot if present, "
                              "else the smallest model)")
-    report.add_argument("--adjust", choices=stats.ADJUST_METHODS, default="single-step",
+    report.add_argument("--adjust", choices=ADJUST_METHODS, default="single-step",
                         help="multiplicity adjustment")
     report.add_argument("--seed", type=int, default=0, help="seed of the multivariate-normal integration")
-    return parser
+    return add_version(parser)
 
 
-def load(args) -> pd.DataFrame:
-    """The per-fold results named by --input, filtered by --where."""
+def load(args):
+    """The per-fold results named by --input, filtered by --where (a DataFrame)."""
+    from plmtransfer import stats
+
     return stats.select_rows(stats.read_per_fold(args.input, args.metadata_dir), args.where)
 
 
@@ -110,6 +110,8 @@ def warn(lines) -> None:
 
 def run_summarise(args) -> None:
     """Write the tidy per-fold CSV (and the optional summary)."""
+    from plmtransfer import stats
+
     frame = load(args)
     print(write_dataframe_csv(frame, args.output))
     summary = stats.summarise_by(frame, args.response)
@@ -120,6 +122,8 @@ def run_summarise(args) -> None:
 
 def run_lme(args) -> None:
     """Fit the mixed model, print the contrasts and write them."""
+    from plmtransfer import stats
+
     result = stats.fit_contrasts(load(args), args.response, args.factor, args.reference,
                                  args.adjust, args.level, args.seed)
     warn(result.warnings)
@@ -136,6 +140,8 @@ def run_lme(args) -> None:
 
 def run_datasize(args) -> None:
     """Fit and write the data-size regressions."""
+    from plmtransfer import stats
+
     fits = stats.datasize_fits(load(args), args.response)
     print(fits.to_string(index=False, float_format="{:.4g}".format))
     print(write_dataframe_csv(fits, args.output))
@@ -143,6 +149,8 @@ def run_datasize(args) -> None:
 
 def run_report(args) -> None:
     """Run the whole statistics stage and print every path written."""
+    from plmtransfer import report
+
     paths, notes = report.run_report(args.results_dir, args.out_dir, args.figures_dir,
                                      args.sampling_dir, args.metadata_dir, args.response,
                                      args.method_reference, args.model_reference, args.adjust,

@@ -13,22 +13,20 @@ import sys
 
 from tqdm import tqdm
 
-from plmtransfer import zero_shot
-from plmtransfer.backends.base import LoadOptions
-from plmtransfer.backends.language_model import LANGUAGE_MODEL_MODULES, load_language_model
-from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.cli import HelpFormatter, add_version, run_cli
 from plmtransfer.errors import UserError
+from plmtransfer.options import DEFAULT_TOKS_PER_BATCH, LANGUAGE_MODEL_MODULES, SCORING_COSTS, SCORINGS
 
 EPILOG = f"""\
 scorings (--scoring; w: wild type, T: mutated positions, m_i / w_i: new / old letter):
   masked-marginals  w with all of T masked (one pass); sum_i log p(m_i | w_-T) - log p(w_i | w_-T)
-                    cost: {zero_shot.SCORING_COSTS["masked-marginals"]}
+                    cost: {SCORING_COSTS["masked-marginals"]}
   wt-marginals      unmasked w; sum_i log p(m_i | w) - log p(w_i | w)
-                    cost: {zero_shot.SCORING_COSTS["wt-marginals"]}
+                    cost: {SCORING_COSTS["wt-marginals"]}
   mutant-marginals  unmasked variant v; sum_i log p(m_i | v) - log p(w_i | v)
-                    cost: {zero_shot.SCORING_COSTS["mutant-marginals"]}
+                    cost: {SCORING_COSTS["mutant-marginals"]}
   pseudo-ppl        PLL(v) - PLL(w), PLL(s) = sum_j log p(s_j | s with j masked)
-                    cost: {zero_shot.SCORING_COSTS["pseudo-ppl"]}
+                    cost: {SCORING_COSTS["pseudo-ppl"]}
   Wild-type rows (WT/wt) score 0. Proteins longer than the model's window (1022 residues for
   ESM) are read in a window of that size centred on the mutated positions (ProteinGym's
   get_optimal_window).
@@ -62,24 +60,28 @@ def create_parser() -> argparse.ArgumentParser:
                         help="registry name or alias, or the path of a local fair-esm .pt checkpoint")
     parser.add_argument("-m", "--metadata", nargs="+", required=True, metavar="CSV",
                         help="assay metadata files (<D>_metadata.csv or a mirror's <D>.csv.gz)")
-    parser.add_argument("--scoring", nargs="+", choices=zero_shot.SCORINGS, default=["masked-marginals"],
-                        metavar="SCORING", help=f"one or more of {', '.join(zero_shot.SCORINGS)} (see below)")
+    parser.add_argument("--scoring", nargs="+", choices=SCORINGS, default=["masked-marginals"],
+                        metavar="SCORING", help=f"one or more of {', '.join(SCORINGS)} (see below)")
     parser.add_argument("--out-dir", default="results/zero_shot", help="where the scores and summaries go")
     parser.add_argument("--wildtype", default=None, metavar="FASTA",
                         help="wild-type FASTA (one assay only; default: <D>_wildtype.fasta beside the metadata)")
     parser.add_argument("--offset", default="0", metavar="N|auto",
                         help="mutant numbering offset: an integer, or auto to apply the detected one")
-    parser.add_argument("--toks-per-batch", type=int, default=zero_shot.DEFAULT_TOKS_PER_BATCH,
+    parser.add_argument("--toks-per-batch", type=int, default=DEFAULT_TOKS_PER_BATCH,
                         help="tokens per forward batch (passes of one length are batched)")
     parser.add_argument("--nogpu", action="store_true", help="do not use a GPU even if one is available")
     parser.add_argument("--overwrite", action="store_true", help="recompute scores files that exist")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    return parser
+    return add_version(parser)
 
 
 def main(argv=None) -> int:
     """Check every assay first (nothing is written if one is bad), then score them."""
     args = create_parser().parse_args(argv)
+    from plmtransfer import zero_shot  # torch, pandas, SciPy: after parsing, so --help is instant
+    from plmtransfer.backends.base import LoadOptions
+    from plmtransfer.backends.language_model import load_language_model
+
     if args.wildtype is not None and len(args.metadata) > 1:
         raise UserError("--wildtype applies to one assay; prepare the others with prepare_dms.py")
     assays = [zero_shot.load_assay(path, args.wildtype, args.offset) for path in args.metadata]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import pickle
 import subprocess
 import sys
 import urllib.error
@@ -52,9 +53,16 @@ def test_plain_weights_only_load_refuses_the_namespace(tiny_model):
         torch.load(tiny_model, weights_only=True)
 
 
-def test_fair_esm_local_loader_fails_but_ours_works(tiny_model):
-    with pytest.raises(Exception, match="Weights only load failed"):
-        esm.pretrained.load_model_and_alphabet_local(str(tiny_model))
+@pytest.mark.xfail(strict=True, raises=pickle.UnpicklingError,
+                   reason="fair-esm 2.0.0's local loader calls torch.load with torch >= 2.6's weights_only=True "
+                   "default and refuses the argparse.Namespace its own checkpoints pickle; if this passes, "
+                   "upstream has fixed it and plmtransfer's allow-list loader can be reconsidered")
+def test_fair_esm_local_loader_reads_official_checkpoints(tiny_model):
+    model, _ = esm.pretrained.load_model_and_alphabet_local(str(tiny_model))
+    assert model.num_layers == 2
+
+
+def test_our_loader_reads_official_checkpoints(tiny_model):
     loaded = load_model(str(tiny_model))
     assert (loaded.num_layers, loaded.embed_dim) == (2, 32)
     assert loaded.has_contact_weights

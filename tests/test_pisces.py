@@ -189,9 +189,10 @@ def write_pdb(residues, path: Path) -> Path:
 def mkdssp():
     """Skip when DSSP is not installed (Debian package 'dssp')."""
     if shutil.which("mkdssp") is None and shutil.which("dssp") is None:
-        pytest.skip("mkdssp not installed (apt-get install dssp)")
+        pytest.skip("mkdssp not installed (as root: apt-get install dssp; .ci/run installs it)")
 
 
+@pytest.mark.ci_required
 def test_dssp_ideal_alpha_helix(tmp_path, mkdssp):
     """20 residues at phi -57, psi -47: all helix except the two unbonded ends."""
     path = write_pdb(build_backbone([(-57.0, -47.0)] * 20), tmp_path / "helix.pdb")
@@ -200,6 +201,7 @@ def test_dssp_ideal_alpha_helix(tmp_path, mkdssp):
     assert structure_fractions(states) == pytest.approx({"SS_H": 0.9, "SS_E": 0.0, "SS_Coil": 0.1})
 
 
+@pytest.mark.ci_required
 def test_dssp_beta_hairpin(tmp_path, mkdssp):
     """Two 6-residue strands (phi -120, psi 130) joined by a type I' turn form a hairpin."""
     strand = [(-120.0, 130.0)] * 6

@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 
+@pytest.mark.ci_required
 def test_ruff_clean():
     if shutil.which("ruff") is None and subprocess.run(
             [sys.executable, "-m", "ruff", "--version"], capture_output=True).returncode != 0:

@@ -35,7 +35,7 @@ from plmtransfer.backends.base import Embedded, LoadOptions, device_and_dtype
 from plmtransfer.backends.weights import fetch_to_cache, safe_torch_load
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_path
-from plmtransfer.registry import MODELS, TEST_ARCHITECTURES, ModelSpec, find_spec
+from plmtransfer.registry import MODELS, TEST_ARCHITECTURES, ModelSpec, find_spec, test_model_name
 
 LOCAL_ADVICE = "or pass the path of a local .pt checkpoint"
 
@@ -129,12 +129,6 @@ def load_model(location: str) -> LoadedModel:
         embed_dim=model.embed_tokens.weight.shape[1],
         has_contact_weights=regression_data is not None,
     )
-
-
-def test_model_name(architecture: str) -> str:
-    """Default file stem of a test model: starts with ``esm2`` and says it is random."""
-    layers = TEST_ARCHITECTURES[architecture][0]
-    return f"esm2_t{layers}_{architecture}_random"
 
 
 def write_test_model(output_dir: str | os.PathLike, architecture: str = "tiny", seed: int = 0,

@@ -19,10 +19,7 @@ import numpy as np
 from plmtransfer.backends import resolve_backend
 from plmtransfer.backends.base import LoadOptions
 from plmtransfer.errors import UserError
-
-LANGUAGE_MODEL_MODULES = {
-    "esm": "plmtransfer.backends.esm_lm",
-}
+from plmtransfer.options import LANGUAGE_MODEL_MODULES
 
 
 @runtime_checkable

@@ -1,0 +1,133 @@
+"""report.html: self-contained, every table and warning on the page, opened in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from plmtransfer import report
+from tests.test_stats import write_tree
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# Runs in the page after it loaded: how many images there are and which did not decode.
+IMAGE_CHECK = """<script>
+window.addEventListener("load", () => {
+  const images = Array.from(document.images);
+  const broken = images.filter(image => !image.complete || image.naturalWidth === 0).map(image => image.alt);
+  const out = document.createElement("pre");
+  out.id = "image-check";
+  out.textContent = JSON.stringify({images: images.length, broken: broken,
+                                    widths: images.map(image => image.naturalWidth)});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+class PageParts(HTMLParser):
+    """Collects the ``src`` of every ``<img>``, the ``href`` of every ``<a>`` and every ``<script>``."""
+
+    def __init__(self):
+        super().__init__()
+        self.images, self.links, self.scripts = [], [], 0
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "img":
+            self.images.append(attributes.get("src", ""))
+        elif tag == "a":
+            self.links.append(attributes.get("href", ""))
+        elif tag == "script":
+            self.scripts += 1
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory) -> tuple[Path, list[Path], list[str]]:
+    """A report of a tiny tree: a random-weight test model and one-hot, three methods, two data sets."""
+    root = tmp_path_factory.mktemp("report")
+    results, metadata = write_tree(root, models=("esm2_t2_tiny_random", "onehot"))
+    paths, notes = report.run_report(results, root / "stats", root / "figures", metadata_dir=metadata,
+                                     sampling_dir=root / "absent")
+    return paths[-1], paths, notes
+
+
+def browser() -> str:
+    """The headless browser's executable, or skip saying how to install one."""
+    for name in BROWSERS:
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("no Chromium found (as root: apt-get install chromium; .ci/run installs it)")
+
+
+def run_browser(executable: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run headless Chromium with no network, sync or first-run work."""
+    command = [executable, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--disable-dev-shm-usage", f"--user-data-dir={profile}", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+
+
+def test_report_is_returned_last_and_self_contained(page):
+    path, paths, notes = page
+    assert path.name == "report.html" and path.is_file()
+    parts = PageParts()
+    parts.feed(path.read_text(encoding="utf-8"))
+    pngs = [p for p in paths if p.suffix == ".png"]
+    assert len(parts.images) == len(pngs) >= 5
+    assert all(src.startswith("data:image/png;base64,") for src in parts.images)
+    assert parts.scripts == 0
+    assert parts.links and not [link for link in parts.links if re.match(r"[a-z]+:", link)]
+    broken = [link for link in parts.links if not (path.parent / link).is_file()]
+    assert not broken, broken
+    assert {p.name for p in paths if p.suffix == ".csv"} <= {Path(link).name for link in parts.links}
+
+
+def test_report_shows_warnings_configuration_and_versions(page):
+    path, _, notes = page
+    text = path.read_text(encoding="utf-8")
+    box = re.search(r'<div class="warnings" id="warnings">(.*?)</div>', text, flags=re.S).group(1)
+    assert "RANDOM weights" in box and "esm2_t2_tiny_random" in box
+    assert "skipped learning curves" in box
+    assert len(re.findall("<li>", box)) == len(notes)
+    for needle in ("Summary by model and method", "Compression_method_onehot", "Data-set size",
+                   "<th>response</th><td>R2_score_test</td>", "<th>scikit-learn</th>", "<th>plmtransfer</th>",
+                   "2 data sets, 2 models, 3 methods"):
+        assert needle in text, needle
+
+
+@pytest.mark.ci_required
+def test_report_renders_in_headless_chromium(page, tmp_path):
+    """Every figure decodes in a real browser (naturalWidth > 0) and the screenshot shows them."""
+    executable = browser()
+    path = page[0]
+    probe = path.with_name("report_probe.html")
+    probe.write_text(path.read_text(encoding="utf-8").replace("</body>", IMAGE_CHECK + "</body>"),
+                     encoding="utf-8")
+    dumped = run_browser(executable, tmp_path / "profile-dom", "--virtual-time-budget=10000", "--dump-dom",
+                         probe.as_uri())
+    found = re.search(r'<pre id="image-check">(.*?)</pre>', dumped.stdout)
+    assert found, dumped.stderr[-2000:]
+    check = __import__("json").loads(found.group(1).replace("&quot;", '"'))
+    assert check["images"] >= 5 and check["broken"] == [], check
+    assert min(check["widths"]) >= 400  # 200 dpi figures, several inches wide
+
+    screenshot = Path(os.environ.get("PLMTRANSFER_REPORT_SCREENSHOT", tmp_path / "report.png"))
+    shot = run_browser(executable, tmp_path / "profile-shot", "--hide-scrollbars", "--window-size=1200,6000",
+                       f"--screenshot={screenshot}", path.as_uri())
+    assert screenshot.is_file(), shot.stderr[-2000:]
+    from PIL import Image
+
+    with Image.open(screenshot) as image:
+        assert image.size == (1200, 6000)
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+    # The warning box (orange) and the figures (Okabe-Ito blue, viridis) need many colours;
+    # a page whose images failed would be text on white: a few hundred grey levels at most.
+    assert colours is not None and len(colours) > 2000
+    orange = sum(count for count, (r, g, b) in colours if r > 200 and 80 < g < 120 and b < 40)
+    assert orange > 1000  # the warnings box's border is drawn
