@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from plmtransfer.errors import UserError
+from plmtransfer.options import GO_ASPECTS as ASPECTS
+from plmtransfer.options import GO_SUBSETS as SUBSETS
 
-ASPECTS = {"mf": "MFO", "bp": "BPO", "cc": "CCO"}
-SUBSETS = ("all", *ASPECTS)
 NAMESPACE_ASPECT = {"molecular_function": "MFO", "biological_process": "BPO", "cellular_component": "CCO"}
 ROOTS = frozenset({"GO:0003674", "GO:0008150", "GO:0005575"})
 PROPAGATING_RELATIONS = ("part_of",)

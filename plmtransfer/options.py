@@ -39,6 +39,10 @@ LANGUAGE_MODEL_MODULES = {
     "esm": "plmtransfer.backends.esm_lm",
 }
 
+# GO-term function caller (plmtransfer.go_terms): the --dataset_subset choices and CAFA aspects
+GO_ASPECTS = {"mf": "MFO", "bp": "BPO", "cc": "CCO"}
+GO_SUBSETS = ("all", *GO_ASPECTS)
+
 # statistics and figures (plmtransfer.stats)
 DESIGN_FACTORS = ("Compression_method", "Embedding_model")
 ADJUST_METHODS = ("single-step", "holm", "bonferroni", "none")

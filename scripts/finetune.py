@@ -18,14 +18,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
-from plmtransfer import finetune, splits
-from plmtransfer.backends.base import DTYPES
-from plmtransfer.cli import HelpFormatter, run_cli
-from plmtransfer.io import write_dataframe_csv
+from plmtransfer.cli import HelpFormatter, add_version, run_cli
+from plmtransfer.options import CV_SCHEMES, DTYPE_NAMES
 from plmtransfer.registry import model_table_text
-from plmtransfer.trainable import TrainSettings
 
 
 def create_parser() -> argparse.ArgumentParser:
@@ -39,7 +34,7 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--base_model", default="esm2_8M",
                         help="registry name, alias, Hugging Face name (facebook/esm2_t6_8M_UR50D) or local "
                         "fair-esm .pt checkpoint")
-    parser.add_argument("--cv", choices=splits.CV_SCHEMES, default="random",
+    parser.add_argument("--cv", choices=CV_SCHEMES, default="random",
                         help="outer CV scheme, as in reg_lassoCV.py")
     parser.add_argument("--unfreeze_last_k_layers", type=int, default=0,
                         help="train the last K transformer blocks too (0: the head only; K >= the number of "
@@ -61,7 +56,7 @@ def create_parser() -> argparse.ArgumentParser:
                         help="seed of the head, LoRA, batch order, dropout and validation rows (the outer "
                         "folds are the regression stage's, seed 42)")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, mps)")
-    parser.add_argument("--dtype", choices=list(DTYPES), default="float32",
+    parser.add_argument("--dtype", choices=DTYPE_NAMES, default="float32",
                         help="autocast precision of the forward pass (weights stay float32)")
     parser.add_argument("--checkpoint_dir", default=None,
                         help="fold checkpoints (default: <output without .csv>_checkpoints)")
@@ -73,11 +68,13 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--embedding-model", default=None,
                         help="Embedding_model column (default: the base model's registry name or file stem)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
+    return add_version(parser)
 
 
-def settings_from(args: argparse.Namespace) -> TrainSettings:
-    """The training settings of parsed arguments."""
+def settings_from(args: argparse.Namespace):
+    """The training settings (:class:`plmtransfer.trainable.TrainSettings`) of parsed arguments."""
+    from plmtransfer.trainable import TrainSettings
+
     return TrainSettings(learning_rate=args.learning_rate, batch_size=args.batch_size,
                          gradient_accumulation_steps=args.gradient_accumulation_steps,
                          max_gradient_norm=args.max_gradient_norm, dropout=args.dropout,
@@ -88,6 +85,11 @@ def settings_from(args: argparse.Namespace) -> TrainSettings:
 def main(argv=None) -> int:
     """Fine-tune in every outer fold and write the per-fold results."""
     args = create_parser().parse_args(argv)
+    from tqdm import tqdm
+
+    from plmtransfer import finetune
+    from plmtransfer.io import write_dataframe_csv
+
     output = Path(args.output)
     checkpoint_dir = Path(args.checkpoint_dir or output.with_name(f"{output.stem}_checkpoints"))
     plan = finetune.FoldPlan(cv=args.cv, validation_fraction=args.validation_fraction, patience=args.patience)

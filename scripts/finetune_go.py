@@ -21,13 +21,9 @@ import secrets
 import sys
 from pathlib import Path
 
-import torch
-
-from plmtransfer import go_terms
-from plmtransfer.cli import HelpFormatter, run_cli
-from plmtransfer.function_caller import CallerOptions, train, warn
+from plmtransfer.cli import HelpFormatter, add_version, run_cli
+from plmtransfer.options import DTYPE_NAMES, GO_SUBSETS
 from plmtransfer.registry import model_table_text
-from plmtransfer.trainable import TrainSettings, load_checkpoint
 
 
 def create_parser() -> argparse.ArgumentParser:
@@ -43,7 +39,7 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--base_model", default="facebook/esm2_t6_8M_UR50D",
                         help="a Hugging Face ESM-2 name (facebook/<model> for the ESM-2 models below), this "
                         "project's model names and aliases, or a local fair-esm .pt checkpoint")
-    parser.add_argument("--dataset_subset", choices=go_terms.SUBSETS, default="all",
+    parser.add_argument("--dataset_subset", choices=GO_SUBSETS, default="all",
                         help="all, or one aspect: mf (molecular function), cc (cellular component), "
                         "bp (biological process)")
     parser.add_argument("--num_dataset_processes", type=int, default=1,
@@ -71,16 +67,20 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cuda",
                         help="torch device (cuda, cuda:1, mps, cpu); cuda falls back to cpu with a warning "
                         "when no GPU is present")
-    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
+    parser.add_argument("--dtype", choices=DTYPE_NAMES, default="float32",
                         help="autocast precision of the forward pass (weights stay float32)")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of the head, split, batch order and dropout (default: drawn at random and "
                         "recorded in the checkpoint; --resume reuses the recorded one)")
-    return parser
+    return add_version(parser)
 
 
 def pick_device(requested: str) -> str:
     """``requested``, or ``cpu`` with a warning when CUDA is asked for but absent."""
+    import torch
+
+    from plmtransfer.function_caller import warn
+
     if requested.startswith("cuda") and not torch.cuda.is_available():
         warn(f"--device {requested}: no CUDA device here, training on the CPU")
         return "cpu"
@@ -89,6 +89,8 @@ def pick_device(requested: str) -> str:
 
 def pick_seed(args: argparse.Namespace) -> int:
     """The given seed, the checkpoint's when resuming without one, or a fresh random one."""
+    from plmtransfer.trainable import load_checkpoint
+
     if args.seed is not None:
         return args.seed
     if args.resume and Path(args.checkpoint_path).is_file():
@@ -99,6 +101,11 @@ def pick_seed(args: argparse.Namespace) -> int:
 def main(argv=None) -> int:
     """Train and report the last evaluation."""
     args = create_parser().parse_args(argv)
+    import torch
+
+    from plmtransfer.function_caller import CallerOptions, train
+    from plmtransfer.trainable import TrainSettings
+
     torch.set_num_threads(max(1, args.num_dataset_processes))
     settings = TrainSettings(learning_rate=args.learning_rate, batch_size=args.batch_size,
                              gradient_accumulation_steps=args.gradient_accumulation_steps,

@@ -18,12 +18,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-import pandas as pd
-
-from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.cli import HelpFormatter, add_version, run_cli
 from plmtransfer.errors import UserError
-from plmtransfer.function_caller import load_caller, rank
-from plmtransfer.io import write_dataframe_csv
 from plmtransfer.sequences import check_sequence, read_fasta
 
 
@@ -41,7 +37,7 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--context_length", type=int, default=None,
                         help="longest input in tokens (residues + BOS + EOS); default: the checkpoint's")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, mps)")
-    return parser
+    return add_version(parser)
 
 
 def format_ranking(ranking) -> str:
@@ -53,6 +49,8 @@ def format_ranking(ranking) -> str:
 
 def interactive(caller, top_k: int) -> None:
     """Prompt for sequences until an empty line or end of input."""
+    from plmtransfer.function_caller import rank
+
     while True:
         try:
             line = input("Enter a sequence: ").strip()
@@ -71,6 +69,11 @@ def interactive(caller, top_k: int) -> None:
 def main(argv=None) -> int:
     """Load the checkpoint, then rank interactively or a FASTA file."""
     args = create_parser().parse_args(argv)
+    import pandas as pd
+
+    from plmtransfer.function_caller import load_caller, rank
+    from plmtransfer.io import write_dataframe_csv
+
     caller = load_caller(args.checkpoint_path, args.base_model, args.device)
     if args.context_length is not None:
         caller.context_length = args.context_length
