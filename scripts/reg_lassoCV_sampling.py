@@ -37,18 +37,22 @@ def create_parser() -> argparse.ArgumentParser:
     """The command-line interface (the flags of single_file.py)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     single_file.add_common_arguments(parser)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(regress.STUDY_SAMPLE_SIZES), metavar="N",
+                        help="subsample sizes below the number of metadata rows (that number is always added)")
     return parser
 
 
 def main(argv=None) -> int:
-    """Run the protocol at every sample size and write all per-fold rows."""
-    args = create_parser().parse_args(argv)
-    results = regress.run_sampling(args.input, args.metadata, single_file.options_from(args),
-                                   args.dataset, args.embedding_model,
-                                   single_file.progress_bar(args, "sample sizes"))
-    write_dataframe_csv(results, args.output)
-    if not args.quiet:
-        print(f"{results['Sample_size'].nunique()} sample sizes -> {args.output}")
+    """Run the protocol at every sample size of each embedding file and write all per-fold rows."""
+    parser = create_parser()
+    args = parser.parse_args(argv)
+    for input_path, output in single_file.input_output_pairs(parser, args):
+        results = regress.run_sampling(input_path, args.metadata, single_file.options_from(args),
+                                       args.dataset, args.embedding_model,
+                                       single_file.progress_bar(args, "sample sizes"), args.sizes)
+        write_dataframe_csv(results, output)
+        if not args.quiet:
+            print(f"{results['Sample_size'].nunique()} sample sizes -> {output}")
     return 0
 
 
