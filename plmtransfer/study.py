@@ -28,7 +28,7 @@ POOL_MODE = "pool"
 
 def resource_dir(name: str) -> Path:
     """``workflow``, ``config`` or ``scripts``: beside the package in a checkout, inside it when installed."""
-    for candidate in (PACKAGE_DIR.parent / name, PACKAGE_DIR / name):
+    for candidate in (PACKAGE_DIR / name, PACKAGE_DIR.parent / name):
         if candidate.is_dir():
             return candidate
     raise UserError(f"cannot find the {name}/ directory of plmtransfer next to or inside {PACKAGE_DIR}")

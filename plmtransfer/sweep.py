@@ -285,7 +285,7 @@ def report(name: str, plan: Plan, outcome: Outcome, status: int, root: Path, dry
     else:
         summary = f"{outcome.done} done, {len(failures)} failed"
         if outcome.up_to_date:
-            summary += " (everything else up to date)"
+            summary += " (everything up to date)"
     print(f"{name}: summary: {summary}")
     if failures:
         print(f"{name}: failed:", file=sys.stderr)

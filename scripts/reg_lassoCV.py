@@ -72,7 +72,7 @@ def input_output_pairs(parser: argparse.ArgumentParser, args: argparse.Namespace
     """(input, output) pairs of -i/-o; a usage error unless both name as many files."""
     if len(args.input) != len(args.output):
         parser.error(f"-i names {len(args.input)} files but -o names {len(args.output)}: give one output per input")
-    return list(zip(args.input, args.output))
+    return list(zip(args.input, args.output, strict=True))
 
 
 def create_parser() -> argparse.ArgumentParser:

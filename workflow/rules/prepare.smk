@@ -2,6 +2,7 @@
 # (config `mirror`) or the canonical source. Data already under data/ is used as it is.
 
 MIRROR = config.get("mirror") or ""
+OFFLINE = "--offline" if os.environ.get("PLMTRANSFER_OFFLINE") == "1" else ""
 
 
 rule prepare_dms:
@@ -16,7 +17,7 @@ rule prepare_dms:
         runtime=30,
     shell:
         "{PYTHON} {SCRIPTS}/prepare_dms.py --datasets {wildcards.dms_dataset} {params.mirror} "
-        "--out-dir data --quiet > {log} 2>&1"
+        "--out-dir data {OFFLINE} --quiet > {log} 2>&1"
 
 
 rule prepare_pisces:
