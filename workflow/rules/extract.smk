@@ -41,6 +41,7 @@ for set_name in RUN_SETS:
                 log:
                     f"logs/extraction/{plan.directory}/{unit}.log",
                 params:
+                    **COMMON,
                     model=plan.argument,
                     layer=plan.layer,
                     methods=" ".join(plan.methods),
@@ -48,8 +49,8 @@ for set_name in RUN_SETS:
                 resources:
                     **extract_resources(plan),
                 shell:
-                    "{PYTHON} {SCRIPTS}/extract.py {params.model} {input.fasta} {params.out_dir} "
-                    "--repr_layers {params.layer} --pool {params.methods} --overwrite {STAGE_ARGS} "
+                    "{params.python} {params.scripts}/extract.py {params.model} {input.fasta} {params.out_dir} "
+                    "--repr_layers {params.layer} --pool {params.methods} --overwrite {params.stage_args} "
                     "> {log} 2>&1"
 
         else:
@@ -67,14 +68,15 @@ for set_name in RUN_SETS:
                 log:
                     f"logs/extraction/{plan.directory}/{unit}.log",
                 params:
+                    **COMMON,
                     model=plan.argument,
                     layer=plan.layer,
                     include="bos per_tok" if plan.has_bos else "per_tok",
                 resources:
                     **extract_resources(plan),
                 shell:
-                    "{PYTHON} {SCRIPTS}/extract.py {params.model} {input.fasta} {output} "
-                    "--repr_layers {params.layer} --include {params.include} {STAGE_ARGS} > {log} 2>&1"
+                    "{params.python} {params.scripts}/extract.py {params.model} {input.fasta} {output} "
+                    "--repr_layers {params.layer} --include {params.include} {params.stage_args} > {log} 2>&1"
 
             rule:
                 name:
@@ -86,9 +88,10 @@ for set_name in RUN_SETS:
                 log:
                     f"logs/compression/{plan.directory}/{unit}.log",
                 params:
+                    **COMMON,
                     layer=plan.layer,
                     methods=" ".join(plan.methods),
                     out_dir=lambda wildcards, output: str(Path(output[0]).parent),
                 shell:
-                    "{PYTHON} {SCRIPTS}/compress.py -e {input} -o {params.out_dir} -c {params.methods} "
-                    "-l {params.layer} --overwrite {STAGE_ARGS} > {log} 2>&1"
+                    "{params.python} {params.scripts}/compress.py -e {input} -o {params.out_dir} -c {params.methods} "
+                    "-l {params.layer} --overwrite {params.stage_args} > {log} 2>&1"

@@ -12,12 +12,14 @@ rule prepare_dms:
     log:
         "logs/prepare/DMS/{dms_dataset}.log",
     params:
+        **COMMON,
         mirror=f"--mirror {MIRROR}/dms" if MIRROR else "",
+        offline=OFFLINE,
     resources:
         runtime=30,
     shell:
-        "{PYTHON} {SCRIPTS}/prepare_dms.py --datasets {wildcards.dms_dataset} {params.mirror} "
-        "--out-dir data {OFFLINE} --quiet > {log} 2>&1"
+        "{params.python} {params.scripts}/prepare_dms.py --datasets {wildcards.dms_dataset} {params.mirror} "
+        "--out-dir data {params.offline} --quiet > {log} 2>&1"
 
 
 rule prepare_pisces:
@@ -27,8 +29,9 @@ rule prepare_pisces:
     log:
         "logs/prepare/PISCES/prepare.log",
     params:
+        **COMMON,
         mirror=f"--mirror {MIRROR}/pisces" if MIRROR else "",
     resources:
         runtime=60,
     shell:
-        "{PYTHON} {SCRIPTS}/prepare_pisces.py {params.mirror} --out-dir data --quiet > {log} 2>&1"
+        "{params.python} {params.scripts}/prepare_pisces.py {params.mirror} --out-dir data --quiet > {log} 2>&1"

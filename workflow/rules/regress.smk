@@ -47,6 +47,7 @@ for set_name in RUN_SETS:
                     log:
                         f"logs/{study.results_name(stage_name, cv)}/{plan.directory}/{dataset}.log",
                     params:
+                        **COMMON,
                         script=REGRESSION_SCRIPTS[stage_name],
                         dataset=lambda wildcards, key=dataset[1:-1]: getattr(wildcards, key),
                         model=plan.directory,
@@ -55,6 +56,6 @@ for set_name in RUN_SETS:
                     resources:
                         runtime=60,
                     shell:
-                        "{PYTHON} {SCRIPTS}/{params.script} -i {input.embeddings} -m {input.metadata} "
+                        "{params.python} {params.scripts}/{params.script} -i {input.embeddings} -m {input.metadata} "
                         "-o {output} --dataset {params.dataset} --embedding-model {params.model} --cv {params.cv} "
-                        "{params.sizes} {STAGE_ARGS} > {log} 2>&1"
+                        "{params.sizes} {params.stage_args} > {log} 2>&1"

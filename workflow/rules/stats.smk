@@ -21,15 +21,16 @@ for set_name in RUN_SETS:
             log:
                 f"logs/stats/{set_name}{suffix}.log",
             params:
-                results=f"results/{study.results_name('lassoCV', cv)}/{set_name}",
+                **COMMON,
+                results=lambda wildcards, input: str(Path(input[0]).parents[1]),
                 sampling=f"results/{study.results_name('lassoCV_sampling', cv)}/{set_name}",
                 metadata=study.metadata_dir(set_name),
-                out_dir=f"results/stats{suffix}/{set_name}",
+                out_dir=lambda wildcards, output: str(Path(output[0]).parent),
                 figures=f"figures/{set_name}{suffix}",
             resources:
                 runtime=60,
             shell:
                 "sampling=(); if [[ -d {params.sampling} ]]; then sampling=(--sampling-dir {params.sampling}); fi; "
-                "{PYTHON} {SCRIPTS}/stats.py report --results-dir {params.results} \"${{sampling[@]}}\" "
+                "{params.python} {params.scripts}/stats.py report --results-dir {params.results} \"${{sampling[@]}}\" "
                 "--metadata-dir {params.metadata} --out-dir {params.out_dir} --figures-dir {params.figures} "
-                "{STAGE_ARGS} > {log} 2>&1"
+                "{params.stage_args} > {log} 2>&1"
