@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -223,11 +224,17 @@ TARGET_RULE = re.compile(r"(all|(" + "|".join(STAGES) + r")_(DMS|PISCES))$")
 
 
 def read_outcome(lines: list[str]) -> Outcome:
-    """Parse Snakemake's output: ``Finished jobid``, ``Error in rule`` blocks and their ``log:``, the job total."""
+    """Parse Snakemake's output: ``Finished jobid``, ``Error in rule`` blocks and their ``log:``, the job table."""
     outcome = Outcome()
     failing_rule = None
+    job_table = False
     for line in lines:
-        if match := re.match(r"Finished jobid: \d+ \(Rule: (\S+)\)", line):
+        if line.startswith("Job stats:"):  # a dry run prints the table twice: count the last one
+            job_table, outcome.planned = True, 0
+        elif job_table and (match := re.fullmatch(r"(\S+)\s+(\d+)", line.strip())):
+            job_table = match.group(1) != "total"
+            outcome.planned += int(match.group(2)) * (job_table and not TARGET_RULE.match(match.group(1)))
+        elif match := re.match(r"Finished jobid: \d+ \(Rule: (\S+)\)", line):
             outcome.done += not TARGET_RULE.match(match.group(1))
         elif match := re.match(r"Error in rule (\S+):", line):
             failing_rule = match.group(1)
@@ -235,8 +242,6 @@ def read_outcome(lines: list[str]) -> Outcome:
         elif failing_rule and (match := re.match(r"\s+log: (\S+)", line)):
             outcome.failed[-1] = (failing_rule, match.group(1))
             failing_rule = None
-        elif match := re.match(r"total\s+(\d+)", line):
-            outcome.planned = int(match.group(1))
         elif line.startswith("Nothing to be done"):
             outcome.up_to_date = True
         elif re.match(r"(\w+(Error|Exception)\b|Error:)", line) and "Error in rule" not in line:
@@ -245,13 +250,25 @@ def read_outcome(lines: list[str]) -> Outcome:
 
 
 def run_snakemake(command: list[str], quiet: bool) -> tuple[int, list[str]]:
-    """Run Snakemake, echoing its output unless quiet; return its exit status and output lines."""
+    """Run Snakemake, echoing its output unless quiet; return its exit status and output lines.
+
+    SIGINT and SIGTERM are passed on to Snakemake, and its output is read to the end: Snakemake
+    then stops its jobs, marks them incomplete and releases its lock, so a re-run resumes.
+    """
     lines = []
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
-        for line in process.stdout:
-            lines.append(line.rstrip("\n"))
-            if not quiet:
-                print(line, end="", flush=True)
+        def forward(signum, _frame):
+            process.send_signal(signum)
+
+        previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for line in process.stdout:
+                lines.append(line.rstrip("\n"))
+                if not quiet:
+                    print(line, end="", flush=True)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
     return process.returncode, lines
 
 
@@ -300,22 +317,21 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     set_name, stage, name, *flags = argv
     args = create_parser(name, set_name, stage).parse_args(flags)
-    root = Path(args.root)
+    root = Path(args.root).resolve()
     try:
-        plan = make_plan(args, set_name, stage, root.resolve())
-        root = root.resolve()
-        for note in plan.notes:
-            if not args.quiet:
-                print(f"{name}: {note}")
-        if not plan.models or not plan.datasets:
-            print(f"{name}: nothing to run: {'no data set present' if plan.models else 'no usable model'}")
-            return report(name, plan, Outcome(), 0, root, args.dry_run)
-        if args.dry_run and not args.quiet:
-            print(f"{name}: dry run: printing the jobs and commands, running nothing")
+        plan = make_plan(args, set_name, stage, root)
         profile = profile_dir(args.profile)
     except UserError as error:
         print(f"{name}: error: {error}", file=sys.stderr)
         return 2
+    for note in plan.notes:
+        if not args.quiet:
+            print(f"{name}: {note}")
+    if not plan.models or not plan.datasets:
+        print(f"{name}: nothing to run: {'no data set present' if plan.models else 'no usable model'}")
+        return report(name, plan, Outcome(), 0, root, args.dry_run)
+    if args.dry_run and not args.quiet:
+        print(f"{name}: dry run: printing the jobs and commands, running nothing")
     if not args.dry_run:
         root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="plmtransfer-sweep-") as scratch:

@@ -51,11 +51,11 @@ for set_name in RUN_SETS:
                         script=REGRESSION_SCRIPTS[stage_name],
                         dataset=lambda wildcards, key=dataset[1:-1]: getattr(wildcards, key),
                         model=plan.directory,
-                        cv=cv,
+                        cv="" if cv == "random" else f"--cv {cv}",
                         sizes=f"--sizes {SIZES}" if stage_name == "lassoCV_sampling" and SIZES else "",
                     resources:
                         runtime=60,
                     shell:
                         "{params.python} {params.scripts}/{params.script} -i {input.embeddings} -m {input.metadata} "
-                        "-o {output} --dataset {params.dataset} --embedding-model {params.model} --cv {params.cv} "
+                        "-o {output} --dataset {params.dataset} --embedding-model {params.model} {params.cv} "
                         "{params.sizes} {params.stage_args} > {log} 2>&1"
