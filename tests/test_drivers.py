@@ -160,34 +160,38 @@ def test_second_run_does_nothing(swept_root, models_arg):
     assert mtimes(root, "embeddings/**/*.pkl", "results/**/*.csv") == before
 
 
-def test_resume_redoes_only_missing_or_stale(swept_root, models_arg, tiny_model):
-    """A deleted result and a result older than its embedding are redone, nothing else."""
+def test_resume_redoes_only_missing_or_changed(swept_root, models_arg, tiny_model):
+    """A deleted result and a result whose embedding changed since are redone, nothing else."""
     root, _ = swept_root
     results = root / "results" / "lassoCV" / "DMS"
     (results / "onehot" / "ASSAY_A_flat.csv").unlink()
     stale = results / tiny_model.stem / "ASSAY_B_mean.csv"
-    old = stale.stat().st_mtime - 100
-    os.utime(stale, (old, old))
+    embedding = root / "embeddings" / "DMS_compressed" / tiny_model.stem / "ASSAY_B" / "embed_layer_2_mean.pkl"
+    with open(embedding, "rb") as handle:
+        vectors = pickle.load(handle)
+    with open(embedding, "wb") as handle:
+        pickle.dump({label: vector * 2 for label, vector in vectors.items()}, handle)
     untouched = results / "onehot" / "ASSAY_B_flat.csv"
     before = untouched.stat().st_mtime_ns
     completed = run_driver("run_lassoCV_DMS.sh", "--root", str(root), "--datasets", "all", "--models", models_arg,
                            "--quiet")
     assert completed.returncode == 0, completed.stderr
     assert summary(completed.stdout) == (2, 0)
-    assert (results / "onehot" / "ASSAY_A_flat.csv").is_file() and stale.stat().st_mtime > old
+    assert (results / "onehot" / "ASSAY_A_flat.csv").is_file()
+    assert stale.stat().st_mtime > embedding.stat().st_mtime
     assert untouched.stat().st_mtime_ns == before
 
 
 def test_changed_fasta_is_extracted_again(swept_root, models_arg):
-    """Embeddings older than their FASTA are recomputed, the rest left alone."""
+    """Embeddings of a FASTA edited since are recomputed, the rest left alone (a mere touch is not a change)."""
     root, _ = swept_root
     fasta = root / "data" / "DMS_mut_sequences" / "ASSAY_B_muts.fasta"
     compressed = sorted((root / "embeddings" / "DMS_compressed").glob("*/ASSAY_B/*.pkl"))
     others = mtimes(root, "embeddings/DMS_compressed/*/ASSAY_A/*.pkl")
     assert len(compressed) == 2
-    for path in compressed:
-        old = fasta.stat().st_mtime - 100
-        os.utime(path, (old, old))
+    os.utime(root / "data" / "DMS_mut_sequences" / "ASSAY_A_muts.fasta")  # newer, same content
+    records = fasta.read_text().splitlines(keepends=True)
+    fasta.write_text("".join(records[2:] + records[:2]))  # same records, another order
     completed = run_driver("run_extraction_DMS.sh", "--root", str(root), "--datasets", "all", "--models", models_arg,
                            "--quiet")
     assert completed.returncode == 0, completed.stderr
@@ -205,7 +209,7 @@ def test_a_killed_run_resumes_without_redoing_finished_jobs(tmp_path):
     process = subprocess.Popen(args, env=driver_environment(), start_new_session=True, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
-    while not list(tmp_path.glob("embeddings/DMS_compressed/onehot/*/*.pkl")) and time.monotonic() < deadline:
+    while not list(tmp_path.glob("results/**/*.csv")) and time.monotonic() < deadline:  # a regression is running
         time.sleep(0.1)
     os.killpg(process.pid, signal.SIGTERM)
     process.communicate(timeout=120)
