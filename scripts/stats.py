@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -150,6 +151,9 @@ def run_report(args) -> None:
     warn(notes)
     for path in paths:
         print(path)
+    methods = pd.read_csv(Path(args.out_dir) / "methods_by_model.csv")
+    print("methods per model: " + "; ".join(f"{row.Embedding_model}: {row.methods}"
+                                            for row in methods.itertuples()))
 
 
 def main(argv=None) -> int:

@@ -116,6 +116,10 @@ def test_full_sweep_creates_every_output(swept_root, tiny_model):
             assert (root / "logs" / "lassoCV" / model_dir / f"{assay}.log").is_file()
     assert not list((root / "results").rglob("onehot/*_mean.csv"))  # not amino-acid composition
     assert (root / "results" / "stats" / "DMS" / ".complete").is_file()
+    assert f"methods per model: {model}: mean; onehot: flat" in (root / "logs" / "stats" / "DMS.log").read_text()
+    methods = pd.read_csv(root / "results" / "stats" / "DMS" / "methods_by_model.csv")
+    assert methods.to_dict("list") == {"Embedding_model": [model, "onehot"], "methods": ["mean", "flat"],
+                                       "n_datasets": [2, 2]}
     assert list((root / "figures" / "DMS").glob("*.png"))
     assert not (root / "embeddings" / "DMS").exists()  # pooled: no per-token dump
     # 4 extractions, 4 regressions and 4 learning curves (one job per assay x model), 1 report
