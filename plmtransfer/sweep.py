@@ -296,7 +296,11 @@ def report(name: str, plan: Plan, outcome: Outcome, status: int, root: Path, dry
         detail = f"log: {path}; last line: {last_line(path)}" if path else "no log"
         failures.append((job_label(rule, log), detail))
     if status != 0 and not outcome.failed:
-        failures.append(("snakemake", "; ".join(outcome.errors[-3:]) or f"exit {status} (see the output above)"))
+        detail = "; ".join(outcome.errors[-3:]) or f"exit {status} (see the output above)"
+        if "LockException" in detail:
+            detail += (f" (a run killed with SIGKILL leaves its lock: if no other run uses {root}, "
+                       f"`plmtransfer run -d {root} --unlock` releases it)")
+        failures.append(("snakemake", detail))
     if dry_run:
         summary = f"{outcome.planned} jobs to run (dry run)"
     else:
