@@ -39,12 +39,13 @@ def create_parser() -> argparse.ArgumentParser:
     """The top-level parser: one subcommand per stage, plus ``run``."""
     parser = argparse.ArgumentParser(
         prog="plmtransfer", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
         epilog="each subcommand's own --help lists its flags, e.g. `plmtransfer regress --help`")
     parser.add_argument("--version", action="version", version=f"plmtransfer {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_, help_text) in STAGE_SCRIPTS.items():
         commands.add_parser(name, help=help_text, add_help=False)
-    run = commands.add_parser("run", help=RUN_HELP, description=RUN_HELP + ".", epilog=(
+    run = commands.add_parser("run", help=RUN_HELP, description=RUN_HELP + ".", allow_abbrev=False, epilog=(
         "further arguments go to Snakemake, e.g. `--dry-run`, `--config models='[esm2_8M, onehot]'`, "
         "targets such as lassoCV_DMS; see docs/drivers.md"))
     run.add_argument("-d", "--directory", default=".",

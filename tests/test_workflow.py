@@ -158,9 +158,10 @@ def test_command_answers_fast_and_forwards_to_the_stage_scripts():
 def test_command_run_plans_the_workflow(tmp_path):
     """`plmtransfer run` is Snakemake on the shipped workflow with a user config file."""
     user = tmp_path / "mine.yaml"
-    user.write_text("models: [onehot]\nrun_sets: [PISCES]\nstages: [lassoCV]\n")
+    user.write_text("models: [onehot]\nrun_sets: [PISCES]\n")
     completed = subprocess.run([sys.executable, "-m", "plmtransfer.command", "run", "-d", str(tmp_path),
-                                "--configfile", str(user), "--dry-run", "--quiet", "rules"],
+                                "--configfile", str(user), "--config", "stages=[lassoCV]", "--dry-run",
+                                "--quiet", "rules"],
                                capture_output=True, text=True, check=False, timeout=300)
     assert completed.returncode == 0, completed.stderr[-2000:]
     counts = dict(re.findall(r"^(\S+)\s+(\d+)$", completed.stdout, re.MULTILINE))
