@@ -297,6 +297,28 @@ def test_onehot_named_on_a_small_assay_gives_the_flat_baseline(tmp_path):
     assert "methods: onehot (layer 0): flat" in completed.stdout
 
 
+def test_per_token_route_gives_the_pooled_files(tmp_path):
+    """--mode per_tok then the compression driver: the same flat vectors as pooled extraction."""
+    write_assay(tmp_path / "data", "SMALL_ASSAY", 20, seed=4)
+    extraction = run_driver("run_extraction_DMS.sh", "--root", str(tmp_path), "--datasets", "SMALL_ASSAY",
+                            "--models", "onehot", "--mode", "per_tok", "--quiet")
+    assert extraction.returncode == 0, extraction.stdout + extraction.stderr
+    assert len(list((tmp_path / "embeddings" / "DMS" / "onehot" / "SMALL_ASSAY").glob("*.pt"))) == VARIANTS
+    compression = run_driver("run_compression_DMS.sh", "--root", str(tmp_path), "--datasets", "SMALL_ASSAY",
+                             "--models", "onehot", "--quiet")
+    assert compression.returncode == 0, compression.stdout + compression.stderr
+    assert summary(compression.stdout) == (1, 0)
+    name = "embed_layer_0_flat.pkl"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "extract.py"), "onehot",
+                    str(tmp_path / "data" / "DMS_mut_sequences" / "SMALL_ASSAY_muts.fasta"), str(tmp_path / "pooled"),
+                    "--repr_layers", "0", "--pool", "flat", "--quiet"], check=True, env=driver_environment())
+    with open(tmp_path / "pooled" / name, "rb") as pooled, \
+            open(tmp_path / "embeddings" / "DMS_compressed" / "onehot" / "SMALL_ASSAY" / name, "rb") as compressed:
+        expected, found = pickle.load(pooled), pickle.load(compressed)
+    assert expected.keys() == found.keys()
+    assert all(np.allclose(expected[key], found[key]) for key in expected)
+
+
 def test_environment_variables_override_the_defaults(tmp_path):
     """PLMTRANSFER_* variables act like the flags; --methods applies to every model (onehot drops bos)."""
     write_assay(tmp_path / "data", "ASSAY_A", 30, seed=0)

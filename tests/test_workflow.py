@@ -176,3 +176,19 @@ def test_every_subpackage_ships():
     found = {".".join(path.parent.relative_to(REPO).parts) for path in (REPO / "plmtransfer").rglob("__init__.py")}
     assert found <= packages
     assert {"plmtransfer.workflow", "plmtransfer.config", "plmtransfer.scripts"} <= packages
+
+
+def test_slurm_profile_requests_a_gpu_partition_for_extraction(tmp_path):
+    """The slurm profile: GPU partition and gpu=1 for a model's extraction, the CPU defaults elsewhere."""
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    user = tmp_path / "mine.yaml"
+    user.write_text("models: [esm2_8M, onehot]\nrun_sets: [PISCES]\n")
+    completed = snakemake("--profile", str(REPO / "workflow" / "profiles" / "slurm"), "--configfile", str(user),
+                          "--dry-run", cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    resources = dict(re.findall(r"^rule (\S+):\n(?:\s+\w+: .*\n)*?\s+resources: (.*)$", completed.stdout,
+                                re.MULTILINE))
+    assert "slurm_partition=GPU_PARTITION" in resources["extract_PISCES_esm2_8M_L6"]
+    assert "gpu=1" in resources["extract_PISCES_esm2_8M_L6"]
+    assert "slurm_partition=CPU_PARTITION" in resources["extract_PISCES_onehot_L0"]  # no weights, no GPU
+    assert "slurm_account=ACCOUNT" in resources["lassoCV_PISCES_random_onehot_L0"]
