@@ -54,7 +54,7 @@ for set_name in RUN_SETS:
                         cv="" if cv == "random" else f"--cv {cv}",
                         sizes=f"--sizes {SIZES}" if stage_name == "lassoCV_sampling" and SIZES else "",
                     resources:
-                        runtime=60,
+                        runtime=30 + 30 * len(plan.methods),  # minutes (Slurm): 30 per method + start
                     shell:
                         "{params.python} {params.scripts}/{params.script} -i {input.embeddings} -m {input.metadata} "
                         "-o {output} --dataset {params.dataset} --embedding-model {params.model} {params.cv} "
