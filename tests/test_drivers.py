@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from plmtransfer.command import run_stage
 from plmtransfer.registry import MODELS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,7 +95,10 @@ def swept_root(tmp_path_factory, models_arg):
 
 
 def test_full_sweep_creates_every_output(swept_root, tiny_model):
-    """Extraction (pooled), regression, learning curves and stats; one-hot named plainly runs flat (#21)."""
+    """Extraction (pooled), regression, learning curves and stats on two small assays.
+
+    #21 end to end: one-hot is named without methods (``onehot``) and gives ``_flat.csv`` results.
+    """
     root, completed = swept_root
     assert completed.returncode == 0, completed.stdout + completed.stderr
     model = tiny_model.stem
@@ -127,27 +131,25 @@ def test_full_sweep_creates_every_output(swept_root, tiny_model):
     assert f"methods: {model} (layer 2): mean; onehot (layer 0): flat" in completed.stdout
 
 
-def test_results_equal_the_stage_commands_run_by_hand(swept_root, tiny_model, tmp_path):
-    """The workflow's files hold the values of extract.py and reg_lassoCV.py run by hand."""
+def test_results_equal_the_stage_commands_run_by_hand(swept_root, tiny_model, tmp_path, monkeypatch):
+    """The workflow's files hold the values of extract.py and reg_lassoCV.py run by hand (in this process)."""
     root, _ = swept_root
+    monkeypatch.setattr(sys, "argv", list(sys.argv))  # run_stage sets the stage's argv
     fasta = root / "data" / "DMS_mut_sequences" / "ASSAY_A_muts.fasta"
     metadata = root / "data" / "DMS_metadata" / "ASSAY_A_metadata.csv"
     pairs = ((str(tiny_model), tiny_model.stem, 2, "mean"), ("onehot", "onehot", 0, "flat"))
     for model, model_dir, layer, method in pairs:
-        subprocess.run([sys.executable, str(REPO / "scripts" / "extract.py"), model, str(fasta),
-                        str(tmp_path / model_dir), "--repr_layers", str(layer), "--pool", method, "--quiet"],
-                       check=True, env=driver_environment(), capture_output=True)
         name = f"embed_layer_{layer}_{method}.pkl"
+        assert run_stage("extract.py", [model, str(fasta), str(tmp_path / model_dir), "--repr_layers", str(layer),
+                                        "--pool", method, "--quiet"]) == 0
         with open(tmp_path / model_dir / name, "rb") as mine, \
                 open(root / "embeddings" / "DMS_compressed" / model_dir / "ASSAY_A" / name, "rb") as theirs:
             by_hand, workflow = pickle.load(mine), pickle.load(theirs)
         assert by_hand.keys() == workflow.keys()
         assert all(np.array_equal(by_hand[key], workflow[key]) for key in by_hand)
-        subprocess.run([sys.executable, str(REPO / "scripts" / "reg_lassoCV.py"),
-                        "-i", str(tmp_path / model_dir / name), "-m", str(metadata),
-                        "-o", str(tmp_path / f"{model_dir}.csv"), "--dataset", "ASSAY_A",
-                        "--embedding-model", model_dir, "--quiet"], check=True, env=driver_environment(),
-                       capture_output=True)
+        assert run_stage("reg_lassoCV.py", ["-i", str(tmp_path / model_dir / name), "-m", str(metadata),
+                                            "-o", str(tmp_path / f"{model_dir}.csv"), "--dataset", "ASSAY_A",
+                                            "--embedding-model", model_dir, "--quiet"]) == 0
         expected = pd.read_csv(tmp_path / f"{model_dir}.csv")[METRICS]
         found = pd.read_csv(root / "results" / "lassoCV" / "DMS" / model_dir / f"ASSAY_A_{method}.csv")[METRICS]
         pd.testing.assert_frame_equal(found, expected)
@@ -186,27 +188,26 @@ def test_resume_redoes_only_missing_or_changed(swept_root, models_arg, tiny_mode
     assert untouched.stat().st_mtime_ns == before
 
 
-def test_changed_fasta_is_extracted_again(swept_root, models_arg):
+def test_changed_fasta_is_extracted_again(swept_root):
     """Embeddings of a FASTA edited since are recomputed, the rest left alone (a mere touch is not a change)."""
     root, _ = swept_root
     fasta = root / "data" / "DMS_mut_sequences" / "ASSAY_B_muts.fasta"
-    compressed = sorted((root / "embeddings" / "DMS_compressed").glob("*/ASSAY_B/*.pkl"))
-    others = mtimes(root, "embeddings/DMS_compressed/*/ASSAY_A/*.pkl")
-    assert len(compressed) == 2
+    compressed = root / "embeddings" / "DMS_compressed" / "onehot" / "ASSAY_B" / "embed_layer_0_flat.pkl"
+    others = mtimes(root, "embeddings/DMS_compressed/onehot/ASSAY_A/*.pkl")
     os.utime(root / "data" / "DMS_mut_sequences" / "ASSAY_A_muts.fasta")  # newer, same content
     records = fasta.read_text().splitlines(keepends=True)
     fasta.write_text("".join(records[2:] + records[:2]))  # same records, another order
-    completed = run_driver("run_extraction_DMS.sh", "--root", str(root), "--datasets", "all", "--models", models_arg,
+    completed = run_driver("run_extraction_DMS.sh", "--root", str(root), "--datasets", "all", "--models", "onehot",
                            "--quiet")
     assert completed.returncode == 0, completed.stderr
-    assert summary(completed.stdout) == (2, 0)
-    assert all(path.stat().st_mtime >= fasta.stat().st_mtime for path in compressed)
-    assert mtimes(root, "embeddings/DMS_compressed/*/ASSAY_A/*.pkl") == others
+    assert summary(completed.stdout) == (1, 0)
+    assert compressed.stat().st_mtime >= fasta.stat().st_mtime
+    assert mtimes(root, "embeddings/DMS_compressed/onehot/ASSAY_A/*.pkl") == others
 
 
 def test_a_killed_run_resumes_without_redoing_finished_jobs(tmp_path):
     """SIGTERM mid-sweep stops cleanly; the re-run does the rest and leaves finished files alone."""
-    for seed, name in enumerate(("KILL_A", "KILL_B", "KILL_C")):
+    for seed, name in enumerate(("KILL_A", "KILL_B")):
         write_assay(tmp_path / "data", name, 30, seed)
     args = ["bash", str(REPO / "run_lassoCV_DMS.sh"), "--root", str(tmp_path), "--datasets", "all",
             "--models", "onehot", "--quiet"]
@@ -218,13 +219,13 @@ def test_a_killed_run_resumes_without_redoing_finished_jobs(tmp_path):
     os.killpg(process.pid, signal.SIGTERM)
     process.communicate(timeout=120)
     finished = mtimes(tmp_path, "embeddings/**/*.pkl", "results/**/*.csv")
-    assert finished and len(finished) < 6
+    assert finished and len(finished) < 4  # 2 extractions, 2 regressions
     completed = run_driver("run_lassoCV_DMS.sh", "--root", str(tmp_path), "--datasets", "all", "--models", "onehot",
                            "--quiet")
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert summary(completed.stdout) == (6 - len(finished), 0)
+    assert summary(completed.stdout) == (4 - len(finished), 0)
     after = mtimes(tmp_path, "embeddings/**/*.pkl", "results/**/*.csv")
-    assert len(after) == 6 and all(after[path] == stamp for path, stamp in finished.items())
+    assert len(after) == 4 and all(after[path] == stamp for path, stamp in finished.items())
 
 
 def test_forced_failures_are_reported_and_the_sweep_goes_on(tmp_path):
@@ -285,35 +286,21 @@ def test_models_named_explicitly_get_their_study_methods(tmp_path, set_name, one
     assert any("esm2_150M" in line and f"--pool {study_methods} --overwrite" in line for line in commands)
 
 
-def test_onehot_named_on_a_small_assay_gives_the_flat_baseline(tmp_path):
-    """#21 end to end: run_all_DMS.sh --models onehot writes _flat.csv results, no amino-acid composition."""
-    write_assay(tmp_path / "data", "SMALL_ASSAY", 20, seed=3)
-    completed = run_driver("run_lassoCV_DMS.sh", "--root", str(tmp_path), "--datasets", "SMALL_ASSAY",
-                           "--models", "onehot", "--quiet")
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert [path.name for path in (tmp_path / "results").rglob("*.csv")] == ["SMALL_ASSAY_flat.csv"]
-    result = pd.read_csv(tmp_path / "results" / "lassoCV" / "DMS" / "onehot" / "SMALL_ASSAY_flat.csv")
-    assert len(result) == 5 and set(result["Compression_method"]) == {"flat"}
-    assert "methods: onehot (layer 0): flat" in completed.stdout
-
-
-def test_per_token_route_gives_the_pooled_files(tmp_path):
+def test_per_token_route_gives_the_pooled_files(swept_root, tmp_path):
     """--mode per_tok then the compression driver: the same flat vectors as pooled extraction."""
-    write_assay(tmp_path / "data", "SMALL_ASSAY", 20, seed=4)
-    extraction = run_driver("run_extraction_DMS.sh", "--root", str(tmp_path), "--datasets", "SMALL_ASSAY",
+    swept, _ = swept_root
+    shutil.copytree(swept / "data", tmp_path / "data")
+    extraction = run_driver("run_extraction_DMS.sh", "--root", str(tmp_path), "--datasets", "ASSAY_A",
                             "--models", "onehot", "--mode", "per_tok", "--quiet")
     assert extraction.returncode == 0, extraction.stdout + extraction.stderr
-    assert len(list((tmp_path / "embeddings" / "DMS" / "onehot" / "SMALL_ASSAY").glob("*.pt"))) == VARIANTS
-    compression = run_driver("run_compression_DMS.sh", "--root", str(tmp_path), "--datasets", "SMALL_ASSAY",
+    assert len(list((tmp_path / "embeddings" / "DMS" / "onehot" / "ASSAY_A").glob("*.pt"))) == VARIANTS
+    compression = run_driver("run_compression_DMS.sh", "--root", str(tmp_path), "--datasets", "ASSAY_A",
                              "--models", "onehot", "--quiet")
     assert compression.returncode == 0, compression.stdout + compression.stderr
     assert summary(compression.stdout) == (1, 0)
-    name = "embed_layer_0_flat.pkl"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "extract.py"), "onehot",
-                    str(tmp_path / "data" / "DMS_mut_sequences" / "SMALL_ASSAY_muts.fasta"), str(tmp_path / "pooled"),
-                    "--repr_layers", "0", "--pool", "flat", "--quiet"], check=True, env=driver_environment())
-    with open(tmp_path / "pooled" / name, "rb") as pooled, \
-            open(tmp_path / "embeddings" / "DMS_compressed" / "onehot" / "SMALL_ASSAY" / name, "rb") as compressed:
+    files = [root / "embeddings" / "DMS_compressed" / "onehot" / "ASSAY_A" / "embed_layer_0_flat.pkl"
+             for root in (swept, tmp_path)]
+    with open(files[0], "rb") as pooled, open(files[1], "rb") as compressed:
         expected, found = pickle.load(pooled), pickle.load(compressed)
     assert expected.keys() == found.keys()
     assert all(np.allclose(expected[key], found[key]) for key in expected)
