@@ -15,6 +15,7 @@ ratio new/old and whether both wrote the same per-fold metrics.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -39,7 +40,8 @@ METRICS = ["Dataset", "Embedding_model", "Compression_method", "R2_score_test", 
 def create_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    parser.add_argument("--mirror", default=str(REPO.parent / "shared" / "data"), help="offline data mirror root")
+    parser.add_argument("--mirror", default=os.environ.get("PLMTRANSFER_MIRROR", str(REPO.parent / "shared" / "data")),
+                        help="offline data mirror root [PLMTRANSFER_MIRROR]")
     parser.add_argument("--assays", nargs="+", default=DEMO_ASSAYS, help="DMS assays of the sweep")
     parser.add_argument("--variants", type=int, default=300, help="variants kept per assay (first rows)")
     parser.add_argument("--jobs", type=int, default=2, help="--jobs of both drivers")
@@ -65,8 +67,8 @@ def prepare_data(mirror: Path, assays: list[str], variants: int, data: Path) -> 
                     str(mirror / "dms"), "--out-dir", str(data), "--offline", "--quiet"], check=True)
     for assay in assays:
         metadata = data / "DMS_metadata" / f"{assay}_metadata.csv"
-        frame = pd.read_csv(metadata, index_col=0).head(variants)
-        frame.to_csv(metadata)
+        frame = pd.read_csv(metadata).head(variants)
+        frame.to_csv(metadata, index=False)
         fasta = "".join(f">{row.ID}\n{row.sequence}\n" for row in frame.itertuples())
         (data / "DMS_mut_sequences" / f"{assay}_muts.fasta").write_text(fasta)
 
