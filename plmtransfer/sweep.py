@@ -106,6 +106,9 @@ def create_parser(name: str, set_name: str, stage: str) -> DriverParser:
                         help="print the jobs and commands that would run, run nothing [PLMTRANSFER_DRY_RUN=1]")
     parser.add_argument("--quiet", action="store_true", default=env("QUIET") == "1",
                         help="only the summary and errors [PLMTRANSFER_QUIET=1]")
+    parser.add_argument("--verbose", action="store_true", default=env("VERBOSE") == "1",
+                        help="all of Snakemake's output (default: one line per job started or failed) "
+                        "[PLMTRANSFER_VERBOSE=1]")
     return parser
 
 
@@ -249,11 +252,31 @@ def read_outcome(lines: list[str]) -> Outcome:
     return outcome
 
 
-def run_snakemake(command: list[str], quiet: bool) -> tuple[int, list[str]]:
-    """Run Snakemake, echoing its output unless quiet; return its exit status and output lines.
+def progress_line(line: str, root: Path, name: str, dry_run: bool) -> str | None:
+    """What the drivers show of one line of Snakemake's output (None: nothing).
 
-    SIGINT and SIGTERM are passed on to Snakemake, and its output is read to the end: Snakemake
-    then stops its jobs, marks them incomplete and releases its lock, so a re-run resumes.
+    A job's start as ``running <label> (log: <path>)`` (in a dry run, its command instead), a
+    failure as ``FAILED <rule> (log: <path>)``, and the ``N of M steps`` progress.
+    """
+    if dry_run:
+        command = line.removeprefix("Shell command: ").strip()
+        return command if line.startswith("Shell command: ") and command != "None" else None
+    if match := re.fullmatch(r"\s+log: (\S+)", line):
+        return f"{name}: running {job_label('', match.group(1))} (log: {root / match.group(1)})"
+    if match := re.match(r"\s+log: (\S+) \(check log", line):
+        return f"{name}: FAILED {job_label('', match.group(1))} (log: {root / match.group(1)})"
+    if re.match(r"\d+ of \d+ steps", line):
+        return f"{name}: {line}"
+    return None
+
+
+def run_snakemake(command: list[str], output: str, root: Path, name: str, dry_run: bool) -> tuple[int, list[str]]:
+    """Run Snakemake; return its exit status and output lines.
+
+    ``output``: ``quiet`` shows nothing, ``progress`` the job starts, failures and progress
+    (:func:`progress_line`), ``verbose`` all of Snakemake's output. SIGINT and SIGTERM are passed
+    on to Snakemake and its output is read to the end: Snakemake then stops its jobs, deletes
+    their partial outputs, marks them incomplete and releases its lock, so a re-run resumes.
     """
     lines = []
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
@@ -264,8 +287,10 @@ def run_snakemake(command: list[str], quiet: bool) -> tuple[int, list[str]]:
         try:
             for line in process.stdout:
                 lines.append(line.rstrip("\n"))
-                if not quiet:
+                if output == "verbose":
                     print(line, end="", flush=True)
+                elif output == "progress" and (shown := progress_line(lines[-1], root, name, dry_run)):
+                    print(shown, flush=True)
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -335,14 +360,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: nothing to run: {'no data set present' if plan.models else 'no usable model'}")
         return report(name, plan, Outcome(), 0, root, args.dry_run)
     if args.dry_run and not args.quiet:
-        print(f"{name}: dry run: printing the jobs and commands, running nothing")
+        print(f"{name}: dry run: printing the commands that would run, running nothing")
     if not args.dry_run:
         root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="plmtransfer-sweep-") as scratch:
         config_path = Path(scratch) / "config.yaml"
         config_path.write_text(yaml.safe_dump(plan.config, sort_keys=False))
         command = snakemake_command(args, plan, set_name, stage, root, profile, config_path)
-        status, lines = run_snakemake(command, args.quiet)
+        output = "quiet" if args.quiet else "verbose" if args.verbose else "progress"
+        status, lines = run_snakemake(command, output, root, name, args.dry_run)
     return report(name, plan, read_outcome(lines), status, root, args.dry_run)
 
 

@@ -67,9 +67,8 @@ def summary(output: str) -> tuple[int, int]:
 
 
 def shell_commands(output: str, script: str) -> list[str]:
-    """The stage commands of a dry run (Snakemake's ``Shell command:`` lines) that run ``script``."""
-    return [line.split("Shell command: ", 1)[1].strip() for line in output.splitlines()
-            if line.startswith("Shell command: ") and script in line]
+    """The stage commands a dry run prints that run ``script``."""
+    return [line for line in output.splitlines() if f"/scripts/{script} " in line and " > logs/" in line]
 
 
 def mtimes(root: Path, *patterns: str) -> dict[Path, int]:
