@@ -192,3 +192,35 @@ def test_slurm_profile_requests_a_gpu_partition_for_extraction(tmp_path):
     assert "gpu=1" in resources["extract_PISCES_esm2_8M_L6"]
     assert "slurm_partition=CPU_PARTITION" in resources["extract_PISCES_onehot_L0"]  # no weights, no GPU
     assert "slurm_account=ACCOUNT" in resources["lassoCV_PISCES_random_onehot_L0"]
+
+
+def test_regression_scripts_take_several_inputs_in_one_process(tmp_path, monkeypatch):
+    """reg_lassoCV.py -i A B -o A' B' writes what two single runs write; sampling takes --sizes."""
+    import pickle
+
+    import numpy as np
+    import pandas as pd
+
+    from plmtransfer.command import run_stage
+
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    rng = np.random.default_rng(0)
+    ids = [f"v{index}" for index in range(60)]
+    features = rng.normal(size=(60, 8))
+    pd.DataFrame({"ID": ids, "target": features[:, 0] + rng.normal(0, 0.1, 60)}).to_csv(tmp_path / "m.csv")
+    inputs = []
+    for method, scale in (("mean", 1.0), ("bos", 3.0)):
+        inputs.append(tmp_path / f"embed_layer_1_{method}.pkl")
+        with open(inputs[-1], "wb") as handle:
+            pickle.dump(dict(zip(ids, features * scale, strict=True)), handle)
+    common = ["-m", str(tmp_path / "m.csv"), "--quiet", "-j", "1"]
+    assert run_stage("reg_lassoCV.py", ["-i", *map(str, inputs), "-o", str(tmp_path / "a.csv"),
+                                        str(tmp_path / "b.csv"), *common]) == 0
+    assert run_stage("reg_lassoCV.py", ["-i", str(inputs[1]), "-o", str(tmp_path / "single.csv"), *common]) == 0
+    columns = ["R2_score_test", "rho_score_test", "Compression_method"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "b.csv")[columns],
+                                  pd.read_csv(tmp_path / "single.csv")[columns])
+    assert set(pd.read_csv(tmp_path / "a.csv")["Compression_method"]) == {"mean"}
+    assert run_stage("reg_lassoCV_sampling.py", ["-i", str(inputs[0]), "-o", str(tmp_path / "s.csv"),
+                                                 "--sizes", "20", *common]) == 0
+    assert set(pd.read_csv(tmp_path / "s.csv")["Sample_size"]) == {20, 60}
