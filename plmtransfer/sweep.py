@@ -2,7 +2,7 @@
 
 ``run_<stage>_<SET>.sh`` calls ``python -m plmtransfer.sweep SET STAGE NAME [flags]``. The flags
 (``--root``, ``--datasets``, ``--models``, ...; ``PLMTRANSFER_*`` environment variables) become
-Snakemake targets and ``--config`` values; Snakemake decides what is out of date and runs it
+Snakemake targets and a config file over ``config/study.yaml``; Snakemake decides what is out of date and runs it
 (``--keep-going``, ``--rerun-triggers mtime``, ``--rerun-incomplete``); its output is read back
 for a summary that names each failed job and its log, and the methods each model got.
 Exit status: 0, 1 when anything failed, 2 for a usage error.
