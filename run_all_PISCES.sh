@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# run_all_PISCES.sh — the whole PISCES sweep: extraction -> compression -> lassoCV -> stats.
-# Every stage runs even if an earlier one had failed items (their dependants fail with a
-# clear "missing input" line, the rest go on); the exit status is 1 if any stage failed.
-# All options of the stage drivers are accepted (see ./run_extraction_PISCES.sh --help);
-# --mode pool|per_tok is passed to the extraction driver.
+# run_all_PISCES.sh — PISCES: the whole sweep: every stage in one Snakemake run.
+# A face over the Snakemake workflow (workflow/Snakefile, config/study.yaml); see --help and docs/drivers.md.
 set -euo pipefail
-exec bash "$(dirname "${BASH_SOURCE[0]}")/scripts/run_all.sh" PISCES "extraction compression lassoCV stats" "$0" "$@"
+# shellcheck source=scripts/driver_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/scripts/driver_lib.sh"
+dl_run PISCES all "$0" "$@"

@@ -108,7 +108,7 @@ bash "$here/run_extraction_DMS.sh" "${common[@]}" --jobs 1 --models "$model:6:me
 bash "$here/run_extraction_DMS.sh" "${common[@]}" --mode per_tok --models "onehot:0" || status=1
 
 say "3/6 compression: one-hot per-token files -> mean, maxPool, flat (ESM-2 8M was pooled above)"
-bash "$here/run_compression_DMS.sh" "${common[@]}" --models "$models" || status=1
+bash "$here/run_compression_DMS.sh" "${common[@]}" --models "onehot:0:mean,maxPool,flat" || status=1
 
 say "4/6 regression: LassoCV, 5 outer folds, per assay x model x method"
 bash "$here/run_lassoCV_DMS.sh" "${common[@]}" --models "$models" || status=1

@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
-# run_extraction_DMS.sh — extract embeddings of each DMS assay for each model (scripts/extract.py).
+# run_extraction_DMS.sh — DMS: extract embeddings for each model (scripts/extract.py).
+# A face over the Snakemake workflow (workflow/Snakefile, config/study.yaml); see --help and docs/drivers.md.
 set -euo pipefail
-DL_SET=DMS
-DL_STAGE=extraction
-DL_NAME="$(basename "$0")"
-DL_DESCRIPTION="run_extraction_DMS.sh: extract embeddings of each DMS assay for each model (scripts/extract.py)."
 # shellcheck source=scripts/driver_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/driver_lib.sh"
-# shellcheck source=scripts/extraction_driver.sh
-source "$(dirname "${BASH_SOURCE[0]}")/scripts/extraction_driver.sh"
+dl_run DMS extraction "$0" "$@"

@@ -1,15 +1,7 @@
 #!/usr/bin/env bash
-# run_lassoCV_DMS.sh — LassoCV regression (scripts/reg_lassoCV.py) per assay, model and compression method.
+# run_lassoCV_DMS.sh — DMS: LassoCV regression (scripts/reg_lassoCV.py) per data set, model and method.
+# A face over the Snakemake workflow (workflow/Snakefile, config/study.yaml); see --help and docs/drivers.md.
 set -euo pipefail
-DL_SET=DMS
-DL_STAGE=lassoCV
-DL_NAME="$(basename "$0")"
-DL_DESCRIPTION="run_lassoCV_DMS.sh: LassoCV regression (scripts/reg_lassoCV.py) per assay, model and compression method."
 # shellcheck source=scripts/driver_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/driver_lib.sh"
-
-DL_REG_SCRIPT=reg_lassoCV.py
-DL_REG_RESULTS=lassoCV
-dl_start "$@"
-dl_each_model dl_regression_model
-dl_finish
+dl_run DMS lassoCV "$0" "$@"

@@ -704,9 +704,9 @@ def fast_outer_folds(result_of: Callable[[splits.Split], dict], folds: list[spli
             yield from pool.map(result_of, folds)
 
 
-def sample_sizes(n_rows: int) -> list[int]:
-    """The study's learning-curve sizes below ``n_rows``, then ``n_rows`` itself."""
-    return [size for size in STUDY_SAMPLE_SIZES if size < n_rows] + [n_rows]
+def sample_sizes(n_rows: int, sizes: Sequence[int] = STUDY_SAMPLE_SIZES) -> list[int]:
+    """The learning-curve sizes (the study's by default) below ``n_rows``, then ``n_rows`` itself."""
+    return [size for size in sizes if size < n_rows] + [n_rows]
 
 
 def label_results(results: pd.DataFrame, method: str, dataset: str | None,
@@ -780,7 +780,8 @@ def run(embeddings_path: str | Path, metadata_path: str | Path, options: Options
 def run_sampling(embeddings_path: str | Path, metadata_path: str | Path,
                  options: Options = Options(), dataset: str | None = None,
                  embedding_model: str | None = None,
-                 progress: Callable | None = None) -> pd.DataFrame:
+                 progress: Callable | None = None,
+                 sizes: Sequence[int] = STUDY_SAMPLE_SIZES) -> pd.DataFrame:
     """The study's ``reg_LassoCV_sampling.py``: the protocol on random subsets of growing size.
 
     Each size draws metadata rows with ``DataFrame.sample(n, random_state=42)`` and joins them
@@ -790,7 +791,7 @@ def run_sampling(embeddings_path: str | Path, metadata_path: str | Path,
     source = f"{metadata_path} x {embeddings_path}"
     joined_table(metadata, embeddings, scores, source, options, options.max_missing)
     parts = []
-    sizes = sample_sizes(len(metadata))
+    sizes = sample_sizes(len(metadata), sizes)
     for size in progress(sizes) if progress else sizes:
         sampled = metadata.sample(n=size, random_state=RANDOM_STATE)
         table = joined_table(sampled, embeddings, scores, f"{source} (sample of {size})", options, 1.0)

@@ -61,6 +61,16 @@ def _contrast_sets(per_fold: pd.DataFrame, method_reference: str, model_referenc
     return fits
 
 
+def methods_by_model(per_fold: pd.DataFrame) -> pd.DataFrame:
+    """One row per model: the compression methods found in its results and its number of data sets.
+
+    Says at a glance which baseline a run produced (e.g. one-hot ``flat`` or ``mean``).
+    """
+    grouped = per_fold.groupby("Embedding_model", sort=True)
+    return pd.DataFrame({"methods": grouped["Compression_method"].agg(lambda m: ", ".join(sorted(set(m)))),
+                         "n_datasets": grouped["Dataset"].nunique()}).reset_index()
+
+
 def run_report(results_dir: str | Path, out_dir: str | Path, figures_dir: str | Path,
                sampling_dir: str | Path | None = None, metadata_dir: str | Path | None = None,
                response: str = "R2_score_test", method_reference: str = "mean",
@@ -77,6 +87,7 @@ def run_report(results_dir: str | Path, out_dir: str | Path, figures_dir: str | 
     _write(per_fold, out_dir / "per_fold.csv", written)
     summary = summarise_by(per_fold, response)
     _write(summary, out_dir / "summary_by_model_method.csv", written)
+    _write(methods_by_model(per_fold), out_dir / "methods_by_model.csv", written)
     random_models = sorted(per_fold.loc[per_fold["Random_weights"], "Embedding_model"].unique())
     if random_models:
         notes.append(f"models with RANDOM weights (test only, not results): {', '.join(random_models)}")

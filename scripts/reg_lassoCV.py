@@ -26,11 +26,12 @@ from plmtransfer.options import CV_SCHEMES, FEATURE_SETS, REGRESSORS, SCALINGS
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags shared by reg_lassoCV.py and reg_lassoCV_sampling.py."""
-    parser.add_argument("-i", "--input", required=True,
+    parser.add_argument("-i", "--input", required=True, nargs="+",
                         help="compressed embeddings: .pkl/.pt dict {ID: vector}, .npz (ids + matrix) "
-                        "or .csv whose first column is ID")
+                        "or .csv whose first column is ID; several (one per method) run in one process")
     parser.add_argument("-m", "--metadata", required=True, help="metadata CSV with columns ID and target")
-    parser.add_argument("-o", "--output", required=True, help="output CSV (directories are created)")
+    parser.add_argument("-o", "--output", required=True, nargs="+",
+                        help="output CSV (directories are created), one per --input in the same order")
     parser.add_argument("--dataset", default=None, help="fill a Dataset column with this name")
     parser.add_argument("--embedding-model", default=None,
                         help="fill an Embedding_model column with this name (e.g. esm2_150M)")
@@ -78,6 +79,13 @@ def progress_bar(args: argparse.Namespace, description: str):
     return lambda items: tqdm(items, desc=description, unit="fold" if "fold" in description else "size")
 
 
+def input_output_pairs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(input, output) pairs of -i/-o; a usage error unless both name as many files."""
+    if len(args.input) != len(args.output):
+        parser.error(f"-i names {len(args.input)} files but -o names {len(args.output)}: give one output per input")
+    return list(zip(args.input, args.output, strict=True))
+
+
 def create_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
@@ -86,16 +94,18 @@ def create_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the protocol on one embedding file and write the per-fold results."""
-    args = create_parser().parse_args(argv)
+    """Run the protocol on each embedding file and write its per-fold results."""
+    parser = create_parser()
+    args = parser.parse_args(argv)
     from plmtransfer import regress  # scikit-learn: after parsing, so --help is instant
 
-    results = regress.run(args.input, args.metadata, options_from(args), args.dataset,
-                          args.embedding_model, progress_bar(args, "outer folds"))
-    write_dataframe_csv(results, args.output)
-    if not args.quiet:
-        print(f"mean test R2 {results['R2_score_test'].mean():.3f}, rho "
-              f"{results['rho_score_test'].mean():.3f} -> {args.output}")
+    for input_path, output in input_output_pairs(parser, args):
+        results = regress.run(input_path, args.metadata, options_from(args), args.dataset,
+                              args.embedding_model, progress_bar(args, "outer folds"))
+        write_dataframe_csv(results, output)
+        if not args.quiet:
+            print(f"mean test R2 {results['R2_score_test'].mean():.3f}, rho "
+                  f"{results['rho_score_test'].mean():.3f} -> {output}")
     return 0
 
 

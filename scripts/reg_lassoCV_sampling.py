@@ -19,6 +19,7 @@ from pathlib import Path
 
 from plmtransfer.cli import HelpFormatter, add_version, run_cli
 from plmtransfer.io import write_dataframe_csv
+from plmtransfer.options import STUDY_SAMPLE_SIZES
 
 
 def _load_sibling(name: str):
@@ -36,20 +37,24 @@ def create_parser() -> argparse.ArgumentParser:
     """The command-line interface (the flags of reg_lassoCV.py)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     regression_script.add_common_arguments(parser)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(STUDY_SAMPLE_SIZES), metavar="N",
+                        help="subsample sizes below the number of metadata rows (that number is always added)")
     return add_version(parser)
 
 
 def main(argv=None) -> int:
-    """Run the protocol at every sample size and write all per-fold rows."""
-    args = create_parser().parse_args(argv)
+    """Run the protocol at every sample size of each embedding file and write all per-fold rows."""
+    parser = create_parser()
+    args = parser.parse_args(argv)
     from plmtransfer import regress  # scikit-learn: after parsing, so --help is instant
 
-    results = regress.run_sampling(args.input, args.metadata, regression_script.options_from(args),
-                                   args.dataset, args.embedding_model,
-                                   regression_script.progress_bar(args, "sample sizes"))
-    write_dataframe_csv(results, args.output)
-    if not args.quiet:
-        print(f"{results['Sample_size'].nunique()} sample sizes -> {args.output}")
+    for input_path, output in regression_script.input_output_pairs(parser, args):
+        results = regress.run_sampling(input_path, args.metadata, regression_script.options_from(args),
+                                       args.dataset, args.embedding_model,
+                                       regression_script.progress_bar(args, "sample sizes"), args.sizes)
+        write_dataframe_csv(results, output)
+        if not args.quiet:
+            print(f"{results['Sample_size'].nunique()} sample sizes -> {output}")
     return 0
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from plmtransfer.cli import HelpFormatter, add_version, run_cli
 from plmtransfer.io import write_dataframe_csv
@@ -149,6 +150,8 @@ def run_datasize(args) -> None:
 
 def run_report(args) -> None:
     """Run the whole statistics stage and print every path written."""
+    import pandas as pd
+
     from plmtransfer import report
 
     paths, notes = report.run_report(args.results_dir, args.out_dir, args.figures_dir,
@@ -158,6 +161,9 @@ def run_report(args) -> None:
     warn(notes)
     for path in paths:
         print(path)
+    methods = pd.read_csv(Path(args.out_dir) / "methods_by_model.csv")
+    print("methods per model: " + "; ".join(f"{row.Embedding_model}: {row.methods}"
+                                            for row in methods.itertuples()))
 
 
 def main(argv=None) -> int:

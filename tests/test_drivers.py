@@ -1,4 +1,4 @@
-"""The bash drivers on a tiny configuration: two generated assays, the tiny test model, one-hot."""
+"""The bash drivers over the Snakemake workflow on a tiny configuration: generated assays, tiny test model, one-hot."""
 
 from __future__ import annotations
 
@@ -6,20 +6,24 @@ import os
 import pickle
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from plmtransfer.command import run_stage
 from plmtransfer.registry import MODELS
 
 REPO = Path(__file__).resolve().parents[1]
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 ASSAYS = {"ASSAY_A": 30, "ASSAY_B": 36}
 VARIANTS = 60
+METRICS = ["R2_score_train", "R2_score_test", "rho_score_test", "Compression_method", "Dataset", "Embedding_model"]
 
 
 def write_assay(data: Path, name: str, length: int, seed: int, bad_sequence: bool = False) -> None:
@@ -43,23 +47,39 @@ def write_assay(data: Path, name: str, length: int, seed: int, bad_sequence: boo
     (data / "DMS_mut_sequences" / f"{name}_muts.fasta").write_text(fasta)
 
 
+def driver_environment(env: dict | None = None) -> dict:
+    """This interpreter as PYTHON, the repository importable, no downloads."""
+    return {**os.environ, "PYTHON": sys.executable, "PLMTRANSFER_OFFLINE": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])), **(env or {})}
+
+
 def run_driver(script: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run a top-level driver with this interpreter as PYTHON; return the completed process."""
-    environment = {**os.environ, "PYTHON": sys.executable, **(env or {})}
+    """Run a top-level driver; return the completed process."""
     return subprocess.run(["bash", str(REPO / script), *args], capture_output=True, text=True,
-                          env=environment, check=False, timeout=600)
+                          env=driver_environment(env), check=False, timeout=600)
 
 
-def summary_counts(output: str) -> list[tuple[int, int, int]]:
-    """(done, skipped, failed) of every summary line in a driver's output."""
-    return [tuple(map(int, match)) for match in
-            re.findall(r"summary: (\d+) done, (\d+) skipped \(up to date\), (\d+) failed", output)]
+def summary(output: str) -> tuple[int, int]:
+    """(done, failed) of the driver's summary line."""
+    match = re.search(r"summary: (\d+) done, (\d+) failed", output)
+    assert match, output
+    return int(match.group(1)), int(match.group(2))
+
+
+def shell_commands(output: str, script: str) -> list[str]:
+    """The stage commands a dry run prints that run ``script``."""
+    return [line for line in output.splitlines() if f"/scripts/{script} " in line and " > logs/" in line]
+
+
+def mtimes(root: Path, *patterns: str) -> dict[Path, int]:
+    """Modification times (ns) of the files under ``root`` matching the glob patterns."""
+    return {path: path.stat().st_mtime_ns for pattern in patterns for path in root.glob(pattern)}
 
 
 @pytest.fixture(scope="module")
 def models_arg(tiny_model) -> str:
-    """The --models value of the tiny configuration."""
-    return f"{tiny_model}:2:mean onehot:0:flat"
+    """The --models value of the tiny configuration: onehot named without methods (#21: it runs flat)."""
+    return f"{tiny_model}:2:mean onehot"
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +94,10 @@ def swept_root(tmp_path_factory, models_arg):
 
 
 def test_full_sweep_creates_every_output(swept_root, tiny_model):
-    """Extraction, compression (pooled at extraction), regression, learning curves, stats."""
+    """Extraction (pooled), regression, learning curves and stats on two small assays.
+
+    #21 end to end: one-hot is named without methods (``onehot``) and gives ``_flat.csv`` results.
+    """
     root, completed = swept_root
     assert completed.returncode == 0, completed.stdout + completed.stderr
     model = tiny_model.stem
@@ -89,119 +112,212 @@ def test_full_sweep_creates_every_output(swept_root, tiny_model):
             assert {np.asarray(v).shape for v in vectors.values()} == {(dim,)}
             result = pd.read_csv(root / "results" / "lassoCV" / "DMS" / model_dir / f"{assay}_{method}.csv")
             assert len(result) == 5
-            assert set(result["Dataset"]) == {assay}
-            assert set(result["Embedding_model"]) == {model_dir}
+            assert set(result["Dataset"]) == {assay} and set(result["Embedding_model"]) == {model_dir}
             sampling = pd.read_csv(root / "results" / "lassoCV_sampling" / "DMS" / model_dir
                                    / f"{assay}_{method}.csv")
             assert set(sampling["Sample_size"]) == {32, VARIANTS}
-            assert (root / "logs" / "lassoCV" / model_dir / f"{assay}_{method}.log").is_file()
+            assert (root / "logs" / "lassoCV" / model_dir / f"{assay}.log").is_file()
+    assert not list((root / "results").rglob("onehot/*_mean.csv"))  # not amino-acid composition
     assert (root / "results" / "stats" / "DMS" / ".complete").is_file()
+    assert f"methods per model: {model}: mean; onehot: flat" in (root / "logs" / "stats" / "DMS.log").read_text()
+    methods = pd.read_csv(root / "results" / "stats" / "DMS" / "methods_by_model.csv")
+    assert methods.to_dict("list") == {"Embedding_model": [model, "onehot"], "methods": ["mean", "flat"],
+                                       "n_datasets": [2, 2]}
     assert list((root / "figures" / "DMS").glob("*.png"))
     assert not (root / "embeddings" / "DMS").exists()  # pooled: no per-token dump
-    # extraction 4 items, compression 4 skipped, regression 4, sampling 4, stats 1
-    assert summary_counts(completed.stdout) == [(4, 0, 0), (0, 4, 0), (4, 0, 0), (4, 0, 0), (1, 0, 0)]
+    # 4 extractions, 4 regressions and 4 learning curves (one job per assay x model), 1 report
+    assert summary(completed.stdout) == (13, 0)
+    assert f"methods: {model} (layer 2): mean; onehot (layer 0): flat" in completed.stdout
 
 
-def test_second_run_skips_everything(swept_root, models_arg):
+def test_results_equal_the_stage_commands_run_by_hand(swept_root, tiny_model, tmp_path, monkeypatch):
+    """The workflow's files hold the values of extract.py and reg_lassoCV.py run by hand (in this process)."""
+    root, _ = swept_root
+    monkeypatch.setattr(sys, "argv", list(sys.argv))  # run_stage sets the stage's argv
+    fasta = root / "data" / "DMS_mut_sequences" / "ASSAY_A_muts.fasta"
+    metadata = root / "data" / "DMS_metadata" / "ASSAY_A_metadata.csv"
+    pairs = ((str(tiny_model), tiny_model.stem, 2, "mean"), ("onehot", "onehot", 0, "flat"))
+    for model, model_dir, layer, method in pairs:
+        name = f"embed_layer_{layer}_{method}.pkl"
+        assert run_stage("extract.py", [model, str(fasta), str(tmp_path / model_dir), "--repr_layers", str(layer),
+                                        "--pool", method, "--quiet"]) == 0
+        with open(tmp_path / model_dir / name, "rb") as mine, \
+                open(root / "embeddings" / "DMS_compressed" / model_dir / "ASSAY_A" / name, "rb") as theirs:
+            by_hand, workflow = pickle.load(mine), pickle.load(theirs)
+        assert by_hand.keys() == workflow.keys()
+        assert all(np.array_equal(by_hand[key], workflow[key]) for key in by_hand)
+        assert run_stage("reg_lassoCV.py", ["-i", str(tmp_path / model_dir / name), "-m", str(metadata),
+                                            "-o", str(tmp_path / f"{model_dir}.csv"), "--dataset", "ASSAY_A",
+                                            "--embedding-model", model_dir, "--quiet"]) == 0
+        expected = pd.read_csv(tmp_path / f"{model_dir}.csv")[METRICS]
+        found = pd.read_csv(root / "results" / "lassoCV" / "DMS" / model_dir / f"ASSAY_A_{method}.csv")[METRICS]
+        pd.testing.assert_frame_equal(found, expected)
+
+
+def test_second_run_does_nothing(swept_root, models_arg):
     """Nothing is redone when every output exists and is newer than its inputs."""
     root, _ = swept_root
-    completed = run_driver("run_all_DMS.sh", "--root", str(root), "--datasets", "all",
-                           "--models", models_arg, "--quiet")
+    before = mtimes(root, "embeddings/**/*.pkl", "results/**/*.csv")
+    completed = run_driver("run_all_DMS.sh", "--root", str(root), "--datasets", "all", "--models", models_arg,
+                           "--quiet")
     assert completed.returncode == 0, completed.stderr
-    assert summary_counts(completed.stdout) == [(0, 4, 0), (0, 4, 0), (0, 4, 0), (0, 4, 0), (0, 1, 0)]
+    assert "summary: 0 done, 0 failed (everything up to date)" in completed.stdout
+    assert mtimes(root, "embeddings/**/*.pkl", "results/**/*.csv") == before
 
 
-def test_resume_redoes_only_missing_or_stale(swept_root, models_arg, tiny_model):
-    """A deleted result and a result whose embedding changed are redone, nothing else."""
+def test_resume_redoes_only_missing_or_changed(swept_root, models_arg, tiny_model):
+    """A deleted result and a result whose embedding changed since are redone, nothing else."""
     root, _ = swept_root
     results = root / "results" / "lassoCV" / "DMS"
     (results / "onehot" / "ASSAY_A_flat.csv").unlink()
     stale = results / tiny_model.stem / "ASSAY_B_mean.csv"
-    old = stale.stat().st_mtime - 100
-    os.utime(stale, (old, old))
-    completed = run_driver("run_lassoCV_DMS.sh", "--root", str(root), "--datasets", "all",
-                           "--models", models_arg)
+    embedding = root / "embeddings" / "DMS_compressed" / tiny_model.stem / "ASSAY_B" / "embed_layer_2_mean.pkl"
+    with open(embedding, "rb") as handle:
+        vectors = pickle.load(handle)
+    with open(embedding, "wb") as handle:
+        pickle.dump({label: vector * 2 for label, vector in vectors.items()}, handle)
+    untouched = results / "onehot" / "ASSAY_B_flat.csv"
+    before = untouched.stat().st_mtime_ns
+    completed = run_driver("run_lassoCV_DMS.sh", "--root", str(root), "--datasets", "all", "--models", models_arg,
+                           "--quiet")
     assert completed.returncode == 0, completed.stderr
-    assert summary_counts(completed.stdout) == [(2, 2, 0)]
-    assert "running onehot/ASSAY_A_flat" in completed.stdout
-    assert f"running {tiny_model.stem}/ASSAY_B_mean" in completed.stdout
+    assert summary(completed.stdout) == (2, 0)
     assert (results / "onehot" / "ASSAY_A_flat.csv").is_file()
+    assert stale.stat().st_mtime > embedding.stat().st_mtime
+    assert untouched.stat().st_mtime_ns == before
 
 
-def test_changed_fasta_is_extracted_again(swept_root, models_arg):
-    """Embeddings older than their FASTA are recomputed (with --overwrite), the rest skipped."""
+def test_changed_fasta_is_extracted_again(swept_root):
+    """Embeddings of a FASTA edited since are recomputed, the rest left alone (a mere touch is not a change)."""
     root, _ = swept_root
     fasta = root / "data" / "DMS_mut_sequences" / "ASSAY_B_muts.fasta"
-    compressed = sorted((root / "embeddings" / "DMS_compressed").glob("*/ASSAY_B/*.pkl"))
-    assert len(compressed) == 2
-    for path in compressed:
-        old = fasta.stat().st_mtime - 100
-        os.utime(path, (old, old))
-    completed = run_driver("run_extraction_DMS.sh", "--root", str(root), "--datasets", "all",
-                           "--models", models_arg)
+    compressed = root / "embeddings" / "DMS_compressed" / "onehot" / "ASSAY_B" / "embed_layer_0_flat.pkl"
+    others = mtimes(root, "embeddings/DMS_compressed/onehot/ASSAY_A/*.pkl")
+    os.utime(root / "data" / "DMS_mut_sequences" / "ASSAY_A_muts.fasta")  # newer, same content
+    records = fasta.read_text().splitlines(keepends=True)
+    fasta.write_text("".join(records[2:] + records[:2]))  # same records, another order
+    completed = run_driver("run_extraction_DMS.sh", "--root", str(root), "--datasets", "all", "--models", "onehot",
+                           "--quiet")
     assert completed.returncode == 0, completed.stderr
-    assert summary_counts(completed.stdout) == [(2, 2, 0)]
-    assert all(path.stat().st_mtime >= fasta.stat().st_mtime for path in compressed)
-    assert "--overwrite" in (root / "logs" / "extraction" / "onehot" / "ASSAY_B.log").read_text()
+    assert summary(completed.stdout) == (1, 0)
+    assert compressed.stat().st_mtime >= fasta.stat().st_mtime
+    assert mtimes(root, "embeddings/DMS_compressed/onehot/ASSAY_A/*.pkl") == others
+
+
+def test_a_killed_run_resumes_without_redoing_finished_jobs(tmp_path):
+    """SIGTERM mid-sweep stops cleanly; the re-run does the rest and leaves finished files alone."""
+    for seed, name in enumerate(("KILL_A", "KILL_B")):
+        write_assay(tmp_path / "data", name, 30, seed)
+    args = ["bash", str(REPO / "run_lassoCV_DMS.sh"), "--root", str(tmp_path), "--datasets", "all",
+            "--models", "onehot", "--quiet"]
+    process = subprocess.Popen(args, env=driver_environment(), start_new_session=True, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob("results/**/*.csv")) and time.monotonic() < deadline:  # a regression is running
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGTERM)
+    process.communicate(timeout=120)
+    finished = mtimes(tmp_path, "embeddings/**/*.pkl", "results/**/*.csv")
+    assert finished and len(finished) < 4  # 2 extractions, 2 regressions
+    completed = run_driver("run_lassoCV_DMS.sh", "--root", str(tmp_path), "--datasets", "all", "--models", "onehot",
+                           "--quiet")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert summary(completed.stdout) == (4 - len(finished), 0)
+    after = mtimes(tmp_path, "embeddings/**/*.pkl", "results/**/*.csv")
+    assert len(after) == 4 and all(after[path] == stamp for path, stamp in finished.items())
 
 
 def test_forced_failures_are_reported_and_the_sweep_goes_on(tmp_path):
-    """A bad FASTA and an unknown model fail, are logged and summarised; the rest is done."""
+    """A bad FASTA, an unprepared data set and an unknown model fail, with logs named; the rest is done."""
     write_assay(tmp_path / "data", "GOOD", 30, seed=1)
     write_assay(tmp_path / "data", "BROKEN", 30, seed=2, bad_sequence=True)
     completed = run_driver("run_extraction_DMS.sh", "--root", str(tmp_path), "--datasets",
-                           "GOOD,BROKEN,NOT_PREPARED", "--models", "onehot:0:mean no_such_model")
+                           "GOOD,BROKEN,NOT_PREPARED", "--models", "onehot:0:mean no_such_model", "--quiet")
     assert completed.returncode == 1
-    assert summary_counts(completed.stdout) == [(1, 0, 3)]
+    assert summary(completed.stdout) == (1, 3)
     assert (tmp_path / "embeddings" / "DMS_compressed" / "onehot" / "GOOD" / "embed_layer_0_mean.pkl").is_file()
     failures = completed.stderr
     assert "no_such_model: unknown model" in failures
-    assert "NOT_PREPARED: input missing" in failures
+    assert f"prepare DMS/NOT_PREPARED: log: {tmp_path}/logs/prepare/DMS/NOT_PREPARED.log" in failures
     log = tmp_path / "logs" / "extraction" / "onehot" / "BROKEN.log"
-    assert "onehot/BROKEN: exit 2" in failures and str(log) in failures
+    assert f"extraction onehot/BROKEN: log: {log}" in failures
     assert "'*'" in log.read_text()
     assert not list((tmp_path / "embeddings" / "DMS_compressed" / "onehot" / "BROKEN").glob("*.pkl"))
 
 
-def test_dry_run_prints_the_study_commands_and_runs_nothing(tmp_path):
+def test_dry_run_plans_the_study_defaults_and_runs_nothing(tmp_path):
     """Default models and methods reproduce the study; absent default assays are listed once."""
     write_assay(tmp_path / "data", "IF1_ECOLI", 30, seed=0)
     completed = run_driver("run_extraction_DMS.sh", "--root", str(tmp_path), "--dry-run")
     assert completed.returncode == 0, completed.stderr
-    lines = [line for line in completed.stdout.splitlines() if "extract.py" in line]
-    fasta = tmp_path / "data" / "DMS_mut_sequences" / "IF1_ECOLI_muts.fasta"
-    out = tmp_path / "embeddings" / "DMS_compressed"
+    lines = shell_commands(completed.stdout, "extract.py")
+    fasta = "data/DMS_mut_sequences/IF1_ECOLI_muts.fasta"
+    out = "embeddings/DMS_compressed"
     expected = [
         f"{sys.executable} {REPO}/scripts/extract.py esm1v_650M {fasta} {out}/esm1v_650M/IF1_ECOLI "
-        "--repr_layers 33 --pool mean",
+        "--repr_layers 33 --pool mean --overwrite",
         f"{sys.executable} {REPO}/scripts/extract.py esm2_150M {fasta} {out}/esm2_150M/IF1_ECOLI "
         "--repr_layers 30 --pool mean maxPool bos pca1 pca2 rbf1 rbf2 sigmoid1 sigmoid2 "
-        "iDCT1 iDCT2 iDCT3 iDCT4 iDCT5",
-        f"{sys.executable} {REPO}/scripts/extract.py esm2_15B {fasta} {out}/esm2_15B/IF1_ECOLI "
-        "--repr_layers 48 --pool mean",
+        "iDCT1 iDCT2 iDCT3 iDCT4 iDCT5 --overwrite",
         f"{sys.executable} {REPO}/scripts/extract.py onehot {fasta} {out}/onehot/IF1_ECOLI "
-        "--repr_layers 0 --pool flat",
+        "--repr_layers 0 --pool flat --overwrite",
     ]
     assert len(lines) == 8
     for line in expected:
-        assert line in lines
+        assert any(found.startswith(line) for found in lines), line
+    assert "summary: 8 jobs to run (dry run)" in completed.stdout
     assert completed.stdout.count("39 of 40 default data sets are not in") == 1
     assert not (tmp_path / "embeddings").exists() and not (tmp_path / "logs").exists()
 
 
+@pytest.mark.parametrize("set_name, onehot", [("DMS", "flat"), ("PISCES", "mean")])
+def test_models_named_explicitly_get_their_study_methods(tmp_path, set_name, onehot):
+    """#21: --models onehot runs flat on DMS and mean on PISCES; esm2_150M its 14 methods (dry run)."""
+    completed = run_driver(f"run_extraction_{set_name}.sh", "--root", str(tmp_path), "--dry-run",
+                           "--datasets", "PCP_length" if set_name == "PISCES" else "SOME_ASSAY",
+                           "--models", "onehot esm2_150M")
+    assert completed.returncode == 0, completed.stderr
+    study_methods = "mean maxPool bos pca1 pca2 rbf1 rbf2 sigmoid1 sigmoid2 iDCT1 iDCT2 iDCT3 iDCT4 iDCT5"
+    assert f"methods: onehot (layer 0): {onehot}; esm2_150M (layer 30): {study_methods.replace(' ', ', ')}" \
+        in completed.stdout
+    commands = shell_commands(completed.stdout, "extract.py")
+    assert any("onehot" in line and f"--pool {onehot} --overwrite" in line for line in commands)
+    assert any("esm2_150M" in line and f"--pool {study_methods} --overwrite" in line for line in commands)
+
+
+def test_per_token_route_gives_the_pooled_files(swept_root, tmp_path):
+    """--mode per_tok then the compression driver: the same flat vectors as pooled extraction."""
+    swept, _ = swept_root
+    shutil.copytree(swept / "data", tmp_path / "data")
+    extraction = run_driver("run_extraction_DMS.sh", "--root", str(tmp_path), "--datasets", "ASSAY_A",
+                            "--models", "onehot", "--mode", "per_tok", "--quiet")
+    assert extraction.returncode == 0, extraction.stdout + extraction.stderr
+    assert len(list((tmp_path / "embeddings" / "DMS" / "onehot" / "ASSAY_A").glob("*.pt"))) == VARIANTS
+    compression = run_driver("run_compression_DMS.sh", "--root", str(tmp_path), "--datasets", "ASSAY_A",
+                             "--models", "onehot", "--quiet")
+    assert compression.returncode == 0, compression.stdout + compression.stderr
+    assert summary(compression.stdout) == (1, 0)
+    files = [root / "embeddings" / "DMS_compressed" / "onehot" / "ASSAY_A" / "embed_layer_0_flat.pkl"
+             for root in (swept, tmp_path)]
+    with open(files[0], "rb") as pooled, open(files[1], "rb") as compressed:
+        expected, found = pickle.load(pooled), pickle.load(compressed)
+    assert expected.keys() == found.keys()
+    assert all(np.allclose(expected[key], found[key]) for key in expected)
+
+
 def test_environment_variables_override_the_defaults(tmp_path):
-    """PLMTRANSFER_* variables act like the flags; --methods applies to every model."""
+    """PLMTRANSFER_* variables act like the flags; --methods applies to every model (onehot drops bos)."""
     write_assay(tmp_path / "data", "ASSAY_A", 30, seed=0)
     completed = run_driver("run_lassoCV_DMS.sh", env={
         "PLMTRANSFER_ROOT": str(tmp_path), "PLMTRANSFER_DATASETS": "ASSAY_A",
         "PLMTRANSFER_MODELS": "esm2_8M onehot", "PLMTRANSFER_METHODS": "mean,bos",
         "PLMTRANSFER_DRY_RUN": "1", "PLMTRANSFER_STAGE_ARGS": "--cv contiguous"})
     assert completed.returncode == 0, completed.stderr
-    lines = [line for line in completed.stdout.splitlines() if "reg_lassoCV.py" in line]
-    assert [re.search(r"embed_layer_(\S+)\.pkl", line).group(1) for line in lines] == \
-        ["6_mean", "6_bos", "0_mean"]  # one-hot has no BOS token
-    assert all(line.endswith("--cv contiguous") for line in lines)
-    assert f"-o {tmp_path}/results/lassoCV/DMS/esm2_8M/ASSAY_A_bos.csv" in lines[1]
+    lines = shell_commands(completed.stdout, "reg_lassoCV.py")
+    assert sorted(re.findall(r"embed_layer_(\S+)\.pkl", " ".join(lines))) == ["0_mean", "6_bos", "6_mean"]
+    assert all(line.endswith("--cv contiguous > " + line.split(" > ")[-1]) for line in lines)
+    assert any("results/lassoCV/DMS/esm2_8M/ASSAY_A_mean.csv results/lassoCV/DMS/esm2_8M/ASSAY_A_bos.csv" in line
+               for line in lines)
 
 
 def test_usage_errors_exit_2(tmp_path):
@@ -209,14 +325,17 @@ def test_usage_errors_exit_2(tmp_path):
     completed = run_driver("run_lassoCV_DMS.sh", "--root", str(tmp_path), "--jobs", "zero")
     assert completed.returncode == 2
     assert completed.stderr.strip() == \
-        "run_lassoCV_DMS.sh: error: --jobs must be a positive integer, got 'zero'"
+        "run_lassoCV_DMS.sh: error: argument --jobs: must be a positive integer, got 'zero'"
+    unknown = run_driver("run_lassoCV_DMS.sh", "--root", str(tmp_path), "--profile", "no_such_profile")
+    assert unknown.returncode == 2 and "no Snakemake profile 'no_such_profile'" in unknown.stderr
 
 
 def test_drivers_read_the_model_registry(tmp_path):
     """A model known only to the registry (no driver lists it) is resolved with its last layer."""
     completed = run_driver("run_lassoCV_DMS.sh", "--root", str(tmp_path), "--dry-run",
                            "--datasets", "ABSENT", "--models", "unirep256")
-    assert "unknown model" not in completed.stderr
+    assert completed.returncode == 0, completed.stderr
+    assert "methods: unirep256 (layer 4): mean" in completed.stdout
     script = (REPO / "scripts" / "driver_lib.sh").read_text()
     assert not any(spec.name in script for spec in MODELS if spec.name != "onehot")
 

@@ -1,0 +1,226 @@
+"""The Snakemake workflow over config/study.yaml: the study's plan, lint, one home per list, the command."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import tomllib
+import yaml
+
+from plmtransfer import study
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((REPO / "config" / "study.yaml").read_text())
+STUDY_METHODS = ["mean", "maxPool", "bos", "pca1", "pca2", "rbf1", "rbf2", "sigmoid1", "sigmoid2",
+                 "iDCT1", "iDCT2", "iDCT3", "iDCT4", "iDCT5"]
+
+
+def snakemake(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run Snakemake on the repository's workflow in ``cwd``; return the completed process."""
+    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),
+                           "--directory", str(cwd), *args], capture_output=True, text=True, check=False,
+                          timeout=600)
+
+
+def dry_run_jobs(output: str) -> list[tuple[str, list[str]]]:
+    """(rule, output files) of every job a dry run prints."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \S+:\n)", output):
+        match = re.match(r"(?:local)?rule (\S+):\n", block)
+        if match:
+            outputs = re.search(r"^\s+output: (.*)$", block, re.MULTILINE)
+            jobs.append((match.group(1), outputs.group(1).split(", ") if outputs else []))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def study_plan(tmp_path_factory):
+    """The dry run of the full study configuration in an empty directory: its jobs."""
+    completed = snakemake("--dry-run", "--cores", "1", cwd=tmp_path_factory.mktemp("study"))
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return dry_run_jobs(completed.stdout)
+
+
+def expected_methods(model: str, set_name: str) -> list[str]:
+    """The methods the study runs for a model, read from the YAML here (not through plmtransfer.study)."""
+    own = (CONFIG["model_defaults"].get(model) or {}).get("methods", CONFIG["default_methods"])
+    if isinstance(own, dict):
+        own = own[set_name]
+    return CONFIG["method_lists"][own] if isinstance(own, str) else own
+
+
+def test_dry_run_of_the_study_plans_every_job(study_plan):
+    """Jobs per rule family and result files: 40 assays x models x methods, 12 PISCES targets, one chain set."""
+    models = CONFIG["models"]
+    assert len(CONFIG["sets"]["DMS"]["datasets"]) == 40 and len(models) == 8
+    families = Counter(re.sub(r"_(DMS|PISCES).*", r"_\1", rule) for rule, _ in study_plan)
+    assert families == {
+        "prepare_dms": 40, "prepare_pisces": 1,
+        "extract_DMS": 40 * len(models), "extract_PISCES": len(models),
+        "lassoCV_DMS": 40 * len(models), "lassoCV_PISCES": 12 * len(models),
+        "lassoCV_sampling_DMS": 40 * len(models),
+        "stats_report_DMS": 1, "stats_report_PISCES": 1, "all": 1}
+    per_rule = Counter(rule for rule, _ in study_plan)
+    assert per_rule["lassoCV_DMS_random_esm2_150M_L30"] == 40
+    assert per_rule["extract_PISCES_onehot_L0"] == 1
+    files = [path for _, outputs in study_plan for path in outputs]
+    for set_name, n_datasets in (("DMS", 40), ("PISCES", 12)):
+        results = [path for path in files if path.startswith(f"results/lassoCV/{set_name}/")]
+        assert len(results) == n_datasets * sum(len(expected_methods(m, set_name)) for m in models)
+        assert len([path for path in results if "/esm2_150M/" in path]) == 14 * n_datasets
+    assert "results/lassoCV/DMS/onehot/IF1_ECOLI_flat.csv" in files
+    assert "results/lassoCV/PISCES/onehot/SS_H_mean.csv" in files
+    assert "embeddings/DMS_compressed/esm2_150M/TIM_THEMA/embed_layer_30_iDCT5.pkl" in files
+    assert "embeddings/PISCES_compressed/esm2_15B/pisces_len64-1022/embed_layer_48_mean.pkl" in files
+
+
+@pytest.mark.parametrize("set_name, onehot", [("DMS", ["flat"]), ("PISCES", ["mean"])])
+def test_a_named_model_gets_its_own_methods(set_name, onehot):
+    """#21: onehot and esm2_150M named explicitly keep their methods; --methods overrides for everyone."""
+    config = {**CONFIG, "models": ["onehot", "esm2_150M", "esm2_8M"]}
+    plans = {plan.directory: plan for plan in study.plan_models(config, set_name)}
+    assert list(plans["onehot"].methods) == onehot
+    assert list(plans["esm2_150M"].methods) == STUDY_METHODS and plans["esm2_150M"].layer == 30
+    assert list(plans["esm2_8M"].methods) == ["mean"] and plans["esm2_8M"].layer == 6
+    overridden = {plan.directory: plan for plan in study.plan_models({**config, "methods": ["bos", "maxPool"]},
+                                                                      set_name)}
+    assert list(overridden["onehot"].methods) == ["maxPool"]  # one-hot has no BOS token
+    assert list(overridden["esm2_150M"].methods) == ["bos", "maxPool"]
+    assert list(study.plan_model("onehot:0:mean,flat", config, set_name).methods) == ["mean", "flat"]
+
+
+def test_lint_only_the_explained_warnings(tmp_path):
+    """`snakemake --lint`: only the lints docs/drivers.md explains remain."""
+    completed = snakemake("--lint", cwd=tmp_path)
+    lints = set(re.findall(r"^\s+\* (.+?):?$", completed.stdout + completed.stderr, re.MULTILINE))
+    assert lints <= {"Specify a conda environment or container for each rule.",
+                     "Mixed rules and functions in same snakefile.",
+                     "Param sampling is a prefix of input or output file but hardcoded"}, lints
+
+
+def tracked_text_files() -> list[Path]:
+    """The repository's tracked files (text only)."""
+    names = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    files = []
+    for name in names.split():
+        path = REPO / name
+        if path.is_file():
+            try:
+                files.append((path, path.read_text()))
+            except UnicodeDecodeError:
+                continue
+    return files
+
+
+def test_the_study_lists_live_only_in_the_config():
+    """No second list of the study's data sets (anywhere in code), models or methods (drivers, workflow).
+
+    plmtransfer/pisces.py names the targets it computes (all 20 amino-acid frequencies among them),
+    not the study's selection of 12, so for PISCES only the whole selection counts as a copy.
+    """
+    assays = CONFIG["sets"]["DMS"]["datasets"]
+    targets = CONFIG["sets"]["PISCES"]["datasets"]
+    models = [model for model in CONFIG["models"] if model != "onehot"]
+    engine = ("run_", "scripts/driver_lib.sh", "workflow/", "plmtransfer/study.py", "plmtransfer/sweep.py",
+              "plmtransfer/command.py")
+    for path, text in tracked_text_files():
+        name = str(path.relative_to(REPO))
+        if name.startswith(("config/", "tests/", "docs/", "README")) or name.endswith(".md"):
+            continue
+        found = [assay for assay in assays if re.search(rf"\b{re.escape(assay)}\b", text)]
+        assert len(found) <= 3, f"{name} lists study data sets: {found}"
+        assert not all(re.search(rf"\b{target}\b", text) for target in targets), f"{name} lists PISCES targets"
+        if name.startswith(engine):
+            assert sum(model in text for model in models) <= 1, f"{name} lists models"
+            assert sum(re.search(rf"\b{m}\b", text) is not None for m in STUDY_METHODS[3:]) == 0, \
+                f"{name} lists methods"
+
+
+def test_command_answers_fast_and_forwards_to_the_stage_scripts():
+    """`plmtransfer --help/--version` import nothing heavy; a stage subcommand is the stage script."""
+    probe = subprocess.run([sys.executable, "-c", "import sys; import plmtransfer.command as c; "
+                            "print(sorted(m for m in ('torch', 'numpy', 'pandas', 'snakemake') if m in sys.modules))"],
+                           capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() == "[]"
+    version = subprocess.run([sys.executable, "-m", "plmtransfer.command", "--version"], capture_output=True,
+                             text=True, check=True)
+    assert version.stdout.startswith("plmtransfer ")
+    usage = subprocess.run([sys.executable, "-m", "plmtransfer.command", "regress", "-i", "a.pkl", "b.pkl",
+                            "-m", "m.csv", "-o", "a.csv"], capture_output=True, text=True, check=False)
+    assert usage.returncode == 2 and "-i names 2 files but -o names 1" in usage.stderr
+
+
+def test_command_run_plans_the_workflow(tmp_path):
+    """`plmtransfer run` is Snakemake on the shipped workflow with a user config file."""
+    user = tmp_path / "mine.yaml"
+    user.write_text("models: [onehot]\nrun_sets: [PISCES]\n")
+    completed = subprocess.run([sys.executable, "-m", "plmtransfer.command", "run", "-d", str(tmp_path),
+                                "--configfile", str(user), "--config", "stages=[lassoCV]", "--dry-run",
+                                "--quiet", "rules"],
+                               capture_output=True, text=True, check=False, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    counts = dict(re.findall(r"^(\S+)\s+(\d+)$", completed.stdout, re.MULTILINE))
+    assert counts["lassoCV_PISCES_random_onehot_L0"] == "12"
+    assert counts["extract_PISCES_onehot_L0"] == "1" and counts["prepare_pisces"] == "1"
+    assert not any(rule.startswith(("extract_DMS", "stats")) for rule in counts)
+
+
+def test_every_subpackage_ships():
+    """pyproject lists every plmtransfer subpackage (the list is explicit for the workflow's package data)."""
+    packages = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(path.parent.relative_to(REPO).parts) for path in (REPO / "plmtransfer").rglob("__init__.py")}
+    assert found <= packages
+    assert {"plmtransfer.workflow", "plmtransfer.config", "plmtransfer.scripts"} <= packages
+
+
+def test_slurm_profile_requests_a_gpu_partition_for_extraction(tmp_path):
+    """The slurm profile: GPU partition and gpu=1 for a model's extraction, the CPU defaults elsewhere."""
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    user = tmp_path / "mine.yaml"
+    user.write_text("models: [esm2_8M, onehot]\nrun_sets: [PISCES]\n")
+    completed = snakemake("--profile", str(REPO / "workflow" / "profiles" / "slurm"), "--configfile", str(user),
+                          "--dry-run", cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    resources = dict(re.findall(r"^rule (\S+):\n(?:\s+\w+: .*\n)*?\s+resources: (.*)$", completed.stdout,
+                                re.MULTILINE))
+    assert "slurm_partition=GPU_PARTITION" in resources["extract_PISCES_esm2_8M_L6"]
+    assert "gpu=1" in resources["extract_PISCES_esm2_8M_L6"]
+    assert "slurm_partition=CPU_PARTITION" in resources["extract_PISCES_onehot_L0"]  # no weights, no GPU
+    assert "slurm_account=ACCOUNT" in resources["lassoCV_PISCES_random_onehot_L0"]
+
+
+def test_regression_scripts_take_several_inputs_in_one_process(tmp_path, monkeypatch):
+    """reg_lassoCV.py -i A B -o A' B' writes what two single runs write; sampling takes --sizes."""
+    import pickle
+
+    import numpy as np
+    import pandas as pd
+
+    from plmtransfer.command import run_stage
+
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    rng = np.random.default_rng(0)
+    ids = [f"v{index}" for index in range(60)]
+    features = rng.normal(size=(60, 8))
+    pd.DataFrame({"ID": ids, "target": features[:, 0] + rng.normal(0, 0.1, 60)}).to_csv(tmp_path / "m.csv")
+    inputs = []
+    for method, scale in (("mean", 1.0), ("bos", 3.0)):
+        inputs.append(tmp_path / f"embed_layer_1_{method}.pkl")
+        with open(inputs[-1], "wb") as handle:
+            pickle.dump(dict(zip(ids, features * scale, strict=True)), handle)
+    common = ["-m", str(tmp_path / "m.csv"), "--quiet", "-j", "1"]
+    assert run_stage("reg_lassoCV.py", ["-i", *map(str, inputs), "-o", str(tmp_path / "a.csv"),
+                                        str(tmp_path / "b.csv"), *common]) == 0
+    assert run_stage("reg_lassoCV.py", ["-i", str(inputs[1]), "-o", str(tmp_path / "single.csv"), *common]) == 0
+    columns = ["R2_score_test", "rho_score_test", "Compression_method"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "b.csv")[columns],
+                                  pd.read_csv(tmp_path / "single.csv")[columns])
+    assert set(pd.read_csv(tmp_path / "a.csv")["Compression_method"]) == {"mean"}
+    assert run_stage("reg_lassoCV_sampling.py", ["-i", str(inputs[0]), "-o", str(tmp_path / "s.csv"),
+                                                 "--sizes", "20", *common]) == 0
+    assert set(pd.read_csv(tmp_path / "s.csv")["Sample_size"]) == {20, 60}
