@@ -18,8 +18,8 @@ level counts):
   ``FOCUS_SIZE`` in a learning curve, the means over data sets in the model-size figure, the
   points or cells above Tukey's lower fence otherwise: :func:`typical`), never below the
   lowest value drawn; values below it are drawn as ▼ on the lower edge and counted, with the
-  lowest, under the panel (heat-map cells keep their printed value and the colour bar gets
-  an arrow);
+  lowest, under the panel (in a heat map: the end colour, an arrow on the colour bar and the
+  row's lowest value after its label);
 - legends take as many columns as fit the figure's width; more than eight levels get
   distinct colour + marker + line-style combinations (:func:`line_style`);
 - more than ``MAX_PANELS`` learning-curve panels or ``MAX_HEATMAP_ROWS`` heat-map rows go
@@ -489,13 +489,14 @@ def model_size_plot(per_fold: pd.DataFrame, stem: str | Path, response: str = "R
 
 
 def learning_curve_plot(sampling: pd.DataFrame, stem: str | Path, response: str = "R2_score_test",
-                        method: str | None = None, max_panels: int = MAX_PANELS) -> list[Path]:
+                        method: str | None = None, max_panels: int | None = None) -> list[Path]:
     """Score against training-sample size (log axis): one line per model, one panel per data set.
 
     Points are the mean over folds, bars one standard deviation over folds. Each panel's y
     range covers its informative part (see the module docstring); means below it are ▼ on the
-    lower edge, counted under the panel. At most ``max_panels`` panels a page: more data sets
-    go onto further pages (``<stem>_page1``, ...). Returns every file written.
+    lower edge, counted under the panel. At most ``max_panels`` (default ``MAX_PANELS``)
+    panels a page: more data sets go onto further pages (``<stem>_page1``, ...). Returns every
+    file written.
     """
     if "Sample_size" not in sampling:
         raise UserError("learning curves need a Sample_size column (results/lassoCV_sampling/...)")
@@ -506,7 +507,7 @@ def learning_curve_plot(sampling: pd.DataFrame, stem: str | Path, response: str 
     if curves.empty:
         raise UserError(f"no finite {response} values to draw learning curves from")
     models = sorted(curves["Embedding_model"].unique())
-    chunks = pages(sorted(curves["Dataset"].unique()), max_panels)
+    chunks = pages(sorted(curves["Dataset"].unique()), max_panels or MAX_PANELS)
     paths = []
     for number, datasets in enumerate(chunks, start=1):
         figure = _learning_curve_page(curves, datasets, models, response)
@@ -629,9 +630,10 @@ def heatmap_plot(per_fold: pd.DataFrame, stem: str | Path, columns: str = "Compr
 
     Rows are sorted by their mean so that easy and hard data sets group together; cells are
     printed with their value where they are large enough, grey where there is no result. The
-    colour scale covers the informative range (see the module docstring; lower cells take the
-    end colour and keep their printed value). More than ``max_rows`` data sets go onto further
-    pages with the same colour scale. Returns every file written.
+    colour scale covers the informative range (see the module docstring): lower cells take the
+    end colour and their row's label ends with its lowest value (``▼ -3.12``). More than
+    ``max_rows`` data sets go onto further pages with the same colour scale. Returns every file
+    written.
     """
     apply_style()
     table = per_fold.groupby(["Dataset", columns])[response].mean().unstack(columns)
@@ -642,16 +644,19 @@ def heatmap_plot(per_fold: pd.DataFrame, stem: str | Path, columns: str = "Compr
     lower, upper = informative_range(response, typical(cells), cells)
     notes = [title_context.strip()]
     if (cells < lower).any():
-        notes.append(f"cells below {lower:.2f} take the lowest colour and show their value "
-                     "where it fits")
+        notes.append(f"cells below {lower:.2f} take the lowest colour; {BELOW}: the row's lowest")
     if np.isnan(table.to_numpy(dtype=float)).any():
         notes.append("grey: no result")
+    lowest = table.min(axis=1)
+    table.index = [f"{name} ({BELOW} {low:.2f})" if low < lower else str(name)
+                   for name, low in lowest.items()]
+    context = "; ".join(note for note in notes if note)
     chunks = pages(list(table.index), max_rows)
     paths = []
     for number, rows in enumerate(chunks, start=1):
         title = (f"Mean {short_metric(response)} over folds per data set and "
-                 f"{columns.replace('_', ' ').lower()}{page_note(number, len(chunks))}\n"
-                 + "; ".join(note for note in notes if note))
+                 f"{columns.replace('_', ' ').lower()}{page_note(number, len(chunks))}"
+                 + (f"\n{context}" if context else ""))
         figure = _heatmap_page(table.loc[rows], columns, response, title, (lower, upper))
         paths += save_figure(figure, page_stem(stem, number, len(chunks)))
     return paths
@@ -685,25 +690,19 @@ def _heatmap_page(table: pd.DataFrame, columns: str, response: str, title: str,
 
 
 def _print_cells(figure, axis, values: np.ndarray, limits: tuple[float, float]) -> None:
-    """Print cell values where the cells, as laid out, are large enough for them.
-
-    Every finite cell at 6 pt when that fits; otherwise only the cells below the colour scale
-    (which all share its end colour), at the largest of 6 or 5 pt that fits.
-    """
+    """Print each finite cell's value when the cells, as laid out, are large enough for it."""
     figure.draw_without_rendering()
     box = axis.get_window_extent()
     cell_width_pt = box.width * 72 / figure.dpi / values.shape[1]
     cell_height_pt = box.height * 72 / figure.dpi / values.shape[0]
-    fits = [size for size in (6.0, 5.0) if cell_width_pt >= text_width_pt("-0.00", size) + 3
-            and cell_height_pt >= size * 1.3]
-    if not fits:
+    size = 6.0
+    if cell_width_pt < text_width_pt("-0.00", size) + 3 or cell_height_pt < size * 1.3:
         return
-    shown = np.isfinite(values) & ((values < limits[0]) | (fits[0] == 6.0))
     middle = (limits[0] + limits[1]) / 2
-    for row, column in zip(*np.nonzero(shown), strict=True):
-        value = values[row, column]
-        axis.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=fits[0],
-                  color="black" if value > middle else "white")
+    for (row, column), value in np.ndenumerate(values):
+        if np.isfinite(value):
+            axis.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=size,
+                      color="black" if value > middle else "white")
 
 
 def _one_method(frame: pd.DataFrame, method: str | None) -> pd.DataFrame:
