@@ -546,7 +546,7 @@ def _learning_curve_page(curves: pd.DataFrame, datasets: Sequence[str], models: 
                                            **style)
             below.extend(mark_below(axis, rows["Sample_size"], rows["mean"], lower, style["color"]))
         axis.set_ylim(lower, upper)
-        log_count_axis(axis, anchors=(panel["Sample_size"].min(), panel["Sample_size"].max()))
+        log_count_axis(axis, anchors=(panel["Sample_size"].min(),))
         axis.set_xlabel(below_note(below), fontsize=7)
         axis.set_title(wrap_label(dataset, title_width, font_size("axes.titlesize")))
     panels.supxlabel("training sample size (sequences, log scale)", fontsize=8)
