@@ -226,15 +226,18 @@ def informative_range(response: str, focus, shown) -> tuple[float, float]:
     """Limits (lower, upper) of an axis or colour scale that shows ``shown``.
 
     For an R², the lower end is the smaller of ``R2_FLOOR`` and the lowest ``focus`` value (the
-    values a reader compares), but never below the lowest ``shown`` value; other metrics show
+    values a reader compares), but never below the lowest ``shown`` value, and the upper end
+    at most 1 (R²'s maximum; a wide interval may reach beyond it); other metrics show
     everything. 5% padding; at least 0.1 wide.
     """
     shown, focus = _finite(shown), _finite(focus)
     if shown.size == 0:
         return (R2_FLOOR, 1.0) if is_r2(response) else (0.0, 1.0)
     lower, upper = float(shown.min()), float(shown.max())
-    if is_r2(response) and focus.size:
-        lower = max(lower, min(R2_FLOOR, float(focus.min())))
+    if is_r2(response):
+        upper = min(upper, 1.0)
+        if focus.size:
+            lower = max(lower, min(R2_FLOOR, float(focus.min())))
     pad = 0.05 * max(upper - lower, 0.1)
     return lower - pad, upper + pad
 

@@ -175,7 +175,7 @@ def test_learning_curve_range_ticks_and_off_scale_marks(tmp_path, captured):
     lower, upper = min(-0.5, focus.min()), (means["mean"] + means["std"]).max()
     pad = 0.05 * (upper - lower)
     assert record["ylims"][0] == pytest.approx((lower - pad, upper + pad))
-    assert record["xticks"][0] == ["32", "100", "1k", "5k"]
+    assert record["xticks"][0] == ["32", "100", "1k"]
     assert record["xlabels"][0] == "▼ 2 below axis, lowest -3.00"
 
 
@@ -210,6 +210,8 @@ def test_helpers_wrap_ticks_styles_and_ranges():
     assert len(styles) == 64
     assert plots.informative_range("R2_score_test", [0.1, 0.4], [-3, 0.1, 0.4]) == pytest.approx(
         (-0.5 - 0.045, 0.4 + 0.045))
+    assert plots.informative_range("R2_score_test", [0.5], [-16, 0.5, 14]) == pytest.approx(
+        (-0.5 - 0.075, 1.0 + 0.075))
     assert plots.informative_range("MAE_score_test", [0.1], [0.1, 3.0]) == pytest.approx(
         (0.1 - 0.145, 3.0 + 0.145))
     assert list(plots.typical([0.1, 0.2, 0.3, 0.4, -3.0])) == [0.1, 0.2, 0.3, 0.4]
