@@ -280,10 +280,9 @@ def legend_columns(labels: Sequence[str], width_in: float) -> int:
     return max(1, min(len(labels), int(width_in * 72 // widest)))
 
 
-def legend_height_in(labels: Sequence[str], columns: int, title_lines: int = 0) -> float:
+def legend_height_in(labels: Sequence[str], columns: int) -> float:
     """Height a legend of ``labels`` in ``columns`` needs below the panels (inches)."""
-    rows = math.ceil(len(labels) / columns) + title_lines
-    return 0.15 + rows * 0.16
+    return 0.15 + math.ceil(len(labels) / columns) * 0.16
 
 
 def pages(items: Sequence, per_page: int) -> list[list]:

@@ -47,6 +47,7 @@ def captured(monkeypatch):
                         if a.get_xlim()[0] <= t.get_position()[0] <= a.get_xlim()[1]] for a in axes],
             "yticks": [[t.get_text() for t in a.get_yticklabels()] for a in axes],
             "texts": [t.get_text() for a in axes for t in a.texts],
+            "clims": [a.images[0].get_clim() for a in axes if a.images],
             "colorbar_extend": [a.get_label() == "<colorbar>" and a._colorbar.extend
                                 for a in figure.axes if a.get_label() == "<colorbar>"],
         })
@@ -242,3 +243,14 @@ def test_cli_user_error_is_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "no such results directory" in done.stderr
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_heatmap_beyond_max_rows_goes_onto_pages_with_one_scale(tmp_path, captured):
+    frame = per_fold_frame()
+    frame = frame[frame["Embedding_model"] == "esm2_8M"]
+    paths = plots.heatmap_plot(frame, tmp_path / "heatmap", max_rows=2)
+    assert [p.name for p in paths] == ["heatmap_page1.png", "heatmap_page1.pdf",
+                                       "heatmap_page2.png", "heatmap_page2.pdf"]
+    assert [len(r["yticks"][0]) for r in captured] == [2, 1]
+    assert "(page 1 of 2)" in captured[0]["suptitle"]
+    assert captured[0]["clims"] == captured[1]["clims"]
