@@ -10,9 +10,9 @@ overlap and that all text lies inside the figure, on the study's longest names a
 level counts):
 
 - long names wrap at spaces or after ``_`` to the width they have (:func:`wrap_label`);
-- log axes of counts tick at 10^k (every decade, or every second... when crowded), then at
-  given anchors (the smallest training size), then, on short ranges only, at 2 and 5 x 10^k,
-  keeping a tick only where its label has room (:class:`ReadableLogLocator`);
+- log axes of counts tick at 10^k (every decade, or every second or third one when
+  crowded), then at given anchors (the smallest training size), then, on short ranges only,
+  at 2 and 5 x 10^k, keeping a tick only where its label has room (:class:`ReadableLogLocator`);
 - an R² axis or colour scale covers the informative part: its lower end is the smaller of
   ``R2_FLOOR`` (-0.5) and the lowest value a reader compares (the means at training size >=
   ``FOCUS_SIZE`` in a learning curve, the means over data sets in the model-size figure, the
