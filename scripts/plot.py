@@ -1,13 +1,17 @@
 #!/usr/bin/env python
 """Figures from per-fold results and contrast tables (PNG at 200 dpi + PDF, colour-blind safe).
 
-Subcommands (each writes <output>.png and <output>.pdf):
+Subcommands (each writes <output>.png and <output>.pdf; every file written is printed):
   forest           contrasts with simultaneous CIs and stars, ordered by estimate
   model-size       score per model against parameter count, one panel per model family
-  learning-curves  score against training-sample size, one line per model, one panel per data set
+  learning-curves  score against training-sample size, one line per model, one panel per data
+                   set; data sets beyond one page's panels go onto <output>_page1, _page2, ...
   datasize         per-data-set mean score against data-set size with OLS fits
-  heatmap          data set x method (or model) heat map of the mean score
+  heatmap          data set x method (or model) heat map of the mean score (paged likewise)
   all              every figure whose inputs exist, into --figures-dir
+
+R² axes show the informative range (lower end: the smaller of -0.5 and the values compared);
+values below it are marked ▼ on the edge and counted, with the lowest, under the panel.
 
 --input is a results tree (results/lassoCV/<SET>), the tidy per_fold.csv of
 `scripts/stats.py summarise`, or a per-fold CSV in the study's published layout.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -18,20 +19,37 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def captured(monkeypatch):
-    """Record every figure saved (title, axis labels, x scale) before it is closed."""
+    """Record every figure saved (titles, labels, scales, limits, tick labels) before it is closed.
+
+    Shared labels are read from the figure and its subfigures (the panels and the legend area).
+    """
     records = []
     original = plots.save_figure
 
     def recording(figure, stem):
+        figure.canvas.draw()
         axes = [a for a in figure.axes if a.get_visible() and a.get_label() != "<colorbar>"]
+        figures = [figure, *figure.subfigs]
+
+        def shared(name):
+            return [getattr(f, name).get_text() for f in figures if getattr(f, name, None)]
+
         records.append({
-            "suptitle": figure._suptitle.get_text() if figure._suptitle else "",
+            "stem": Path(stem).name,
+            "suptitle": " ".join(" ".join(shared("_suptitle")).split()),
             "titles": [a.get_title() for a in axes],
-            "xlabels": [a.get_xlabel() for a in axes] + [
-                figure._supxlabel.get_text() if figure._supxlabel else ""],
-            "ylabels": [a.get_ylabel() for a in axes] + [
-                figure._supylabel.get_text() if figure._supylabel else ""],
+            "xlabels": [a.get_xlabel() for a in axes] + shared("_supxlabel"),
+            "ylabels": [a.get_ylabel() for a in axes] + shared("_supylabel"),
             "xscales": [a.get_xscale() for a in axes],
+            "xlims": [a.get_xlim() for a in axes],
+            "ylims": [a.get_ylim() for a in axes],
+            "xticks": [[t.get_text() for t in a.get_xticklabels()
+                        if a.get_xlim()[0] <= t.get_position()[0] <= a.get_xlim()[1]] for a in axes],
+            "yticks": [[t.get_text() for t in a.get_yticklabels()] for a in axes],
+            "texts": [t.get_text() for a in axes for t in a.texts],
+            "clims": [a.images[0].get_clim() for a in axes if a.images],
+            "colorbar_extend": [a.get_label() == "<colorbar>" and a._colorbar.extend
+                                for a in figure.axes if a.get_label() == "<colorbar>"],
         })
         return original(figure, stem)
 
@@ -66,17 +84,39 @@ def test_forest_plot(tmp_path, captured):
     table = stats.fit_contrasts(simulate(n_datasets=4), adjust="single-step").contrasts
     assert_written(plots.forest_plot(table, tmp_path / "forest"))
     record = captured[0]
-    assert "each compression method − mean" in record["titles"][0]
-    assert "single-step" in record["titles"][0]
+    assert "each compression method − mean" in record["suptitle"]
+    assert "single-step" in record["suptitle"]
     assert record["xlabels"][0] == "difference in test R² (unitless) vs mean"
+
+
+def test_forest_plot_degenerate_contrasts(tmp_path, captured):
+    table = stats.fit_contrasts(simulate(n_datasets=4), adjust="single-step").contrasts
+    table.loc[0, ["ci_low", "ci_high"]] = np.nan
+    table.loc[1, "estimate"] = np.nan
+    assert_written(plots.forest_plot(table, tmp_path / "forest"))
+    texts = captured[0]["texts"]
+    assert texts.count("no estimate") == 1 and len(texts) == len(table)
 
 
 def test_model_size_plot(tmp_path, captured):
     assert_written(plots.model_size_plot(per_fold_frame(), tmp_path / "size", method="mean"))
     record = captured[0]
     assert record["titles"] == ["esm2"] and record["xscales"] == ["log"]
-    assert record["xlabels"][0] == "model parameters (count, log scale)"
+    assert "model parameters (count, log scale)" in record["xlabels"]
     assert "against model size" in record["suptitle"]
+
+
+def test_model_size_panels_ordered_by_size_on_one_scale(tmp_path, captured):
+    frame = per_fold_frame()
+    frame = frame[frame["Compression_method"] == "mean"]
+    unirep = frame[frame["Embedding_model"] == "esm2_8M"].assign(Embedding_model="unirep_64")
+    frame = stats.normalise_results(pd.concat([frame, unirep]).drop(
+        columns=["Model_family", "Model_size", "Parameters", "Random_weights"]), "test")
+    plots.model_size_plot(frame, tmp_path / "size")
+    record = captured[0]
+    assert record["titles"] == ["unirep", "esm2"]
+    assert record["xlims"][0] == record["xlims"][1] == pytest.approx((152_029 / 2, 150e6 * 2))
+    assert record["xticks"][0] == ["100k", "1M", "10M", "100M"]
 
 
 def test_datasize_and_heatmap(tmp_path, captured):
@@ -87,7 +127,20 @@ def test_datasize_and_heatmap(tmp_path, captured):
     assert_written(plots.heatmap_plot(frame[frame["Embedding_model"] == "esm2_8M"],
                                       tmp_path / "heatmap"))
     assert captured[1]["ylabels"][0] == "data set"
-    assert "per data set and compression method" in captured[1]["titles"][0]
+    assert "per data set and compression method" in captured[1]["suptitle"]
+
+
+def test_heatmap_scale_covers_typical_cells_and_labels_off_scale_rows(tmp_path, captured):
+    frame = stats.normalise_results(simulate(n_datasets=8, effects={"mean": 0.0, "bos": -0.05}),
+                                    "simulated")
+    frame.loc[frame["Dataset"] == "PROT0_HUMAN_X", "R2_score_test"] -= 3.5
+    plots.heatmap_plot(frame, tmp_path / "heatmap")
+    record = captured[0]
+    hard = frame[frame["Dataset"] == "PROT0_HUMAN_X"].groupby("Compression_method")[
+        "R2_score_test"].mean().min()
+    assert record["yticks"][0][-1] == f"PROT0_HUMAN_X (▼ {hard:.2f})"
+    assert record["colorbar_extend"] == ["min"]
+    assert "take the lowest colour" in record["suptitle"]
 
 
 def test_learning_curves_flag_random_models(tmp_path, captured):
@@ -101,6 +154,69 @@ def test_learning_curves_flag_random_models(tmp_path, captured):
     assert len(record["titles"]) == 3 and set(record["xscales"]) == {"log"}
     assert "training sample size (sequences, log scale)" in record["xlabels"]
     assert plots.model_label("esm2_t2_tiny_random") == "esm2_t2_tiny_random [random weights]"
+
+
+def curve_frame(sizes=(32, 100, 320, 1000, 5000), datasets=("PROT0_HUMAN_X",)):
+    """Learning-curve rows: two models, 3 folds; R² -1 ± 2 at 32 sequences, -0.2..0.3 above."""
+    rows = []
+    for dataset, model, size, fold in itertools.product(datasets, ("esm2_8M", "onehot"), sizes,
+                                                        range(3)):
+        mean = -1.0 if size < 100 else 0.3 - 0.5 * (100 / size) - 0.1 * (model == "onehot")
+        spread = 2.0 if size < 100 else 0.01
+        rows.append({"Dataset": dataset, "Embedding_model": model, "Compression_method": "mean",
+                     "Fold": fold, "Sample_size": size, "R2_score_test": mean + spread * (fold - 1)})
+    return stats.normalise_results(pd.DataFrame(rows), "test")
+
+
+def test_learning_curve_range_ticks_and_off_scale_marks(tmp_path, captured):
+    frame = curve_frame()
+    plots.learning_curve_plot(frame, tmp_path / "curves")
+    record = captured[0]
+    means = frame.groupby(["Embedding_model", "Sample_size"])["R2_score_test"].agg(["mean", "std"])
+    focus = means[means.index.get_level_values("Sample_size") >= 100]
+    lower, upper = min(-0.5, focus["mean"].min()), (focus["mean"] + focus["std"]).max()
+    pad = 0.05 * (upper - lower)
+    assert record["ylims"][0] == pytest.approx((lower - pad, upper + pad))
+    assert record["xticks"][0] == ["32", "100", "1k"]
+    assert record["xlabels"][0] == "▼ 2 below axis, lowest -1.00"
+
+
+def test_learning_curves_beyond_max_panels_go_onto_pages(tmp_path, captured):
+    frame = curve_frame(sizes=(100, 1000), datasets=("PROT0_HUMAN_X", "PROT1_HUMAN_X", "PROT2_X"))
+    paths = plots.learning_curve_plot(frame, tmp_path / "curves", max_panels=2)
+    assert [p.name for p in paths] == ["curves_page1.png", "curves_page1.pdf",
+                                       "curves_page2.png", "curves_page2.pdf"]
+    assert [len(r["titles"]) for r in captured] == [2, 1]
+    assert "(page 2 of 2)" in captured[1]["suptitle"]
+    assert captured[0]["xlabels"][:2] == ["", ""]
+
+
+def test_all_figures_returns_every_learning_curve_page(tmp_path, monkeypatch):
+    monkeypatch.setattr(plots, "MAX_PANELS", 1)
+    frame = curve_frame(sizes=(100, 1000), datasets=("PROT0_HUMAN_X", "PROT1_HUMAN_X"))
+    per_fold = frame[frame["Sample_size"] == 1000].drop(columns="Sample_size").assign(
+        dataset_size=1000)
+    paths, _ = plots.all_figures(per_fold, tmp_path, sampling=frame)
+    assert {p.name for p in paths} >= {"learning_curves_mean_page1.png",
+                                       "learning_curves_mean_page2.pdf"}
+    assert all(p.is_file() for p in paths)
+
+
+def test_helpers_wrap_ticks_styles_and_ranges():
+    assert plots.wrap_label("MTH3_HAEAESTABILIZED_Tawfik2015", 2.0, 9) == (
+        "MTH3_HAEAESTABILIZED_\nTawfik2015")
+    assert plots.wrap_label("GAL4_YEAST_Shendure2015", 2.0, 9) == "GAL4_YEAST_Shendure2015"
+    assert [plots.human_count(v) for v in (32, 1000, 3200, 152_029, 15e9)] == [
+        "32", "1k", "3.2k", "152k", "15B"]
+    styles = {(s["color"], s["marker"]) for s in map(plots.line_style, range(64))}
+    assert len(styles) == 64
+    assert plots.informative_range("R2_score_test", [0.1, 0.4], [-3, 0.1, 0.4]) == pytest.approx(
+        (-0.5 - 0.045, 0.4 + 0.045))
+    assert plots.informative_range("R2_score_test", [0.5], [-16, 0.5, 14]) == pytest.approx(
+        (-0.5 - 0.075, 1.0 + 0.075))
+    assert plots.informative_range("MAE_score_test", [0.1], [0.1, 3.0]) == pytest.approx(
+        (0.1 - 0.145, 3.0 + 0.145))
+    assert list(plots.typical([0.1, 0.2, 0.3, 0.4, -3.0])) == [0.1, 0.2, 0.3, 0.4]
 
 
 def test_report_cli_on_tiny_tree(tmp_path):
@@ -128,3 +244,14 @@ def test_cli_user_error_is_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "no such results directory" in done.stderr
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_heatmap_beyond_max_rows_goes_onto_pages_with_one_scale(tmp_path, captured):
+    frame = per_fold_frame()
+    frame = frame[frame["Embedding_model"] == "esm2_8M"]
+    paths = plots.heatmap_plot(frame, tmp_path / "heatmap", max_rows=2)
+    assert [p.name for p in paths] == ["heatmap_page1.png", "heatmap_page1.pdf",
+                                       "heatmap_page2.png", "heatmap_page2.pdf"]
+    assert [len(r["yticks"][0]) for r in captured] == [2, 1]
+    assert "(page 1 of 2)" in captured[0]["suptitle"]
+    assert captured[0]["clims"] == captured[1]["clims"]
