@@ -4,7 +4,7 @@ The configuration is the one home of the study's data sets, model list and metho
 model registry (:mod:`plmtransfer.registry`) describes each model (names, last layer). This
 module joins the two for the workflow (``workflow/Snakefile``), the bash drivers and the
 ``plmtransfer`` command: which layer and methods a model gets on a data set, and the file
-contracts of DESIGN.md as paths relative to a run's root.
+contracts of docs/contracts.md as paths relative to a run's root.
 
 A model's methods come, first match wins, from: the run's ``methods`` (for every model), the
 model entry's own ``NAME:LAYER:METHODS``, the model's ``model_defaults`` (per set or for all
