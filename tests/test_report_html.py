@@ -118,13 +118,13 @@ def test_report_renders_in_headless_chromium(page, tmp_path):
     assert min(check["widths"]) >= 400  # 200 dpi figures, several inches wide
 
     screenshot = Path(os.environ.get("PLMTRANSFER_REPORT_SCREENSHOT", tmp_path / "report.png"))
-    shot = run_browser(executable, tmp_path / "profile-shot", "--hide-scrollbars", "--window-size=1200,6000",
+    shot = run_browser(executable, tmp_path / "profile-shot", "--hide-scrollbars", "--window-size=1200,12000",
                        f"--screenshot={screenshot}", path.as_uri())
     assert screenshot.is_file(), shot.stderr[-2000:]
     from PIL import Image
 
     with Image.open(screenshot) as image:
-        assert image.size == (1200, 6000)
+        assert image.size == (1200, 12000)
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
     # The warning box (orange) and the figures (Okabe-Ito blue, viridis) need many colours;
     # a page whose images failed would be text on white: a few hundred grey levels at most.
