@@ -3,17 +3,21 @@
 #
 # Offline, a few minutes on 2 CPU cores: three small real assays (from the offline mirror,
 # else the canonical source, else a generated example data set, said loudly), the one-hot
-# baseline and ESM-2 8M (real weights when cached or downloadable, else the untrained 8M-shape
-# test model, labelled as such everywhere), methods mean, bos, maxPool (+ flat for one-hot,
-# the classic one-hot baseline; one-hot has no BOS token), through extraction, compression,
-# regression, statistics and figures. Everything is written under demo_output/ (or
-# $PLMTRANSFER_DEMO_ROOT); a second run reuses what exists. Ends with a table of test R² per
-# assay and model, the paths of the figures, and last the report to open (report.html).
+# baseline (flat, mean, maxPool) and UniRep 64 and 256 with their real pretrained weights
+# (mean; UniRep 256 also bos, maxPool and UniRep's own h_avg and fusion), through extraction,
+# compression, regression, statistics and figures. --random-esm adds ESM-2 8M (real weights
+# when cached, else the untrained 8M-shape test model, labelled as such everywhere).
+# Everything is written under demo_output/ (or $PLMTRANSFER_DEMO_ROOT); a second run reuses
+# what exists. Ends with a table of test R² per assay and model with a one-line reading, the
+# paths of the figures, and last the report to open (report.html).
 set -euo pipefail
-if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
-  exit 0
-fi
+with_esm=0
+case "${1:-}" in
+  -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  --random-esm) with_esm=1 ;;
+  "") ;;
+  *) echo "run_demo.sh: error: unknown option '$1' (see --help)" >&2; exit 2 ;;
+esac
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="${PLMTRANSFER_DEMO_ROOT:-$here/demo_output}"
 py="${PYTHON:-python}"
@@ -81,7 +85,7 @@ for name, length in (("EXAMPLE_generated_A", 70), ("EXAMPLE_generated_B", 90)):
 PYTHON
 }
 
-choose_model() {
+choose_esm_model() {
   # ESM-2 8M with real weights if cached or downloadable; else the untrained test model.
   if "$py" -c "from plmtransfer.backends.esm import resolve_checkpoint; resolve_checkpoint('esm2_8M')" \
       2> /dev/null; then
@@ -98,16 +102,21 @@ choose_model() {
 
 say "1/6 data: $datasets"
 prepare_data
-choose_model
-models="$model:6:mean,bos,maxPool onehot:0:mean,maxPool,flat"
+pooled="unirep_64:4:mean unirep_256:4:mean,bos,maxPool,h_avg,fusion"
+untrained=""
+if ((with_esm)); then
+  choose_esm_model
+  pooled="$pooled $model:6:mean,bos,maxPool"
+fi
+models="$pooled onehot:0:mean,maxPool,flat"
 common=(--root "$root" --datasets "$datasets" --jobs "$jobs")
 status=0
 
-say "2/6 extraction: ESM-2 8M pooled on the fly (--pool, no per-token dump); one-hot per token"
-bash "$here/run_extraction_DMS.sh" "${common[@]}" --jobs 1 --models "$model:6:mean,bos,maxPool" || status=1
+say "2/6 extraction: UniRep (real weights) pooled on the fly (--pool, no per-token dump); one-hot per token"
+bash "$here/run_extraction_DMS.sh" "${common[@]}" --jobs 1 --models "$pooled" || status=1
 bash "$here/run_extraction_DMS.sh" "${common[@]}" --mode per_tok --models "onehot:0" || status=1
 
-say "3/6 compression: one-hot per-token files -> mean, maxPool, flat (ESM-2 8M was pooled above)"
+say "3/6 compression: one-hot per-token files -> mean, maxPool, flat (the pLMs were pooled above)"
 bash "$here/run_compression_DMS.sh" "${common[@]}" --models "onehot:0:mean,maxPool,flat" || status=1
 
 say "4/6 regression: LassoCV, 5 outer folds, per assay x model x method"
@@ -132,6 +141,13 @@ frame["model"] = frame["_model"].where(frame["_model"] != untrained, untrained +
     + ":" + frame["Compression_method"]
 table = frame.pivot_table(index="Dataset", columns="model", values="R2_score_test", aggfunc="mean")
 print(table.round(3).to_string())
+means = table.mean()
+trained = means[[not name.startswith("onehot:") and "(UNTRAINED)" not in name for name in means.index]]
+if "onehot:flat" in means and len(trained):
+    best = trained.idxmax()
+    verdict = "beats" if trained[best] > means["onehot:flat"] else "does not beat"
+    print(f"\nreading: over {len(table)} assays the best pretrained embedding, {best} (mean test R² "
+          f"{trained[best]:.3f}), {verdict} the one-hot baseline onehot:flat ({means['onehot:flat']:.3f}).")
 if untrained:
     print(f"\n{untrained}: UNTRAINED test model with random weights (no real ESM-2 weights were "
           "available offline): its columns show the pipeline runs, they are NOT results.")
