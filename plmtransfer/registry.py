@@ -147,8 +147,14 @@ def model_table_text() -> str:
 
 
 def model_table_tsv() -> str:
-    """``name<TAB>alias<TAB>last layer<TAB>family`` per model: the bash drivers' view of the registry."""
-    return "\n".join(f"{spec.name}\t{spec.alias}\t{spec.last_layer}\t{spec.family}" for spec in MODELS)
+    """``name<TAB>alias<TAB>last layer<TAB>family`` per model: the bash drivers' view of the registry.
+
+    A model with a Hugging Face name has a second row under that name with the same alias, so
+    ``--models facebook/esm2_t30_150M_UR50D`` runs the HF backend and files its outputs where
+    the same model's fair-esm outputs go.
+    """
+    rows = [(spec.name, spec) for spec in MODELS] + [(spec.hf_name, spec) for spec in MODELS if spec.hf_name]
+    return "\n".join(f"{name}\t{spec.alias}\t{spec.last_layer}\t{spec.family}" for name, spec in rows)
 
 
 if __name__ == "__main__":

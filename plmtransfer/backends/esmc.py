@@ -232,12 +232,14 @@ def cached_weights(spec: ModelSpec) -> Path:
                         f"not be downloaded ({reason}): {advice}") from None
 
 
-def write_test_model(path: str | os.PathLike, d_model: int = 64, heads: int = 4, layers: int = 2,
+def write_test_model(path: str | os.PathLike, d_model: int = 128, heads: int = 2, layers: int = 2,
                      seed: int = 0) -> Path:
     """Write a random ESM C in the official file layout (a state dict with the sequence head).
 
     Every weight, LayerNorms included, is drawn at random so that each one matters in the
-    comparisons. The same ``seed`` gives the same file. Its embeddings carry no biology.
+    comparisons. The default shape keeps the released models' head width (64), so the file
+    loads like an official one (heads = width / 64). The same ``seed`` gives the same file.
+    Its embeddings carry no biology.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
