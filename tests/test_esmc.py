@@ -154,12 +154,19 @@ def test_bfloat16_stays_close_to_float32(tmp_path):
 
 
 def test_repository_copy_directory_resolves_to_its_weight_file(tmp_path):
-    weights_dir = tmp_path / "esmc-300m-2024-12" / "data" / "weights"
+    weights_dir = tmp_path / "esmc-tiny" / "data" / "weights"
     weights_dir.mkdir(parents=True)
-    write_test_model(weights_dir / "esmc_300m_2024_12_v0.pth", seed=0)
-    assert resolve_backend(str(tmp_path / "esmc-300m-2024-12")) == ("esmc", None)
-    featuriser = load_featuriser(str(tmp_path / "esmc-300m-2024-12"), LoadOptions(nogpu=True))
-    assert featuriser.name == "esmc_300m_2024_12_v0" and featuriser.num_layers == 2
+    write_test_model(weights_dir / "esmc_tiny_v0.pth", seed=0)
+    assert resolve_backend(str(tmp_path / "esmc-tiny")) == ("esmc", None)
+    featuriser = load_featuriser(str(tmp_path / "esmc-tiny"), LoadOptions(nogpu=True))
+    assert featuriser.name == "esmc_tiny_v0" and featuriser.num_layers == 2
+
+
+def test_official_file_name_is_its_registry_model(tmp_path):
+    """A local esmc_600m_2024_12_v0.pth is esmc_600m: named so, and its size is checked."""
+    weights = write_test_model(tmp_path / "esmc_600m_2024_12_v0.pth", seed=0)
+    with pytest.raises(UserError, match="has 2 layers of width 128, but esmc_600m has 36 of width 1152"):
+        load_featuriser(str(weights), LoadOptions(nogpu=True))
 
 
 def test_names_resolve_to_the_esmc_backend():

@@ -40,7 +40,7 @@ from plmtransfer.backends.hf import HF_OFFLINE_ENV, hub_cache_dir, hub_offline
 from plmtransfer.backends.weights import OFFLINE_ENV, safe_torch_load
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_path
-from plmtransfer.registry import ModelSpec
+from plmtransfer.registry import MODELS, ModelSpec
 
 # ESM C's sequence vocabulary (esm.utils.constants.esm3.SEQUENCE_VOCAB); 64 embedding rows.
 VOCAB = ("<cls>", "<pad>", "<eos>", "<unk>", *"LAGVSERTIDPKQNFYMHWCXBUZO", ".", "-", "|", "<mask>")
@@ -313,9 +313,19 @@ class EsmcFeaturiser:
         ) for i, sequence in enumerate(sequences)]
 
 
+def spec_of_file(path: Path) -> ModelSpec | None:
+    """The registry entry whose official weight file has ``path``'s name (None for other files)."""
+    return next((spec for spec in MODELS if spec.weights_file and Path(spec.weights_file).name == path.name),
+                None)
+
+
 def load(location: str, spec: ModelSpec | None, options: LoadOptions) -> EsmcFeaturiser:
-    """An ESM C model (registry name, HF repository, ``.pth`` file or repository copy) on the chosen device."""
+    """An ESM C model (registry name, HF repository, ``.pth`` file or repository copy) on the chosen device.
+
+    A local file with an official file name (``esmc_300m_2024_12_v0.pth``) is that registry model.
+    """
     path = resolve_weights(location, spec)
+    spec = spec or spec_of_file(path)
     heads = spec.heads if spec is not None else None
     model = load_weights(path, heads)
     if spec is not None and (model.d_model, model.layers) != (spec.embed_dim, spec.layers):

@@ -215,8 +215,8 @@ class HfEsmFeaturiser:
         self.embed_dim = config.hidden_size
         contact_weights = not any(key.startswith("contact_head") for key in info["missing_keys"])
         self.has_contacts = contact_weights and (spec is None or spec.has_contact_regression)
-        self.max_residues = config.max_position_embeddings - 2 - self.special_positions \
-            if config.position_embedding_type == "absolute" else 1024 - self.special_positions
+        # HF's ESM configs count positions from padding_idx + 1 = 2 (1026 for fair-esm's 1024)
+        self.max_residues = config.max_position_embeddings - 2 - self.special_positions
         self.device = device
 
     def layer_dim(self, layer: int) -> int:
