@@ -16,6 +16,7 @@ from plmtransfer.backends import load_featuriser, resolve_backend
 from plmtransfer.backends.base import LoadOptions
 from plmtransfer.backends.esm import load_model
 from plmtransfer.backends.hf import ESM_VOCAB, HfEsmFeaturiser, convert_esm2_checkpoint
+from plmtransfer.errors import UserError
 from plmtransfer.extract import ExtractOptions, run_extraction
 from plmtransfer.io import load_compressed
 from tests.conftest import REPO_ROOT
@@ -61,13 +62,27 @@ def test_converter_writes_the_hf_layout(tiny_model, hf_dir):
     assert len(state) == 2 * 16 + 12  # per layer 8 modules x (weight, bias); embeddings, norms, heads
 
 
-def test_converted_tokens_are_fair_esms(tiny_model, hf_featuriser):
+def test_tokens_are_fair_esms_and_transformers(tiny_model, hf_dir, hf_featuriser):
+    from transformers import EsmTokenizer
+
     loaded = load_model(str(tiny_model))
     assert list(ESM_VOCAB) == loaded.alphabet.all_toks
     _, _, tokens = loaded.alphabet.get_batch_converter()([(str(i), s) for i, s in enumerate(SEQUENCES)])
     ours, mask = hf_featuriser.tokenise(SEQUENCES)
     assert torch.equal(ours, tokens)
     assert torch.equal(mask.bool(), tokens.ne(loaded.alphabet.padding_idx))
+    theirs = EsmTokenizer.from_pretrained(hf_dir)(SEQUENCES, padding=True, return_tensors="pt")
+    assert torch.equal(ours, theirs["input_ids"]) and torch.equal(mask, theirs["attention_mask"])
+
+
+def test_unreadable_weights_are_one_user_error(hf_dir, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for path in hf_dir.iterdir():
+        (broken / path.name).write_bytes(path.read_bytes())
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(UserError, match="cannot load the model's weights"):
+        load_featuriser(str(broken), LoadOptions(nogpu=True))
 
 
 def test_hidden_states_equal_fair_esm_representations_for_every_layer(tiny_model, hf_featuriser):

@@ -188,7 +188,7 @@ class HfEsmFeaturiser:
     extras = ()
 
     def __init__(self, directory: Path, spec: ModelSpec | None, device: torch.device, dtype: torch.dtype):
-        from transformers import AutoConfig, EsmModel, EsmTokenizer
+        from transformers import AutoConfig, EsmModel
         from transformers.utils import logging as hf_logging
 
         config = AutoConfig.from_pretrained(directory)
@@ -202,12 +202,17 @@ class HfEsmFeaturiser:
             model, info = EsmModel.from_pretrained(
                 directory, add_pooling_layer=False, attn_implementation="sdpa", dtype=dtype,
                 output_loading_info=True)
+        except Exception as error:  # transformers and safetensors raise many types for unreadable files
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UserError(f"{directory}: cannot load the model's weights ({first_line})") from None
         finally:
             hf_logging.set_verbosity(verbosity)
             if bar:
                 hf_logging.enable_progress_bar()
         self.model = model.to(device).eval()
-        self.tokenizer = EsmTokenizer.from_pretrained(directory)
+        vocabulary_file = directory / "vocab.txt"
+        vocabulary = vocabulary_file.read_text().split() if vocabulary_file.is_file() else ESM_VOCAB
+        self.token_of = {token: index for index, token in enumerate(vocabulary)}
         self.name = spec.name if spec is not None else directory.name
         self.family = spec.family if spec is not None else "esm"
         self.identity = str(directory.resolve())
@@ -224,9 +229,17 @@ class HfEsmFeaturiser:
         return self.embed_dim
 
     def tokenise(self, sequences: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """``<cls>`` + residues + ``<eos>``, right-padded, and the attention mask (1 = real token)."""
-        batch = self.tokenizer(list(sequences), padding=True, return_tensors="pt")
-        return batch["input_ids"], batch["attention_mask"]
+        """``<cls>`` + residues + ``<eos>``, right-padded, and the attention mask (1 = real token).
+
+        The ids come from the directory's ``vocab.txt`` (fair-esm's alphabet when it has none),
+        as ``EsmTokenizer`` and fair-esm's batch converter write them.
+        """
+        ids = self.token_of
+        tokens = torch.full((len(sequences), max(map(len, sequences)) + 2), ids["<pad>"], dtype=torch.long)
+        for row, sequence in enumerate(sequences):
+            row_ids = [ids["<cls>"], *(ids.get(letter, ids["<unk>"]) for letter in sequence), ids["<eos>"]]
+            tokens[row, :len(row_ids)] = torch.tensor(row_ids)
+        return tokens, tokens.ne(ids["<pad>"]).long()
 
     def embed(self, sequences: Sequence[str], layers: Sequence[int], contacts: bool) -> list[Embedded]:
         """Forward one batch; return per-sequence float32 CPU tensors (residues only)."""
