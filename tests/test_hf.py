@@ -15,7 +15,12 @@ from safetensors.torch import load_file
 from plmtransfer.backends import load_featuriser, resolve_backend
 from plmtransfer.backends.base import LoadOptions
 from plmtransfer.backends.esm import load_model
-from plmtransfer.backends.hf import ESM_VOCAB, HfEsmFeaturiser, convert_esm2_checkpoint
+from plmtransfer.backends.hf import (
+    ESM_VOCAB,
+    HfEsmFeaturiser,
+    convert_esm2_checkpoint,
+    rotary_esm_representations,
+)
 from plmtransfer.errors import UserError
 from plmtransfer.extract import ExtractOptions, run_extraction
 from plmtransfer.io import load_compressed
@@ -98,6 +103,21 @@ def test_hidden_states_equal_fair_esm_representations_for_every_layer(tiny_model
             difference = (output.hidden_states[layer][i, real] - fair[layer][i, real]).abs().max().item()
             assert difference <= TOLERANCE, (layer, i, difference)
     torch.testing.assert_close(output.last_hidden_state, output.hidden_states[2], rtol=0, atol=0)
+
+
+def test_layer_loop_equals_transformers_forward(hf_featuriser):
+    """rotary_esm_representations == EsmModel.forward's hidden states, every layer, padded batch."""
+    tokens, mask = hf_featuriser.tokenise(SEQUENCES)
+    with torch.no_grad():
+        output = hf_featuriser.model(input_ids=tokens, attention_mask=mask, output_hidden_states=True)
+        ours = rotary_esm_representations(hf_featuriser.model, tokens, mask, [0, 1, 2])
+        only_first = rotary_esm_representations(hf_featuriser.model, tokens, mask, [1])
+    for layer in range(3):
+        for i, sequence in enumerate(SEQUENCES):
+            real = slice(0, len(sequence) + 2)
+            assert (ours[layer][i, real] - output.hidden_states[layer][i, real]).abs().max().item() <= TOLERANCE
+    assert set(only_first) == {1}
+    torch.testing.assert_close(only_first[1], ours[1], rtol=0, atol=0)
 
 
 def test_featuriser_equals_fair_esm_for_every_layer_in_padded_batches(tiny_model, hf_featuriser):

@@ -8,10 +8,12 @@ are read from the Hugging Face cache (``$HF_HUB_CACHE``, default
 ``HF_HUB_OFFLINE=1`` or ``PLMTRANSFER_OFFLINE=1`` nothing is downloaded and a missing model
 is one sentence saying what to download and where.
 
-:class:`HfEsmFeaturiser` runs ``transformers``' own forward with fused attention (SDPA) and
-maps its output onto fair-esm's conventions: ``hidden_states[i]`` is
-``representations[i]`` (0 = the embedding output) and the last layer is the output of the
-final layer norm (``last_hidden_state``), as fair-esm's ``representations[num_layers]``;
+:class:`HfEsmFeaturiser` maps ``transformers``' output onto fair-esm's conventions:
+``hidden_states[i]`` is ``representations[i]`` (0 = the embedding output) and the last
+layer is the output of the final layer norm (``last_hidden_state``), as fair-esm's
+``representations[num_layers]``. ESM-2 (rotary) models run the model's own modules layer by
+layer (:func:`rotary_esm_representations`: fused attention, one-op GELU, stopping at the
+deepest requested layer); ESM-1b/1v run ``EsmModel.forward``;
 BOS and EOS surround every sequence as in fair-esm. The attention mask is always passed,
 built from the padding tokens, so a sequence's vectors do not depend on what it was batched
 with (see docs/backends.md for what happens without it). Contacts come from the model's
@@ -30,9 +32,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from torch.nn import functional
 
 from plmtransfer.backends.base import Embedded, LoadOptions, device_and_dtype
-from plmtransfer.backends.esm import ESM_RESIDUES
+from plmtransfer.backends.esm import ESM_RESIDUES, rotate_half
 from plmtransfer.backends.weights import OFFLINE_ENV, is_offline, safe_torch_load
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_path
@@ -242,11 +245,19 @@ class HfEsmFeaturiser:
         return tokens, tokens.ne(ids["<pad>"]).long()
 
     def embed(self, sequences: Sequence[str], layers: Sequence[int], contacts: bool) -> list[Embedded]:
-        """Forward one batch; return per-sequence float32 CPU tensors (residues only)."""
+        """Forward one batch; return per-sequence float32 CPU tensors (residues only).
+
+        Rotary (ESM-2) models run :func:`rotary_esm_representations` on the model's own modules;
+        ESM-1b/1v run ``EsmModel.forward`` with its hidden states.
+        """
         tokens, mask = (tensor.to(self.device) for tensor in self.tokenise(sequences))
         with torch.inference_mode():
-            output = self.model(input_ids=tokens, attention_mask=mask, output_hidden_states=True)
-            representations = {layer: self.layer_output(output, layer).float().cpu() for layer in layers}
+            if self.model.rotary_embeddings is not None:
+                hidden = rotary_esm_representations(self.model, tokens, mask, layers)
+            else:
+                output = self.model(input_ids=tokens, attention_mask=mask, output_hidden_states=True)
+                hidden = {layer: self.layer_output(output, layer) for layer in layers}
+            representations = {layer: tensor.float().cpu() for layer, tensor in hidden.items()}
             contact_maps = self.contact_maps(tokens, mask) if contacts else None
         results = []
         for i, sequence in enumerate(sequences):
@@ -269,6 +280,52 @@ class HfEsmFeaturiser:
             return self.model.predict_contacts(tokens, mask).float().cpu()
         finally:
             self.model.set_attn_implementation("sdpa")
+
+
+def rotary_esm_representations(model, tokens: torch.Tensor, mask: torch.Tensor,
+                               layers: Sequence[int]) -> dict[int, torch.Tensor]:
+    """``EsmModel.forward``'s hidden states (SDPA path), computing only up to the deepest requested layer.
+
+    Uses the model's own modules: ``embeddings`` (token dropout, masked padding), the rotary
+    tables of ``rotary_embeddings``, and per layer the same pre-norm attention and GELU
+    feed-forward as ``EsmLayer``, with fused attention and a one-op GELU; the last layer goes
+    through ``emb_layer_norm_after``. Returns ``{layer: B x T x D}`` (fair-esm's numbering).
+    """
+    wanted = set(layers)
+    deepest = max(wanted)
+    x = model.embeddings(input_ids=tokens, attention_mask=mask)
+    hidden = {0: x} if 0 in wanted else {}
+    attend = None if bool(mask.all()) else mask.bool()[:, None, None, :]
+    positions = torch.arange(tokens.shape[1], device=tokens.device)[None]
+    cos, sin = (table[:, None] for table in model.rotary_embeddings(x, positions))
+    for index in range(deepest):
+        x = esm_layer(model.encoder.layer[index], x, attend, cos, sin)
+        if index + 1 in wanted:
+            hidden[index + 1] = x
+    if deepest == model.config.num_hidden_layers:
+        hidden[deepest] = model.encoder.emb_layer_norm_after(x)
+    return hidden
+
+
+def esm_layer(layer, x: torch.Tensor, attend: torch.Tensor | None, cos: torch.Tensor,
+              sin: torch.Tensor) -> torch.Tensor:
+    """One transformers ``EsmLayer`` (rotary self-attention + GELU feed-forward) on B x T x D input."""
+    attention = layer.attention.self
+    batch, length, _ = x.shape
+    head_dim = attention.attention_head_size
+
+    def split_heads(t: torch.Tensor) -> torch.Tensor:
+        return t.view(batch, length, -1, head_dim).transpose(1, 2)
+
+    h = layer.attention.LayerNorm(x)
+    q = split_heads(attention.query(h) * head_dim**-0.5)
+    k = split_heads(attention.key(h))
+    v = split_heads(attention.value(h))
+    q = q * cos + rotate_half(q) * sin
+    k = k * cos + rotate_half(k) * sin
+    context = functional.scaled_dot_product_attention(q, k, v, attn_mask=attend, scale=1.0)
+    x = x + layer.attention.output.dense(context.transpose(1, 2).reshape(batch, length, -1))
+    return x + layer.output.dense(functional.gelu(layer.intermediate.dense(layer.LayerNorm(x))))
 
 
 def load(location: str, spec: ModelSpec | None, options: LoadOptions) -> HfEsmFeaturiser:
