@@ -30,6 +30,9 @@ class ModelSpec:
 
     ``parameters`` is the study's nominal count for the ESM families (``650000000`` for 650M,
     as in its published result files) and the exact count of the weight file for UniRep.
+    ``hf_name`` is the Hugging Face hub repository of the weights and ``hf_backend`` the backend
+    that reads it (``hf`` for transformers' layout; ``esmc`` for EvolutionaryScale's
+    repositories, whose ``weights_file`` is the path of the official weight file inside it).
     """
 
     name: str
@@ -45,6 +48,8 @@ class ModelSpec:
     has_contact_regression: bool = False
     aliases: tuple[str, ...] = ()
     hf_name: str = ""
+    hf_backend: str = "hf"
+    weights_file: str = ""
     note: str = ""
 
     @property
@@ -78,9 +83,13 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("esm1b_t33_650M_UR50S", "esm1b_650M", "esm1b", "esm", "650M", 650_000_000, 33, 1280, 20,
               has_contact_regression=True, hf_name="facebook/esm1b_t33_650M_UR50S"),
     ModelSpec("esmc_300m", "esmc_300M", "esmc", "esmc", "300M", 300_000_000, 30, 960, 15,
-              licence=CAMBRIAN_OPEN, aliases=("esmc300m",)),
+              licence=CAMBRIAN_OPEN, aliases=("esmc300m", "esmc-300m"),
+              hf_name="EvolutionaryScale/esmc-300m-2024-12", hf_backend="esmc",
+              weights_file="data/weights/esmc_300m_2024_12_v0.pth"),
     ModelSpec("esmc_600m", "esmc_600M", "esmc", "esmc", "600M", 600_000_000, 36, 1152, 18,
-              licence=CAMBRIAN_NC, aliases=("esmc600m",)),
+              licence=CAMBRIAN_NC, aliases=("esmc600m", "esmc-600m"),
+              hf_name="EvolutionaryScale/esmc-600m-2024-12", hf_backend="esmc",
+              weights_file="data/weights/esmc_600m_2024_12_v0.pth"),
     ModelSpec("esmc_6b", "esmc_6B", "esmc", "esmc", "6B", 6_000_000_000, 80, 2560, 40,
               licence=CAMBRIAN_NC, note="weights available only through EvolutionaryScale's Forge API"),
     ModelSpec("unirep_64", "unirep64", "unirep", "unirep", "0.15M", 152_029, 4, 64,
@@ -144,8 +153,14 @@ def model_table_text() -> str:
 
 
 def model_table_tsv() -> str:
-    """``name<TAB>alias<TAB>last layer<TAB>family`` per model: the bash drivers' view of the registry."""
-    return "\n".join(f"{spec.name}\t{spec.alias}\t{spec.last_layer}\t{spec.family}" for spec in MODELS)
+    """``name<TAB>alias<TAB>last layer<TAB>family`` per model: the bash drivers' view of the registry.
+
+    A model with a Hugging Face name has a second row under that name with the same alias, so
+    ``--models facebook/esm2_t30_150M_UR50D`` runs the HF backend and files its outputs where
+    the same model's fair-esm outputs go.
+    """
+    rows = [(spec.name, spec) for spec in MODELS] + [(spec.hf_name, spec) for spec in MODELS if spec.hf_name]
+    return "\n".join(f"{name}\t{spec.alias}\t{spec.last_layer}\t{spec.family}" for name, spec in rows)
 
 
 if __name__ == "__main__":
