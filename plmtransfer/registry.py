@@ -150,18 +150,3 @@ def model_table_text() -> str:
         rows.append(f"  {spec.name:<24} {spec.alias:<11} {spec.backend:<8} {spec.size:>6} "
                     f"{spec.layers:>6} {spec.embed_dim:>5}")
     return "supported models (or a path to a local checkpoint):\n" + "\n".join(rows)
-
-
-def model_table_tsv() -> str:
-    """``name<TAB>alias<TAB>last layer<TAB>family`` per model: the bash drivers' view of the registry.
-
-    A model with a Hugging Face name has a second row under that name with the same alias, so
-    ``--models facebook/esm2_t30_150M_UR50D`` runs the HF backend and files its outputs where
-    the same model's fair-esm outputs go.
-    """
-    rows = [(spec.name, spec) for spec in MODELS] + [(spec.hf_name, spec) for spec in MODELS if spec.hf_name]
-    return "\n".join(f"{name}\t{spec.alias}\t{spec.last_layer}\t{spec.family}" for name, spec in rows)
-
-
-if __name__ == "__main__":
-    print(model_table_tsv())

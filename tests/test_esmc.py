@@ -241,14 +241,15 @@ def test_registry_name_reads_the_hub_cache(tmp_path, monkeypatch):
 
 
 def test_drivers_accept_esmc_models(tmp_path):
-    """--models "esmc_300m esmc_600m" resolves in the drivers with the study's (last) layers."""
+    """--models "esmc_300m esmc_600m" resolves in the drivers with the study's (last) layers (the plan's
+    order is Snakemake's, so the lines are sorted)."""
     from tests.test_drivers import run_driver, write_assay
 
     write_assay(tmp_path / "data", "IF1_ECOLI", 30, seed=0)
     completed = run_driver("run_extraction_DMS.sh", "--root", str(tmp_path), "--dry-run",
                            "--datasets", "IF1_ECOLI", "--models", "esmc_300m esmc_600m")
     assert completed.returncode == 0, completed.stderr
-    lines = [line for line in completed.stdout.splitlines() if "extract.py" in line]
+    lines = sorted(line for line in completed.stdout.splitlines() if "extract.py" in line)
     assert len(lines) == 2
     assert "extract.py esmc_300m " in lines[0] and "/esmc_300M/IF1_ECOLI --repr_layers 30 " in lines[0]
     assert "extract.py esmc_600m " in lines[1] and "/esmc_600M/IF1_ECOLI --repr_layers 36 " in lines[1]

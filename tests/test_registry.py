@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import subprocess
 
-from plmtransfer.registry import MODELS, find_spec, model_table_tsv
+from plmtransfer.registry import MODELS, find_spec
 from tests.conftest import REPO_ROOT
 
 CODE_SUFFIXES = {".py", ".sh", ".smk"}
@@ -68,9 +68,3 @@ def test_registry_answers_to_every_name():
     assert find_spec("esm2_150M").last_layer == 30
     assert find_spec("unirep1900").embed_dim == 1900
     assert find_spec("facebook/esm2_t33_650M_UR50D").alias == "esm2_650M"
-
-
-def test_bash_view_of_the_registry():
-    rows = [line.split("\t") for line in model_table_tsv().splitlines()]
-    assert rows[0] == ["esm2_t6_8M_UR50D", "esm2_8M", "6", "esm2"]
-    assert len(rows) == len(MODELS)

@@ -1,11 +1,11 @@
 """The ESM C backend: EvolutionaryScale's ESM Cambrian (300M, 600M) from the official weight files.
 
-A model is named by its registry name (``esmc_300m``, ``esmc_600m``), the Hugging Face
+A model is named by its registry name or alias (e.g. ``esmc_300m``), the Hugging Face
 repository that holds its weights (``EvolutionaryScale/esmc-300m-2024-12``), a local ``.pth``
 weight file (``esmc_300m_2024_12_v0.pth``), or a local copy of that repository (a directory
 with ``data/weights/*.pth``). Names are read from the Hugging Face cache and downloaded there
 when the network allows; with ``HF_HUB_OFFLINE=1`` or ``PLMTRANSFER_OFFLINE=1`` nothing is
-downloaded. ``esmc_6b`` has no weight file: EvolutionaryScale serves it only through its
+downloaded. The 6B model has no weight file: EvolutionaryScale serves it only through its
 Forge API, so asking for it is an error that says so.
 
 The forward pass is this module's own (:class:`EsmcModel`), not EvolutionaryScale's ``esm``
