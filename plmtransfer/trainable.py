@@ -236,6 +236,8 @@ def load_encoder(location: str) -> tuple[nn.Module, str]:
     it to the weights its backend reads); a local file keeps its path.
     """
     backend, spec = resolve_backend(location)
+    if backend not in ENCODERS and spec is not None and spec.backend in ENCODERS:
+        backend = spec.backend  # a Hugging Face name of a registry model: its weights through its own backend
     if backend not in ENCODERS:
         raise UserError(f"model {location!r} ({backend} backend) cannot be fine-tuned yet: "
                         f"use one of the {', '.join(ENCODERS)} backend's models")
