@@ -3,8 +3,10 @@
 ``plmtransfer extract|compress|regress|sample|stats|plot|prepare-dms|prepare-pisces ARGS`` runs
 the stage script of ``scripts/`` with ARGS (same flags, same help); ``plmtransfer run`` runs
 Snakemake on the shipped workflow (``workflow/Snakefile`` over ``config/study.yaml``) in a
-working directory, with a user config file and any further Snakemake options. Nothing heavy is
-imported before a subcommand is chosen, so ``--help`` and ``--version`` answer at once.
+working directory, with a user config file and any further Snakemake options;
+``plmtransfer completion bash`` prints a bash completion script (subcommands and each one's
+flags): ``source <(plmtransfer completion bash)``. Nothing heavy is imported before a
+subcommand is chosen, so ``--help`` and ``--version`` answer at once.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ STAGE_SCRIPTS = {
     "plot": ("plot.py", "figures from result CSVs"),
 }
 RUN_HELP = "run the study workflow with Snakemake (config/study.yaml, overridable)"
+COMPLETION_HELP = "print a bash completion script: source <(plmtransfer completion bash)"
 
 
 def version() -> str:
@@ -48,13 +51,71 @@ def create_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help=RUN_HELP, description=RUN_HELP + ".", allow_abbrev=False, epilog=(
         "further arguments go to Snakemake, e.g. `--dry-run`, `--config models='[esm2_8M, onehot]'`, "
         "targets such as lassoCV_DMS; see docs/drivers.md"))
+    add_run_arguments(run)
+    completion = commands.add_parser("completion", help=COMPLETION_HELP, description=COMPLETION_HELP + ".")
+    completion.add_argument("shell", choices=["bash"], help="the shell to complete in")
+    return parser
+
+
+def add_run_arguments(run: argparse.ArgumentParser) -> None:
+    """The flags of ``plmtransfer run`` (the rest go to Snakemake)."""
     run.add_argument("-d", "--directory", default=".",
                      help="working directory: data/, embeddings/, results/, figures/, logs/ live here")
     run.add_argument("--configfile", default=None, help="YAML file overriding config/study.yaml")
     run.add_argument("--cores", default="1", help="local CPU cores (Snakemake --cores)")
     run.add_argument("--profile", default="local",
                      help="Snakemake profile: local, slurm (the shipped ones) or a directory")
-    return parser
+
+
+def long_flags(parser: argparse.ArgumentParser) -> list[str]:
+    """Every ``--flag`` a parser accepts, and the names of its own subcommands (``stats report``)."""
+    words = []
+    for action in parser._actions:
+        words += [option for option in action.option_strings if option.startswith("--")]
+        if isinstance(action, argparse._SubParsersAction):
+            words += list(action.choices)
+    return words
+
+
+def script_flags(script: str) -> list[str]:
+    """The long flags of a stage script, read from its ``create_parser()`` (scripts import nothing heavy)."""
+    import importlib.util
+
+    from plmtransfer.study import resource_dir
+
+    spec = importlib.util.spec_from_file_location(f"plmtransfer_script_{script[:-3]}", resource_dir("scripts") / script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return long_flags(module.create_parser())
+
+
+def completion_script() -> str:
+    """A bash completion function for ``plmtransfer``: subcommands first, then the chosen one's flags."""
+    run = argparse.ArgumentParser(add_help=False)
+    add_run_arguments(run)
+    flags = {name: script_flags(script) for name, (script, _) in STAGE_SCRIPTS.items()}
+    flags["run"] = ["--help", *long_flags(run)]
+    cases = "\n".join(f'    {name}) words="{" ".join(words)}" ;;' for name, words in flags.items())
+    commands = " ".join([*STAGE_SCRIPTS, "run", "completion", "--help", "--version"])
+    return f"""# bash completion for plmtransfer: source <(plmtransfer completion bash)
+# shellcheck shell=bash
+_plmtransfer() {{
+  local cur="${{COMP_WORDS[COMP_CWORD]}}" words=""
+  if ((COMP_CWORD == 1)); then
+    words="{commands}"
+  else
+    case "${{COMP_WORDS[1]}}" in
+{cases}
+    completion) words="bash" ;;
+    esac
+  fi
+  mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+  if [[ "$cur" != -* ]] && ((COMP_CWORD > 1)); then
+    mapfile -t -O "${{#COMPREPLY[@]}}" COMPREPLY < <(compgen -f -- "$cur")
+  fi
+}}
+complete -F _plmtransfer plmtransfer
+"""
 
 
 def run_stage(script: str, argv: list[str]) -> int:
@@ -96,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in STAGE_SCRIPTS:
         return run_stage(STAGE_SCRIPTS[argv[0]][0], argv[1:])
     args, extra = create_parser().parse_known_args(argv)
+    if args.command == "completion":
+        if extra:
+            create_parser().error(f"unrecognized arguments: {' '.join(extra)}")
+        print(completion_script(), end="")
+        return 0
     return run_workflow(args, extra)
 
 

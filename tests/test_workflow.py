@@ -155,6 +155,27 @@ def test_command_answers_fast_and_forwards_to_the_stage_scripts():
     assert usage.returncode == 2 and "-i names 2 files but -o names 1" in usage.stderr
 
 
+def complete(script: str, *words: str) -> list[str]:
+    """What the generated bash completion offers for the last of ``words`` (``plmtransfer`` first)."""
+    line = " ".join(words)
+    probe = (f"source {script}; COMP_WORDS=(plmtransfer {line}); COMP_CWORD={len(words)}; "
+             '_plmtransfer; printf "%s\\n" "${COMPREPLY[@]}"')
+    return subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+
+
+def test_command_completion_offers_subcommands_and_their_flags(tmp_path):
+    """`plmtransfer completion bash` completes subcommands, each one's own flags, and stats' subcommands."""
+    script = tmp_path / "plmtransfer.bash"
+    script.write_text(subprocess.run([sys.executable, "-m", "plmtransfer.command", "completion", "bash"],
+                                     capture_output=True, text=True, check=True).stdout)
+    assert complete(script, "re") == ["regress"]
+    assert complete(script, "regress", "--c") == ["--cv"]
+    assert complete(script, "extract", "--repr") == ["--repr_layers"]
+    assert complete(script, "stats", "rep") == ["report"]
+    assert complete(script, "run", "--prof") == ["--profile"]
+    assert "--cv" not in complete(script, "extract", "--")
+
+
 def test_command_run_plans_the_workflow(tmp_path):
     """`plmtransfer run` is Snakemake on the shipped workflow with a user config file."""
     user = tmp_path / "mine.yaml"
