@@ -396,6 +396,23 @@ METHODS: dict[str, Method] = {
 STUDY_METHODS: tuple[str, ...] = tuple(name for name, method in METHODS.items() if method.study)
 
 
+def split_method(stem: str) -> tuple[str, str]:
+    """Split a file stem ``<prefix>_<method>`` into (prefix, method).
+
+    The study took the part after the last ``_``; a registered method whose name holds ``_``
+    (UniRep's ``h_avg``, ``h_final``, ``c_final``) is kept whole, also with a ``+`` suffix
+    (``h_avg+score`` of the augmented regression).
+    """
+    for name in sorted((method for method in METHODS if "_" in method), key=len, reverse=True):
+        marker = "_" + name
+        index = stem.rfind(marker)
+        end = index + len(marker)
+        if index > 0 and (end == len(stem) or stem[end] == "+"):
+            return stem[:index], stem[index + 1:]
+    prefix, _, method = stem.rpartition("_")
+    return prefix, method
+
+
 def check_methods(names: Sequence[str]) -> list[str]:
     """Return ``names`` de-duplicated in order; error on an unknown method, listing the known ones."""
     unknown = [name for name in names if name not in METHODS]

@@ -120,8 +120,10 @@ def warn(message: str) -> None:
 
 
 def method_from_path(path: str | Path) -> str:
-    """The compression method named by a file, as the study parsed it: ``..._mean.pkl`` -> ``mean``."""
-    return Path(path).name.split(".")[0].split("_")[-1]
+    """The compression method named by a file: ``..._mean.pkl`` -> ``mean``, ``..._h_avg.pkl`` -> ``h_avg``."""
+    from plmtransfer.compress import split_method
+
+    return split_method(Path(path).name.split(".")[0])[1]
 
 
 # ----------------------------------------------------------------------------- inputs

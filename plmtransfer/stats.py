@@ -51,10 +51,12 @@ def parse_result_stem(stem: str) -> tuple[str, str]:
     """Split a result file stem ``<Dataset>_<method>`` into (dataset, method).
 
     Data-set names contain ``_`` and methods may contain ``-`` (``pca1-2``), so the method is
-    the part after the last ``_``.
+    the part after the last ``_``, except a registered method whose name holds ``_`` (``h_avg``).
     """
-    dataset, separator, method = stem.rpartition("_")
-    if not separator or not dataset or not method:
+    from plmtransfer.compress import split_method
+
+    dataset, method = split_method(stem)
+    if not dataset or not method:
         raise UserError(f"result file name {stem!r} is not <Dataset>_<method>.csv")
     return dataset, method
 

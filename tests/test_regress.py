@@ -548,3 +548,9 @@ def test_error_fast_with_another_regressor(tmp_path, capsys):
     metadata, vectors = make_data(20, 3, 0)
     run_expecting_error(tmp_path, capsys, metadata, vectors, "--fast applies to --regressor lassocv only",
                         ["--fast", "--regressor", "ridgecv"])
+
+
+def test_method_is_read_whole_from_the_compressed_file_name():
+    assert regress.method_from_path("emb/embed_layer_30_mean.pkl") == "mean"
+    assert regress.method_from_path("emb/embed_layer_4_h_final.npz") == "h_final"
+    assert regress.method_from_path("x/embed_layer_4_fusion.pkl") == "fusion"

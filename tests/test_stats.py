@@ -202,3 +202,16 @@ def test_reml_variances_equal_anova_estimates_on_balanced_design(simulated_fit):
     assert info["var_Fold"] == pytest.approx((ms_fold - ms_residual) / (n_d * n_m), rel=1e-3)
     expected_se = np.sqrt(2 * ms_residual / (n_d * n_f))
     assert simulated_fit.contrasts["std_error"].to_numpy() == pytest.approx(expected_se, rel=1e-3)
+
+
+@pytest.mark.parametrize(("stem", "expected"), [
+    ("IF1_ECOLI_mean", ("IF1_ECOLI", "mean")),
+    ("IF1_ECOLI_pca1-2", ("IF1_ECOLI", "pca1-2")),
+    ("IF1_ECOLI_h_avg", ("IF1_ECOLI", "h_avg")),
+    ("MTH3_HAEAESTABILIZED_Tawfik2015_c_final", ("MTH3_HAEAESTABILIZED_Tawfik2015", "c_final")),
+    ("IF1_ECOLI_h_avg+score", ("IF1_ECOLI", "h_avg+score")),
+    ("IF1_ECOLI_mean+score", ("IF1_ECOLI", "mean+score")),
+    ("IF1_ECOLI_finetune-full", ("IF1_ECOLI", "finetune-full")),
+])
+def test_result_stems_keep_methods_whose_names_hold_an_underscore(stem, expected):
+    assert stats.parse_result_stem(stem) == expected
