@@ -108,3 +108,21 @@ def device_and_dtype(options: LoadOptions) -> tuple[torch.device, torch.dtype]:
     if device.type == "cpu" and dtype != torch.float32:
         warnings.warn(f"--dtype {options.dtype} on CPU is much slower than float32", stacklevel=3)
     return device, dtype
+
+
+def split_bos_residues(sequences: Sequence[str], representations: dict[int, torch.Tensor],
+                       contact_maps: torch.Tensor | None = None) -> list[Embedded]:
+    """One :class:`Embedded` per sequence from a padded batch laid out as BOS, residues, EOS.
+
+    ``representations`` holds ``{layer: B x T x D}`` float32 CPU tensors; row 0 of each sequence
+    is its BOS vector, rows 1..L its residues; ``contact_maps`` (B x L' x L') is cut to L x L.
+    """
+    results = []
+    for i, sequence in enumerate(sequences):
+        length = len(sequence)
+        results.append(Embedded(
+            {layer: tensor[i, 1:length + 1].clone() for layer, tensor in representations.items()},
+            {layer: tensor[i, 0].clone() for layer, tensor in representations.items()},
+            contact_maps[i, :length, :length].clone() if contact_maps is not None else None,
+        ))
+    return results

@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional
 
-from plmtransfer.backends.base import Embedded, LoadOptions, device_and_dtype
+from plmtransfer.backends.base import Embedded, LoadOptions, device_and_dtype, split_bos_residues
 from plmtransfer.backends.weights import fetch_to_cache, safe_torch_load
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_path
@@ -233,15 +233,7 @@ class EsmFeaturiser:
                 contact_maps = output["contacts"].float().cpu() if contacts else None
             representations = {layer: tensor.float().cpu()
                                for layer, tensor in representations.items()}
-        results = []
-        for i, sequence in enumerate(sequences):
-            length = len(sequence)
-            results.append(Embedded(
-                {layer: tensor[i, 1:length + 1].clone() for layer, tensor in representations.items()},
-                {layer: tensor[i, 0].clone() for layer, tensor in representations.items()},
-                contact_maps[i, :length, :length].clone() if contact_maps is not None else None,
-            ))
-        return results
+        return split_bos_residues(sequences, representations, contact_maps)
 
 
 def esm2_representations(model, tokens: torch.Tensor, layers: Sequence[int]) -> dict[int, torch.Tensor]:

@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional
 
-from plmtransfer.backends.base import Embedded, LoadOptions, device_and_dtype
+from plmtransfer.backends.base import Embedded, LoadOptions, device_and_dtype, split_bos_residues
 from plmtransfer.backends.esm import ESM_RESIDUES, rotate_half
 from plmtransfer.backends.weights import OFFLINE_ENV, is_offline, safe_torch_load
 from plmtransfer.errors import UserError
@@ -259,15 +259,7 @@ class HfEsmFeaturiser:
                 hidden = {layer: self.layer_output(output, layer) for layer in layers}
             representations = {layer: tensor.float().cpu() for layer, tensor in hidden.items()}
             contact_maps = self.contact_maps(tokens, mask) if contacts else None
-        results = []
-        for i, sequence in enumerate(sequences):
-            length = len(sequence)
-            results.append(Embedded(
-                {layer: tensor[i, 1:length + 1].clone() for layer, tensor in representations.items()},
-                {layer: tensor[i, 0].clone() for layer, tensor in representations.items()},
-                contact_maps[i, :length, :length].clone() if contact_maps is not None else None,
-            ))
-        return results
+        return split_bos_residues(sequences, representations, contact_maps)
 
     def layer_output(self, output, layer: int) -> torch.Tensor:
         """fair-esm's ``representations[layer]``: the final layer is taken after the last layer norm."""
