@@ -178,8 +178,8 @@ def write_test_model(output_dir: str | os.PathLike, architecture: str = "tiny", 
 # ----------------------------------------------------------------------------- featuriser
 
 
-class EsmFeaturiser:
-    """A fair-esm model on a device; ESM-2 runs through :func:`esm2_representations`."""
+class EsmTokens:
+    """What every ESM-alphabet featuriser (fair-esm, Hugging Face) tells the orchestration."""
 
     has_bos = True
     special_positions = 2
@@ -187,6 +187,10 @@ class EsmFeaturiser:
     unusual_letters = ("X B Z U O are tokens of the ESM alphabet (X: unknown, B: Asx, Z: Glx, "
                        "U: selenocysteine, O: pyrrolysine) and are read as such")
     extras = ()
+
+
+class EsmFeaturiser(EsmTokens):
+    """A fair-esm model on a device; ESM-2 runs through :func:`esm2_representations`."""
 
     def __init__(self, loaded: LoadedModel, device: torch.device, dtype: torch.dtype):
         from esm.model.esm2 import ESM2

@@ -35,7 +35,7 @@ import torch
 from torch.nn import functional
 
 from plmtransfer.backends.base import Embedded, LoadOptions, device_and_dtype, split_bos_residues
-from plmtransfer.backends.esm import ESM_RESIDUES, rotate_half
+from plmtransfer.backends.esm import EsmTokens, rotate_half
 from plmtransfer.backends.weights import OFFLINE_ENV, is_offline, safe_torch_load
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_path
@@ -180,15 +180,8 @@ def hf_state_dict(fair_state: dict[str, torch.Tensor], layers: int) -> dict[str,
 # ----------------------------------------------------------------------------- featuriser
 
 
-class HfEsmFeaturiser:
+class HfEsmFeaturiser(EsmTokens):
     """A transformers ``EsmModel`` on a device, answering with fair-esm's layer numbering."""
-
-    has_bos = True
-    special_positions = 2
-    alphabet = ESM_RESIDUES
-    unusual_letters = ("X B Z U O are tokens of the ESM alphabet (X: unknown, B: Asx, Z: Glx, "
-                       "U: selenocysteine, O: pyrrolysine) and are read as such")
-    extras = ()
 
     def __init__(self, directory: Path, spec: ModelSpec | None, device: torch.device, dtype: torch.dtype):
         from transformers import AutoConfig, EsmModel
