@@ -60,6 +60,7 @@ class AssayReport:
     exact_duplicate_rows: int = 0
     status: str = "missing"
     wildtype: str = ""
+    subsample: str = ""
     message: str = ""
     examples: list[str] = field(default_factory=list)
 
@@ -188,11 +189,23 @@ def resolve_duplicates(frame: pd.DataFrame, policy: str, source: str,
     return merged.reset_index()[OUTPUT_COLUMNS]
 
 
-def prepare_assay(name: str, out_dir: Path, mirror: Path | None, offline: bool,
-                  policy: str) -> AssayReport:
-    """Fetch, validate, de-duplicate and write one assay; return its report.
+def subsample_rows(frame: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
+    """At most ``max_rows`` rows drawn at random with ``seed`` (``DataFrame.sample``), in file order.
 
-    Nothing is written for an assay that fails validation.
+    The same file, size and seed give the same rows on every machine, so every model and method
+    of a sweep sees the same variants.
+    """
+    if max_rows is None or len(frame) <= max_rows:
+        return frame
+    return frame.sample(n=max_rows, random_state=seed).sort_index().reset_index(drop=True)
+
+
+def prepare_assay(name: str, out_dir: Path, mirror: Path | None, offline: bool,
+                  policy: str, max_variants: int | None = None, seed: int = 0) -> AssayReport:
+    """Fetch, validate, de-duplicate, subsample (``max_variants``) and write one assay.
+
+    The wild type is derived from all variants, before subsampling. Nothing is written for an
+    assay that fails validation.
     """
     report = AssayReport(name)
     fetched = read_from_mirror(mirror, name) if mirror is not None else None
@@ -204,16 +217,20 @@ def prepare_assay(name: str, out_dir: Path, mirror: Path | None, offline: bool,
     report.rows_read = len(frame)
     clean = validate_assay(frame, report.source)
     clean = resolve_duplicates(clean, policy, report.source, report)
-    write_dataframe_csv(clean, metadata_path(out_dir, name))
-    write_fasta(zip(clean["ID"], clean["sequence"], strict=True), fasta_path(out_dir, name))
     report.wildtype = record_wildtype(clean, name, out_dir, report.source)
-    report.rows_written = len(clean)
+    kept = subsample_rows(clean, max_variants, seed)
+    if len(kept) < len(clean):
+        report.subsample = f"{len(kept)} of {len(clean)} variants (seed {seed})"
+    write_dataframe_csv(kept, metadata_path(out_dir, name))
+    write_fasta(zip(kept["ID"], kept["sequence"], strict=True), fasta_path(out_dir, name))
+    report.rows_written = len(kept)
     report.status = "prepared"
     return report
 
 
 def prepare_assays(names: list[str], out_dir: str | os.PathLike, mirror: str | os.PathLike | None,
-                   offline: bool, policy: str = "mean") -> list[AssayReport]:
+                   offline: bool, policy: str = "mean", max_variants: int | None = None,
+                   seed: int = 0) -> list[AssayReport]:
     """Prepare each assay, collecting validation failures instead of stopping at the first."""
     if policy not in DUPLICATE_POLICIES:
         raise UserError(f"unknown duplicates policy {policy!r}: use {', '.join(DUPLICATE_POLICIES)}")
@@ -223,7 +240,7 @@ def prepare_assays(names: list[str], out_dir: str | os.PathLike, mirror: str | o
     reports = []
     for name in names:
         try:
-            reports.append(prepare_assay(name, Path(out_dir), mirror_path, offline, policy))
+            reports.append(prepare_assay(name, Path(out_dir), mirror_path, offline, policy, max_variants, seed))
         except UserError as error:
             reports.append(AssayReport(name, status="failed", message=str(error)))
     return reports

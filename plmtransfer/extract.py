@@ -68,7 +68,7 @@ class ExtractOptions:
     include: tuple[str, ...] = ()
     pool: tuple[str, ...] = ()
     repr_layers: tuple[int, ...] = (-1,)
-    toks_per_batch: int = 4096
+    toks_per_batch: int | None = None  # None: the backend's own (Featuriser.toks_per_batch)
     truncation_seq_length: int = 1022
     long: str = "truncate"
     chunk_overlap: int = 256
@@ -110,7 +110,7 @@ def check_options(options: ExtractOptions) -> None:
     if options.overwrite and options.shard[1] > 1:
         raise UserError("--overwrite cannot be combined with --shard (shards would delete each "
                         "other's work): delete the output directory before starting the shards")
-    if options.toks_per_batch < 1 or options.truncation_seq_length < 1:
+    if (options.toks_per_batch is not None and options.toks_per_batch < 1) or options.truncation_seq_length < 1:
         raise UserError("--toks_per_batch and --truncation_seq_length must be positive")
     if options.long == "chunk":
         if "contacts" in options.include:
@@ -536,7 +536,7 @@ def compute(plan: Plan, featuriser, layers, output_dir: Path, stems, options, su
     total_tokens = sum(len(piece.sequence) + specials for piece in plan.pieces)
     started = time.perf_counter()
     with progress_bar(total_tokens, options.quiet) as bar:
-        for batch in token_batches(plan.pieces, options.toks_per_batch, specials):
+        for batch in token_batches(plan.pieces, options.toks_per_batch or featuriser.toks_per_batch, specials):
             finished = []
             for piece, embedded in zip(batch, embed_with_retry(featuriser, batch, layers, contacts),
                                        strict=True):

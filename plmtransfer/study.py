@@ -86,12 +86,18 @@ class ModelPlan:
 
 
 def method_list(value, config: dict, set_name: str) -> list[str]:
-    """Expand a methods value: a list, a ``method_lists`` name, or a ``{set: value}`` mapping."""
+    """Expand a methods value: a list, a ``method_lists`` name, or a ``{set: value}`` mapping.
+
+    A list may name method lists among its methods (``[study, h_avg, fusion]``); the result
+    keeps the first occurrence of each method, in order.
+    """
     if isinstance(value, dict):
         value = value.get(set_name, value.get("default"))
-    if isinstance(value, str) and value in config.get("method_lists", {}):
-        value = config["method_lists"][value]
-    return split_list(value)
+    named = config.get("method_lists", {})
+    methods = []
+    for item in split_list(value):
+        methods += split_list(named[item]) if item in named else [item]
+    return list(dict.fromkeys(methods))
 
 
 def model_defaults(config: dict, name: str) -> dict:

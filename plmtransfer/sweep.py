@@ -23,7 +23,9 @@ from pathlib import Path
 import yaml
 
 from plmtransfer import study
+from plmtransfer.cli import positive_int
 from plmtransfer.errors import UserError
+from plmtransfer.options import CV_SCHEMES
 
 STAGES = ("extraction", "compression", "lassoCV", "lassoCV_sampling", "stats")
 ALL = "all"
@@ -46,13 +48,6 @@ class DriverParser(argparse.ArgumentParser):
     def error(self, message: str):
         """Print one line and exit 2 (a usage error: nothing was run)."""
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def positive_int(text: str) -> int:
-    """A positive integer flag value."""
-    if not re.fullmatch(r"[1-9][0-9]*", text):
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got '{text}'")
-    return int(text)
 
 
 def env(name: str, default: str = "") -> str:
@@ -91,7 +86,12 @@ def create_parser(name: str, set_name: str, stage: str) -> DriverParser:
                         "once [PLMTRANSFER_JOBS] (default: 1)")
     parser.add_argument("--stage-args", default=env("STAGE_ARGS"),
                         help="extra arguments appended to every stage command, e.g. '--nogpu' or "
-                        "'--cv contiguous' [PLMTRANSFER_STAGE_ARGS]")
+                        "'--fast' [PLMTRANSFER_STAGE_ARGS]")
+    parser.add_argument("--cv", default=env("CV"),
+                        help="outer CV schemes of the regressions and statistics (comma/space separated): "
+                        "random (the study's), contiguous, modulo; each scheme but random writes "
+                        "results/lassoCV_<scheme>/ and results/stats_<scheme>/ [PLMTRANSFER_CV] "
+                        "(default: cv in config/study.yaml: random)")
     parser.add_argument("--python", default=os.environ.get("PYTHON", ""),
                         help="Python interpreter of the stage commands [PYTHON] (default: this one)")
     parser.add_argument("--mode", choices=MODES, default=env("EXTRACT_MODE", default_mode(stage)),
@@ -168,6 +168,11 @@ def make_plan(args, set_name: str, stage: str, root: Path) -> Plan:
     if args.models:
         config["models"] = study.split_models(args.models)
     config["methods"] = study.split_list(args.methods) or study.split_list(config.get("methods"))
+    if args.cv:
+        config["cv"] = study.split_list(args.cv)
+    unknown = [scheme for scheme in study.split_list(config.get("cv")) if scheme not in CV_SCHEMES]
+    if unknown:
+        raise UserError(f"unknown CV scheme(s) {', '.join(unknown)}: use {', '.join(CV_SCHEMES)}")
     plan = Plan(config, [], [])
     resolve_datasets(args, config, set_name, root, plan)
     resolve_models(config, set_name, plan)

@@ -25,7 +25,7 @@ import argparse
 import os
 import sys
 
-from plmtransfer.cli import HelpFormatter, add_version, run_cli
+from plmtransfer.cli import HelpFormatter, add_version, positive_int, run_cli
 from plmtransfer.compress import (
     STUDY_METHODS,
     CompressOptions,
@@ -42,14 +42,6 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def create_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ import argparse
 import pathlib
 import sys
 
-from plmtransfer.cli import HelpFormatter, add_version, run_cli
+from plmtransfer.cli import HelpFormatter, add_version, positive_int, run_cli
 from plmtransfer.compress import METHODS
 from plmtransfer.options import DTYPE_NAMES, FORMAT_CHOICES, INCLUDE_CHOICES, LONG_CHOICES, parse_shard
 from plmtransfer.registry import model_table_text
@@ -24,7 +24,7 @@ examples:
       embeddings/DMS_compressed/esm2_150M/X --repr_layers 30 --pool mean bos maxPool
   python scripts/extract.py onehot X_muts.fasta embeddings/DMS/onehot/X --include mean per_tok
   python scripts/extract.py unirep_1900 X_muts.fasta embeddings/DMS_compressed/unirep_1900/X \\
-      --pool mean bos h_avg h_final c_final fusion --toks_per_batch 32768
+      --pool mean bos h_avg h_final c_final fusion
 """
 
 
@@ -37,7 +37,7 @@ def create_parser() -> argparse.ArgumentParser:
         "    layer 0 = the 10-dim token embedding, 1..4 (1 for unirep_1900) = the cells' hidden\n"
         "    states; bos = the state after the start token; no length limit (recurrent);\n"
         "    --include writes c_final_representations too; a batch runs in lock step with shared\n"
-        "    prefixes computed once, so a large --toks_per_batch (e.g. 32768) is faster\n"
+        "    prefixes computed once, hence its larger default --toks_per_batch (32768)\n"
         + EXAMPLES)
     parser.add_argument("model_location", type=str,
                         help="model name or alias (table below), path of a local .pt checkpoint, "
@@ -46,8 +46,9 @@ def create_parser() -> argparse.ArgumentParser:
                         help="FASTA file (may be .gz); lower case is upper-cased, '*' and '-' are "
                              "rejected")
     parser.add_argument("output_dir", type=pathlib.Path, help="output directory")
-    parser.add_argument("--toks_per_batch", type=int, default=4096,
-                        help="token budget of a batch (padded length x sequences)")
+    parser.add_argument("--toks_per_batch", type=positive_int, default=None,
+                        help="token budget of a batch (padded length x sequences); default: the model's "
+                             "(4096; 32768 for UniRep)")
     parser.add_argument("--repr_layers", type=int, default=[-1], nargs="+",
                         help="layers to extract, 0 (embedding) to num_layers; negative counts "
                              "from the end (-1 = last)")

@@ -8,7 +8,7 @@ import sys
 
 from tqdm import tqdm
 
-from plmtransfer.cli import HelpFormatter, add_version, run_cli
+from plmtransfer.cli import HelpFormatter, add_version, positive_int, run_cli
 from plmtransfer.datasets import (
     CANONICAL_URL,
     DUPLICATE_POLICIES,
@@ -50,6 +50,10 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-dir", default="data", help="writes DMS_metadata/ and DMS_mut_sequences/ here")
     parser.add_argument("--duplicates", choices=DUPLICATE_POLICIES, default="mean",
                         help="what to do with repeated IDs (see below)")
+    parser.add_argument("--max-variants", type=positive_int, default=None, metavar="N",
+                        help="keep at most N variants per assay, drawn at random with --seed (in file "
+                             "order; the same rows for every model); default: all")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of --max-variants")
     parser.add_argument("--offline", action="store_true", help="never try the canonical source")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return add_version(parser)
@@ -65,6 +69,9 @@ def print_reports(reports: list[AssayReport], out_dir: str) -> None:
             print(f"repeated IDs in {report.name}: {report.repeated_ids} IDs in "
                   f"{report.rows_with_repeated_ids} rows ({report.exact_duplicate_rows} exact duplicate "
                   f"rows), e.g. {', '.join(report.examples)}")
+    for report in prepared:
+        if report.subsample:
+            print(f"subsampled {report.name}: {report.subsample}")
     for report in prepared:
         if report.wildtype.startswith("not derived") or "offset" in report.wildtype:
             print(f"wild type of {report.name}: {report.wildtype}")
@@ -91,7 +98,7 @@ def main(argv=None) -> int:
     for name in progress:
         progress.set_postfix_str(name)
         reports += prepare_assays([name], args.out_dir, args.mirror, args.offline or is_offline(),
-                                  args.duplicates)
+                                  args.duplicates, args.max_variants, args.seed)
     print_reports(reports, args.out_dir)
     summary = [vars(report) | {"examples": " ".join(report.examples)} for report in reports]
     write_dataframe_csv(pd.DataFrame(summary), f"{args.out_dir}/DMS_prepare_report.csv")

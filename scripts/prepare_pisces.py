@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from plmtransfer.cli import HelpFormatter, add_version, run_cli
+from plmtransfer.cli import HelpFormatter, add_version, positive_int, run_cli
 from plmtransfer.errors import UserError
 from plmtransfer.io import write_dataframe_csv
 from plmtransfer.pisces import (
@@ -64,6 +64,10 @@ def create_parser() -> argparse.ArgumentParser:
                         "<pdbid>-<chain> instead of reading --labels")
     parser.add_argument("--min-length", type=int, default=MIN_LENGTH, help="shortest chain kept")
     parser.add_argument("--max-length", type=int, default=MAX_LENGTH, help="longest chain kept")
+    parser.add_argument("--max-chains", type=positive_int, default=None, metavar="N",
+                        help="keep at most N of the filtered chains, drawn at random with --seed (in file "
+                             "order); default: all")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of --max-chains")
     parser.add_argument("--out-dir", type=Path, default=Path("data"),
                         help="writes PISCES/ and PISCES_metadata/ here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -94,6 +98,21 @@ def structure_states(chains, structures_dir: Path) -> dict[str, str]:
     return states
 
 
+def subsample_chains(selection, max_chains: int | None, seed: int) -> None:
+    """Keep at most ``max_chains`` of the selected chains, drawn with ``seed``, in file order.
+
+    The chains left out are counted among the dropped ones, so the summary says so.
+    """
+    if max_chains is None or len(selection.kept) <= max_chains:
+        return
+    import numpy as np
+
+    keep = np.sort(np.random.default_rng(seed).choice(len(selection.kept), size=max_chains, replace=False))
+    left_out = len(selection.kept) - max_chains
+    selection.kept = [selection.kept[i] for i in keep]
+    selection.dropped[f"not drawn by --max-chains {max_chains} --seed {seed}"] += left_out
+
+
 def summarise(targets: dict[str, dict[str, float]]):
     """One row per target: count, mean, sd, min, quartiles, max."""
     import pandas as pd
@@ -112,6 +131,8 @@ def main(argv=None) -> int:
     if not selection.kept:
         raise UserError(f"{args.sequences}: no chain of {args.min_length}-{args.max_length} "
                         "standard residues")
+    total = len(selection.kept) + sum(selection.dropped.values())
+    subsample_chains(selection, args.max_chains, args.seed)
     if args.structures_dir is not None:
         states = structure_states(selection.kept, args.structures_dir)
     elif args.labels is not None:
@@ -125,7 +146,6 @@ def main(argv=None) -> int:
         frame = pd.DataFrame({"ID": list(values), "target": list(values.values())})
         write_dataframe_csv(frame, args.out_dir / "PISCES_metadata" / f"{name}.csv")
     summary = write_dataframe_csv(summarise(targets), args.out_dir / "PISCES" / "targets_summary.csv")
-    total = len(selection.kept) + sum(selection.dropped.values())
     print(f"{len(selection.kept)} of {total} chains kept -> {fasta}")
     for reason, count in sorted(selection.dropped.items()):
         print(f"  dropped {count}: {reason}")

@@ -137,3 +137,32 @@ def test_prepares_every_assay_of_the_mirror(tmp_path, mirror):
     assert brca.set_index("ID")["target"].to_dict() == pytest.approx(raw.groupby("ID")["target"].mean().to_dict())
     if_records = read_fasta(fasta_path(tmp_path, "IF1_ECOLI"))
     assert len(if_records) == 1439 and {len(r.sequence) for r in if_records} == {72}
+
+
+def test_max_variants_draws_the_same_rows_in_file_order_and_derives_the_wildtype_from_all(tmp_path, mirror):
+    """--max-variants N --seed S: N rows of the assay, in file order, the same ones on every run
+    (and a different draw for another seed); the wild type is derived from every variant."""
+    args = ("--datasets", "IF1_ECOLI", "--mirror", mirror / "dms", "--offline", "--quiet")
+    result = run_prepare(*args, "--out-dir", tmp_path / "a", "--max-variants", 100, "--seed", 3)
+    assert result.returncode == 0, result.stderr
+    assert "subsampled IF1_ECOLI: 100 of 1439 variants (seed 3)" in result.stdout
+    run_prepare(*args, "--out-dir", tmp_path / "b", "--max-variants", 100, "--seed", 3)
+    run_prepare(*args, "--out-dir", tmp_path / "c", "--max-variants", 100, "--seed", 4)
+    run_prepare(*args, "--out-dir", tmp_path / "full")
+    full = pd.read_csv(metadata_path(tmp_path / "full", "IF1_ECOLI"))
+    drawn = pd.read_csv(metadata_path(tmp_path / "a", "IF1_ECOLI"))
+    assert len(drawn) == 100 and drawn.equals(pd.read_csv(metadata_path(tmp_path / "b", "IF1_ECOLI")))
+    assert set(drawn["ID"]) != set(pd.read_csv(metadata_path(tmp_path / "c", "IF1_ECOLI"))["ID"])
+    rows = full.set_index("ID").loc[drawn["ID"]].reset_index()
+    assert rows.equals(drawn)
+    assert full.index[full["ID"].isin(drawn["ID"])].is_monotonic_increasing
+    assert drawn["ID"].tolist() == [i for i in full["ID"] if i in set(drawn["ID"])]
+    assert [r.label for r in read_fasta(fasta_path(tmp_path / "a", "IF1_ECOLI"))] == drawn["ID"].tolist()
+    wildtype = (tmp_path / "a" / "DMS_metadata" / "IF1_ECOLI_wildtype.fasta").read_text()
+    assert "derived from 1439 variants" in wildtype
+    assert wildtype == (tmp_path / "full" / "DMS_metadata" / "IF1_ECOLI_wildtype.fasta").read_text()
+    small = run_prepare(*args, "--out-dir", tmp_path / "d", "--max-variants", 5000)
+    assert small.returncode == 0 and "subsampled" not in small.stdout
+    assert len(pd.read_csv(metadata_path(tmp_path / "d", "IF1_ECOLI"))) == 1439
+    bad = run_prepare(*args, "--out-dir", tmp_path / "e", "--max-variants", 0)
+    assert bad.returncode == 2 and "must be a positive integer, got '0'" in bad.stderr

@@ -357,3 +357,34 @@ def test_shellcheck_clean():
     completed = subprocess.run([shellcheck_executable(), "-x", *scripts], capture_output=True, text=True,
                                cwd=REPO, check=False)
     assert completed.returncode == 0, completed.stdout
+
+
+@pytest.mark.skipif(not (REPO / ".venv" / "bin" / "python").is_file(), reason="no .venv (make install makes one)")
+def test_without_python_set_a_driver_uses_the_repository_venv(tmp_path):
+    """After `make install` the drivers run without activating .venv or setting PYTHON."""
+    env = {key: value for key, value in driver_environment().items() if key != "PYTHON"}
+    env["PATH"] = "/usr/bin:/bin"
+    completed = subprocess.run(["bash", str(REPO / "run_stats_DMS.sh"), "--root", str(tmp_path), "--dry-run",
+                                "--quiet"], capture_output=True, text=True, env=env, check=False, timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    assert "summary: 0 jobs to run (dry run)" in completed.stdout
+
+
+def test_an_interpreter_without_the_project_is_one_line(tmp_path):
+    completed = run_driver("run_stats_DMS.sh", "--root", str(tmp_path), env={"PYTHON": "/bin/false"})
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == ("run_stats_DMS.sh: error: '/bin/false' cannot import plmtransfer and "
+                                        "snakemake (run 'make install', or pass --python)")
+
+
+def test_the_cv_flag_sets_the_schemes_and_refuses_unknown_ones(tmp_path):
+    write_assay(tmp_path / "data", "TOY", 30, 0)
+    completed = run_driver("run_lassoCV_DMS.sh", "--root", str(tmp_path), "--models", "onehot", "--datasets", "TOY",
+                           "--cv", "random contiguous", "--dry-run", "--verbose")
+    assert completed.returncode == 0, completed.stderr
+    commands = shell_commands(completed.stdout, "reg_lassoCV.py")
+    assert len(commands) == 2 and sum("--cv contiguous" in c for c in commands) == 1
+    assert any("results/lassoCV_contiguous/DMS/onehot/TOY_flat.csv" in c for c in commands)
+    wrong = run_driver("run_lassoCV_DMS.sh", "--root", str(tmp_path), "--cv", "blocks", "--dry-run")
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip().endswith("unknown CV scheme(s) blocks: use random, contiguous, modulo, predefined")

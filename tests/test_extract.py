@@ -365,3 +365,17 @@ def test_half_precision_path_runs_and_writes_float32(tiny_model, fasta, tmp_path
         assert low.dtype == torch.float32
         assert torch.allclose(low, full, atol=0.1, rtol=0.05)
         assert not torch.equal(low, full)
+
+
+@pytest.mark.parametrize("model, budget", [("tiny", 4096), ("onehot", 4096), ("unirep_64", 32768)])
+def test_the_default_token_budget_is_the_backends(model, budget, tiny_model, fasta, tmp_path, monkeypatch):
+    """Without --toks_per_batch a batch holds the backend's budget (UniRep's recurrent steps want
+    wide batches); an explicit budget wins."""
+    seen = []
+    batches = extract.token_batches
+    monkeypatch.setattr(extract, "token_batches", lambda pieces, size, specials: seen.append(size)
+                        or batches(pieces, size, specials))
+    location = str(tiny_model) if model == "tiny" else model
+    run_extraction(location, fasta, tmp_path / "default", options(pool=("mean",)))
+    run_extraction(location, fasta, tmp_path / "explicit", options(pool=("mean",), toks_per_batch=100))
+    assert seen == [budget, 100]

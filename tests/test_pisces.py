@@ -126,6 +126,28 @@ def test_cli_writes_one_csv_per_target(tmp_path):
     assert summary.set_index("target").loc["PCP_length", "mean"] == 80
 
 
+def test_max_chains_keeps_a_seeded_draw_in_file_order(tmp_path):
+    """--max-chains N --seed S keeps N filtered chains in file order, the same ones for the same seed."""
+    rng = np.random.default_rng(1)
+    sequences = {f"c{i}-A": "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), 70 + i)) for i in range(12)}
+    fasta = write_fasta_text(tmp_path / "seq.fasta", sequences)
+
+    def kept(out, *extra):
+        completed = subprocess.run([sys.executable, str(REPO / "scripts" / "prepare_pisces.py"),
+                                    "--sequences", str(fasta), "--out-dir", str(tmp_path / out), *extra],
+                                   capture_output=True, text=True, check=False)
+        assert completed.returncode == 0, completed.stderr
+        return completed.stdout, pd.read_csv(tmp_path / out / "PISCES_metadata" / "PCP_length.csv")
+
+    stdout, first = kept("a", "--max-chains", "5", "--seed", "7")
+    assert "5 of 12 chains kept" in stdout and "dropped 7: not drawn by --max-chains 5 --seed 7" in stdout
+    assert len(first) == 5 and first["ID"].tolist() == sorted(first["ID"], key=lambda c: int(c[1:-2]))
+    assert first["target"].tolist() == [len(sequences[c]) for c in first["ID"]]
+    assert kept("b", "--max-chains", "5", "--seed", "7")[1].equals(first)
+    assert set(kept("c", "--max-chains", "5", "--seed", "8")[1]["ID"]) != set(first["ID"])
+    assert len(kept("d", "--max-chains", "50")[1]) == 12
+
+
 def test_cli_without_input_is_one_clear_line(tmp_path):
     """No --mirror and no --sequences: exit 2 with one line, nothing written."""
     completed = subprocess.run([sys.executable, str(REPO / "scripts" / "prepare_pisces.py"),

@@ -73,6 +73,9 @@ class Featuriser(Protocol):
         token = 1 for UniRep, 0 for one-hot): the token budget counts them.
     max_residues : int | None
         Longest sequence the model accepts in one piece (None: no limit).
+    toks_per_batch : int
+        Default token budget of one batch (``extract.py --toks_per_batch``): what runs fastest
+        on a CPU within bounded memory for this kind of model.
     alphabet : str
         Residue letters the model reads as themselves.
     unusual_letters : str
@@ -90,6 +93,7 @@ class Featuriser(Protocol):
     has_contacts: bool
     special_positions: int
     max_residues: int | None
+    toks_per_batch: int
     alphabet: str
     unusual_letters: str
     extras: tuple[str, ...]

@@ -35,6 +35,7 @@ from plmtransfer.backends.base import Embedded, LoadOptions, device_and_dtype, s
 from plmtransfer.backends.weights import fetch_to_cache, safe_torch_load
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_path
+from plmtransfer.options import DEFAULT_TOKS_PER_BATCH
 from plmtransfer.registry import MODELS, TEST_ARCHITECTURES, ModelSpec, find_spec, test_model_name
 
 LOCAL_ADVICE = "or pass the path of a local .pt checkpoint"
@@ -207,6 +208,7 @@ class EsmFeaturiser(EsmTokens):
         self.device = device
         self.is_esm2 = isinstance(self.model, ESM2)
         self.max_residues = self.max_positions() - self.special_positions
+        self.toks_per_batch = DEFAULT_TOKS_PER_BATCH
 
     def layer_dim(self, layer: int) -> int:
         """Every layer of a transformer has the model's width."""

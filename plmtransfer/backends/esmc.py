@@ -40,6 +40,7 @@ from plmtransfer.backends.hf import HF_OFFLINE_ENV, hub_cache_dir, hub_offline
 from plmtransfer.backends.weights import OFFLINE_ENV, safe_torch_load
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_path
+from plmtransfer.options import DEFAULT_TOKS_PER_BATCH
 from plmtransfer.registry import MODELS, ModelSpec
 
 # ESM C's sequence vocabulary (esm.utils.constants.esm3.SEQUENCE_VOCAB); 64 embedding rows.
@@ -279,6 +280,7 @@ class EsmcFeaturiser:
                        "U: selenocysteine, O: pyrrolysine) and are read as such")
     extras = ()
     max_residues = None  # rotary positions: no learned table that would end
+    toks_per_batch = DEFAULT_TOKS_PER_BATCH
 
     def __init__(self, model: EsmcModel, name: str, family: str, identity: str,
                  device: torch.device, dtype: torch.dtype):

@@ -39,6 +39,7 @@ from plmtransfer.backends.esm import EsmTokens, rotate_half
 from plmtransfer.backends.weights import OFFLINE_ENV, is_offline, safe_torch_load
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_path
+from plmtransfer.options import DEFAULT_TOKS_PER_BATCH
 from plmtransfer.registry import ModelSpec
 
 HF_OFFLINE_ENV = "HF_HUB_OFFLINE"
@@ -218,6 +219,7 @@ class HfEsmFeaturiser(EsmTokens):
         self.has_contacts = contact_weights and (spec is None or spec.has_contact_regression)
         # HF's ESM configs count positions from padding_idx + 1 = 2 (1026 for fair-esm's 1024)
         self.max_residues = config.max_position_embeddings - 2 - self.special_positions
+        self.toks_per_batch = DEFAULT_TOKS_PER_BATCH
         self.device = device
 
     def layer_dim(self, layer: int) -> int:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from plmtransfer.backends.base import Embedded, LoadOptions
+from plmtransfer.options import DEFAULT_TOKS_PER_BATCH
 from plmtransfer.registry import ONEHOT, ModelSpec
 from plmtransfer.sequences import STANDARD_AMINO_ACIDS
 
@@ -43,6 +44,7 @@ class OnehotFeaturiser:
     has_contacts = False
     special_positions = 0
     max_residues = None
+    toks_per_batch = DEFAULT_TOKS_PER_BATCH
     alphabet = STANDARD_AMINO_ACIDS
     unusual_letters = "X B Z U O encode as an all-zero row (no single standard identity; the length is kept)"
     extras = ()

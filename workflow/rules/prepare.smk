@@ -3,6 +3,13 @@
 
 MIRROR = config.get("mirror") or ""
 OFFLINE = "--offline" if os.environ.get("PLMTRANSFER_OFFLINE") == "1" else ""
+SUBSAMPLE = config.get("subsample") or {}
+
+
+def subsample_flag(set_name, flag):
+    """``--max-variants N --seed S`` (or ``--max-chains``) when the config subsamples the set."""
+    size = SUBSAMPLE.get(set_name)
+    return f"{flag} {int(size)} --seed {int(SUBSAMPLE.get('seed') or 0)}" if size else ""
 
 
 rule prepare_dms:
@@ -15,11 +22,12 @@ rule prepare_dms:
         **COMMON,
         mirror=f"--mirror {MIRROR}/dms" if MIRROR else "",
         offline=OFFLINE,
+        subsample=subsample_flag("DMS", "--max-variants"),
     resources:
         runtime=30,
     shell:
         "{params.python} {params.scripts}/prepare_dms.py --datasets {wildcards.dms_dataset} {params.mirror} "
-        "--out-dir data {params.offline} --quiet > {log} 2>&1"
+        "--out-dir data {params.offline} {params.subsample} --quiet > {log} 2>&1"
 
 
 rule prepare_pisces:
@@ -31,7 +39,9 @@ rule prepare_pisces:
     params:
         **COMMON,
         mirror=f"--mirror {MIRROR}/pisces" if MIRROR else "",
+        subsample=subsample_flag("PISCES", "--max-chains"),
     resources:
         runtime=60,
     shell:
-        "{params.python} {params.scripts}/prepare_pisces.py {params.mirror} --out-dir data --quiet > {log} 2>&1"
+        "{params.python} {params.scripts}/prepare_pisces.py {params.mirror} --out-dir data {params.subsample} "
+        "--quiet > {log} 2>&1"
