@@ -13,6 +13,7 @@ sets), ``default_methods``. Methods in the model's ``unsupported`` list are alwa
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,33 @@ def model_defaults(config: dict, name: str) -> dict:
     return {}
 
 
+def local_model(name: str, entry: str) -> tuple[str, int | None]:
+    """Directory name and last layer of a model outside the registry, as the backends resolve it.
+
+    A fair-esm ``.pt`` file or an ESM C ``.pth`` file: its stem; a Hugging Face directory: its
+    name; a hub repository ``owner/name``: ``owner--name``. The last layer comes from the
+    directory's ``config.json`` (``num_hidden_layers``), an official ESM C file name in the
+    registry, or a ``_t<N>_`` in the name; None when none of them says (the entry must give it).
+    """
+    from plmtransfer.backends import resolve_backend  # torch: only for models outside the registry
+
+    try:
+        backend, _ = resolve_backend(name)
+    except UserError:
+        raise UserError(f"unknown model '{entry}' (use an alias such as esm2_150M, a Hugging Face name "
+                        "or directory, a .pt or ESM C .pth path, or onehot)") from None
+    path = Path(name).expanduser()
+    is_hub_name = backend == "hf" and not path.exists()
+    directory = name.replace("/", "--") if is_hub_name else (path.name if path.is_dir() else path.stem)
+    if (path / "config.json").is_file():
+        return directory, json.loads((path / "config.json").read_text()).get("num_hidden_layers")
+    official = [spec for spec in registry.MODELS if spec.weights_file and Path(spec.weights_file).name == path.name]
+    if official:
+        return directory, official[0].last_layer
+    match = re.search(r"_t(\d+)_", directory)
+    return directory, int(match.group(1)) if match else None
+
+
 def plan_model(entry: str, config: dict, set_name: str) -> ModelPlan:
     """Resolve one ``NAME[:LAYER[:METHOD,...]]`` entry for a data-set family; UserError if unknown."""
     name, _, rest = entry.partition(":")
@@ -119,16 +147,12 @@ def plan_model(entry: str, config: dict, set_name: str) -> ModelPlan:
     defaults = model_defaults(config, name)
     if spec is not None:
         directory, last = spec.alias, spec.last_layer
-    elif name.endswith(".pt"):
-        directory = Path(name).stem
-        match = re.search(r"_t(\d+)_", directory)
-        last = int(match.group(1)) if match else None
     else:
-        raise UserError(f"unknown model '{entry}' (use an alias such as esm2_150M, a fair-esm name, "
-                        "a .pt path, or onehot)")
+        directory, last = local_model(name, entry)
     layer = layer_text or defaults.get("layer", last)
     if layer is None or not re.fullmatch(r"\d+", str(layer)):
-        raise UserError(f"unknown layer of '{entry}' (give NAME:LAYER for a .pt whose name has no _t<N>_)")
+        raise UserError(f"unknown layer of '{entry}' (give NAME:LAYER: its name has no _t<N>_ and "
+                        "no config.json says how many layers it has)")
     methods = (split_list(config.get("methods")) or split_list(methods_text)
                or method_list(defaults.get("methods"), config, set_name)
                or split_list(config.get("default_methods")))

@@ -245,3 +245,26 @@ def test_regression_scripts_take_several_inputs_in_one_process(tmp_path, monkeyp
     assert run_stage("reg_lassoCV_sampling.py", ["-i", str(inputs[0]), "-o", str(tmp_path / "s.csv"),
                                                  "--sizes", "20", *common]) == 0
     assert set(pd.read_csv(tmp_path / "s.csv")["Sample_size"]) == {20, 60}
+
+
+def test_models_outside_the_registry_get_a_directory_and_their_last_layer(tmp_path):
+    """--models takes what extract.py takes: a Hugging Face directory (layers from its config.json),
+    a hub name, an official ESM C file name, a fair-esm .pt; a layer nobody states must be given."""
+    config = study.load_config()
+    hf_dir = tmp_path / "my_esm2"
+    hf_dir.mkdir()
+    (hf_dir / "config.json").write_text('{"model_type": "esm", "num_hidden_layers": 7}')
+    esmc = tmp_path / "esmc_600m_2024_12_v0.pth"
+    esmc.write_bytes(b"")
+    cases = {str(hf_dir): ("my_esm2", 7), "someone/esm2_t9_tuned_UR50D": ("someone--esm2_t9_tuned_UR50D", 9),
+             str(esmc): ("esmc_600m_2024_12_v0", 36),
+             str(tmp_path / "esm2_t4_tiny_UR50D.pt"): ("esm2_t4_tiny_UR50D", 4),
+             f"{hf_dir}:3:mean,bos": ("my_esm2", 3)}
+    for entry, (directory, layer) in cases.items():
+        plan = study.plan_model(entry, config, "DMS")
+        assert (plan.directory, plan.layer, plan.argument) == (directory, layer, entry.split(":")[0])
+    assert study.plan_model(f"{hf_dir}:3:mean,bos", config, "DMS").methods == ("mean", "bos")
+    with pytest.raises(study.UserError, match=r"unknown layer of 'someone/model' \(give NAME:LAYER"):
+        study.plan_model("someone/model", config, "DMS")
+    with pytest.raises(study.UserError, match="unknown model 'no_such_model' .*ESM C .pth path"):
+        study.plan_model("no_such_model", config, "DMS")
