@@ -39,6 +39,16 @@ from plmtransfer.cli import HelpFormatter, add_version, run_cli
 from plmtransfer.errors import UserError
 from plmtransfer.options import DESIGN_FACTORS
 
+CONTACTS_EXAMPLE = """
+example (a PISCES chain; its secondary structure from the same mirror):
+  python scripts/extract.py esm2_t30_150M_UR50D 1es5-A.fasta maps/esm2_150M --repr_layers 30 \\
+      --include contacts attentions
+  python scripts/plot.py contacts --input maps/esm2_150M/1es5-A.pt --model esm2_t30_150M_UR50D \\
+      --secondary-structure data/pisces/ss3_sampled.fasta.gz --attention 30:0-3 30:mean \\
+      -o figures/contacts_1es5-A
+  -> figures/contacts_1es5-A.png/.pdf and figures/contacts_1es5-A_attention.png/.pdf
+"""
+
 
 def add_results_arguments(parser: argparse.ArgumentParser, method: bool = True) -> None:
     """Flags of the subcommands that read per-fold results."""
@@ -92,7 +102,7 @@ def add_contacts_parser(commands) -> None:
     sub = commands.add_parser("contacts", formatter_class=HelpFormatter, help="a protein's contact map",
                               description="Draw one protein's predicted contact map from scripts/extract.py "
                                           "--include contacts [attentions] output; residues are numbered "
-                                          "from 1.")
+                                          "from 1.", epilog=CONTACTS_EXAMPLE)
     sub.add_argument("--input", required=True, help="per-sequence <label>.pt of scripts/extract.py")
     sub.add_argument("--model", required=True, help="the model that made it (for the title; the .pt "
                                                     "does not record it)")

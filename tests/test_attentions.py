@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -161,3 +163,125 @@ def test_attention_heads_option_is_checked():
         run_extraction("onehot", "unused.fasta", "unused", ExtractOptions(include=("attentions",),
                                                                           attention_heads="max"))
 
+
+
+# ----------------------------------------------------------------------------- the contact-map figure
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """Every figure ``plots`` saves, drawn, by file stem name (the files are still written)."""
+    from plmtransfer import plots
+
+    saved = {}
+    original = plots.save_figure
+
+    def keep(figure, stem):
+        figure.canvas.draw()
+        saved[Path(stem).name] = figure
+        return original(figure, stem)
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    return saved
+
+
+def main_axes(figure):
+    """The axes holding the map (not the colour bar, not the secondary-structure track)."""
+    return [axis for axis in figure.axes if axis.images and axis.get_label() != "<colorbar>"]
+
+
+def test_contact_map_draws_the_input_with_residue_numbers(figures, tmp_path):
+    from plmtransfer import plots
+
+    rng = np.random.default_rng(0)
+    contacts = rng.uniform(0, 1, (30, 30))
+    truth = np.zeros((30, 30), dtype=bool)
+    truth[20, 3] = truth[3, 20] = truth[12, 9] = True  # 12-9 is closer than 6 in sequence: not drawn
+    structure = "CCHHHHHHCCEEEECC" + "C" * 14
+    written = plots.contact_map_plot(contacts, tmp_path / "map", "PROT_HUMAN", "esm2_t6_8M_UR50D",
+                                     secondary_structure=structure, true_contacts=truth, true_label="truth")
+    assert written == [tmp_path / "map.png", tmp_path / "map.pdf"] and all(path.stat().st_size for path in written)
+    figure = figures["map"]
+    (axis,) = main_axes(figure)
+    np.testing.assert_array_equal(axis.images[0].get_array(), contacts)
+    assert axis.images[0].get_extent() == [0.5, 30.5, 30.5, 0.5]  # residue i at coordinate i, 1 top left
+    assert axis.get_aspect() == 1.0
+    for ticks, limits in ((axis.get_xticks(), axis.get_xlim()), (axis.get_yticks(), sorted(axis.get_ylim()))):
+        shown = [tick for tick in ticks if limits[0] <= tick <= limits[1]]
+        assert shown and all(float(tick).is_integer() and 1 <= tick <= 30 for tick in shown)
+    labels = [text.get_text() for text in axis.get_xticklabels() if text.get_text()]
+    assert all(label.isdigit() for label in labels)
+    assert "PROT_HUMAN" in figure._suptitle.get_text() and "esm2_t6_8M_UR50D" in figure._suptitle.get_text()
+    assert [a.get_ylabel() for a in figure.axes if a.get_label() == "<colorbar>"] == ["predicted contact probability"]
+    np.testing.assert_array_equal(axis.collections[0].get_offsets(), [[4, 21]])  # (column j, row i), 1-based
+    (track,) = axis.child_axes  # the secondary structure: one bar per run, residue r spans r ± 0.5
+    runs = [collection.get_paths()[0].get_extents() for collection in track.collections]
+    assert [(run.x0, run.x1) for run in runs] == [(0.5, 2.5), (2.5, 8.5), (8.5, 10.5), (10.5, 14.5), (14.5, 30.5)]
+
+
+def test_attention_heads_are_chosen_by_layer_and_head():
+    from plmtransfer import plots
+
+    attentions = np.arange(2 * 3 * 4 * 4, dtype=np.float32).reshape(2, 3, 4, 4)
+    chosen = plots.attention_heads(attentions, [5, 6], ["6:1", "5:0-1", "6:mean"])
+    assert list(chosen) == ["layer 6, head 1", "layer 5, head 0", "layer 5, head 1", "layer 6, mean of heads"]
+    np.testing.assert_array_equal(chosen["layer 6, head 1"], attentions[1, 1])
+    np.testing.assert_array_equal(chosen["layer 6, mean of heads"], attentions[1].mean(0))
+    assert len(plots.attention_heads(attentions, [5, 6], ["5:all"])) == 3
+    for specs, message in ((["7:0"], r"layer\(s\) 5, 6"), (["6:3"], "heads 0..2"), (["six"], "LAYER:HEAD"),
+                           (["5:all", "6:0-6"], "at most 16")):
+        with pytest.raises(UserError, match=message):
+            plots.attention_heads(np.zeros((2, 10, 4, 4)) if "16" in message else attentions, [5, 6], specs)
+    with pytest.raises(UserError, match="use 5:mean"):
+        plots.attention_heads(attentions.mean(1), [5, 6], ["5:0"])
+
+
+def test_plot_contacts_from_an_extract_output(tiny_model, fasta, tmp_path, figures):
+    from scripts.plot import main as plot_main
+
+    run_extraction(str(tiny_model), fasta, tmp_path / "maps",
+                   ExtractOptions(include=("contacts", "attentions"), repr_layers=(1, 2), quiet=True))
+    data = torch.load(tmp_path / "maps" / "s1.pt", weights_only=True)
+    distances = np.full((8, 8), 20.0)
+    distances[7, 0] = distances[0, 7] = 5.0
+    np.save(tmp_path / "distances.npy", distances)
+    (tmp_path / "ss.fasta").write_text(">s0 SET=train\n" + "C" * 22 + "\n>s1 SET=test\nCHHHHEEC\n")
+    code = run_cli(plot_main, ["contacts", "--input", str(tmp_path / "maps" / "s1.pt"), "--model", "tiny",
+                               "--secondary-structure", str(tmp_path / "ss.fasta"), "--distance-map",
+                               str(tmp_path / "distances.npy"), "--attention", "2:0-1", "1:mean",
+                               "-o", str(tmp_path / "fig")])
+    assert code == 0
+    assert sorted(path.name for path in tmp_path.glob("fig*")) == [
+        "fig.pdf", "fig.png", "fig_attention.pdf", "fig_attention.png"]
+    (axis,) = main_axes(figures["fig"])
+    np.testing.assert_array_equal(axis.images[0].get_array(), data["contacts"].numpy())
+    np.testing.assert_array_equal(axis.collections[0].get_offsets(), [[1, 8]])
+    panels = main_axes(figures["fig_attention"])
+    assert [panel.get_title().splitlines()[0] for panel in panels] == [
+        "layer 2, head 0", "layer 2, head 1", "layer 1, mean of heads"]
+    head = data["attentions"][1, 1].float().numpy()
+    scale = np.percentile(head, 99)
+    np.testing.assert_allclose(panels[1].images[0].get_array(), head / scale, rtol=1e-6)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--secondary-structure", "HHHX"], "letters 'X'"),
+    (["--secondary-structure", "HHH"], "3 letters for a map of 8 residues"),
+    (["--true-contacts", "{bad_shape}"], "shape (3, 3), expected (8, 8)"),
+    (["--true-contacts", "{distances}"], "values other than 0 and 1"),
+    (["--attention", "3:0"], "layer(s) 1, 2"),
+], ids=["letters", "length", "shape", "not-binary", "layer"])
+def test_plot_contacts_bad_input_is_one_line(flags, message, tiny_model, fasta, tmp_path, capsys):
+    from scripts.plot import main as plot_main
+
+    run_extraction(str(tiny_model), fasta, tmp_path / "maps",
+                   ExtractOptions(include=("contacts", "attentions"), repr_layers=(1, 2), quiet=True))
+    np.save(tmp_path / "bad_shape.npy", np.zeros((3, 3)))
+    np.save(tmp_path / "distances.npy", np.full((8, 8), 7.5))
+    flags = [flag.format(bad_shape=tmp_path / "bad_shape.npy", distances=tmp_path / "distances.npy")
+             for flag in flags]
+    code = run_cli(plot_main, ["contacts", "--input", str(tmp_path / "maps" / "s1.pt"), "--model", "tiny",
+                               *flags, "-o", str(tmp_path / "fig")])
+    error = capsys.readouterr().err
+    assert code == 2 and len(error.strip().splitlines()) == 1 and message in error, error
+    assert not list(tmp_path.glob("fig*"))
