@@ -285,3 +285,14 @@ def test_plot_contacts_bad_input_is_one_line(flags, message, tiny_model, fasta, 
     error = capsys.readouterr().err
     assert code == 2 and len(error.strip().splitlines()) == 1 and message in error, error
     assert not list(tmp_path.glob("fig*"))
+
+
+def test_half_precision_maps_are_float32_softmaxes_close_to_full_precision(loaded):
+    full = esm.EsmFeaturiser(loaded, torch.device("cpu"), torch.float32).embed(
+        SEQUENCES, [2], False, attention_layers=[2])
+    half = esm.EsmFeaturiser(load_model(str(loaded.checkpoint)), torch.device("cpu"), torch.bfloat16).embed(
+        SEQUENCES, [2], False, attention_layers=[2])
+    for before, after in zip(full, half, strict=True):
+        assert after.attentions[2].dtype == torch.float32
+        torch.testing.assert_close(after.attentions[2].sum(-1), before.attentions[2].sum(-1), rtol=0, atol=2e-2)
+        assert_maps_equal(after.attentions[2], before.attentions[2], 5e-2)
