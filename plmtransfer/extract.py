@@ -3,7 +3,9 @@
 Outputs, in ``output_dir``:
 
 - ``<label>.pt`` per sequence (``--include``): fair-esm's dict ``label``, ``representations``
-  ``{layer: L x D}``, ``mean_representations``, ``bos_representations``, ``contacts``;
+  ``{layer: L x D}``, ``mean_representations``, ``bos_representations``, ``contacts``, and
+  ``attentions`` (float16 ``layers x heads x L x L``, or ``layers x L x L`` with
+  ``--attention_heads mean``) with ``attention_layers`` (the layers of its first axis);
 - ``embed_layer_<L>_<method>.pkl`` (or ``.npz``) per layer and method (``--pool``): the
   compressed-embedding contract, computed on the fly with :mod:`plmtransfer.compress`, so no
   per-token file is ever written;
@@ -40,11 +42,12 @@ import numpy as np
 import torch
 
 from plmtransfer.backends import load_featuriser
-from plmtransfer.backends.base import DTYPES, Embedded, LoadOptions
+from plmtransfer.backends.base import DTYPES, AttentionFeaturiser, Embedded, LoadOptions
 from plmtransfer.compress import METHODS, check_dimension, check_methods, compress_protein, needed_extras
 from plmtransfer.errors import UserError
 from plmtransfer.io import TEMP_PREFIX, atomic_open, atomic_path, load_compressed, save_compressed
 from plmtransfer.options import (
+    ATTENTION_HEAD_CHOICES,
     FORMAT_CHOICES,
     INCLUDE_CHOICES,
     LONG_CHOICES,
@@ -79,6 +82,7 @@ class ExtractOptions:
     nogpu: bool = False
     dtype: str = "float32"
     quiet: bool = False
+    attention_heads: str = "all"
 
 
 @dataclass
@@ -97,7 +101,7 @@ class ExtractSummary:
 def check_options(options: ExtractOptions) -> None:
     """Reject flag combinations that cannot work, before anything is loaded or written."""
     if not options.include and not options.pool:
-        raise UserError("nothing to extract: give --include (mean per_tok bos contacts) and/or --pool")
+        raise UserError(f"nothing to extract: give --include ({' '.join(INCLUDE_CHOICES)}) and/or --pool")
     unknown = sorted(set(options.include) - set(INCLUDE_CHOICES))
     if unknown:
         raise UserError(f"--include {' '.join(unknown)}: use {', '.join(INCLUDE_CHOICES)}")
@@ -105,6 +109,9 @@ def check_options(options: ExtractOptions) -> None:
         raise UserError(f"--long {options.long}: use one of {', '.join(LONG_CHOICES)}")
     if options.format not in FORMAT_CHOICES:
         raise UserError(f"--format {options.format}: use one of {', '.join(FORMAT_CHOICES)}")
+    if options.attention_heads not in ATTENTION_HEAD_CHOICES:
+        raise UserError(f"--attention_heads {options.attention_heads}: use one of "
+                        f"{', '.join(ATTENTION_HEAD_CHOICES)}")
     if options.dtype not in DTYPES:
         raise UserError(f"--dtype {options.dtype}: use one of {', '.join(DTYPES)}")
     if options.overwrite and options.shard[1] > 1:
@@ -113,9 +120,10 @@ def check_options(options: ExtractOptions) -> None:
     if (options.toks_per_batch is not None and options.toks_per_batch < 1) or options.truncation_seq_length < 1:
         raise UserError("--toks_per_batch and --truncation_seq_length must be positive")
     if options.long == "chunk":
-        if "contacts" in options.include:
-            raise UserError("--include contacts cannot be combined with --long chunk "
-                            "(contact maps of stitched windows are not defined)")
+        for maps in ("contacts", "attentions"):
+            if maps in options.include:
+                raise UserError(f"--include {maps} cannot be combined with --long chunk "
+                                "(maps of stitched windows are not defined)")
         if not 0 <= options.chunk_overlap < options.truncation_seq_length:
             raise UserError("--chunk_overlap must be >= 0 and smaller than --truncation_seq_length")
     check_methods(options.pool)
@@ -211,6 +219,18 @@ def check_featuriser(featuriser, options: ExtractOptions, layers: Sequence[int] 
     if "contacts" in options.include and not featuriser.has_contacts:
         raise UserError(f"model {featuriser.name} has no contact-regression weights "
                         "(<name>-contact-regression.pt beside the checkpoint): drop 'contacts'")
+    if "attentions" in options.include:
+        if not isinstance(featuriser, AttentionFeaturiser):
+            raise UserError(f"model {featuriser.name} gives no attention maps (the fair-esm and Hugging "
+                            "Face ESM backends do): drop 'attentions' from --include")
+        if not attention_layers(layers, options):
+            raise UserError("--include attentions: layer 0 is the embedding, which has no attention; "
+                            "add a layer >= 1 to --repr_layers")
+
+
+def attention_layers(layers: Sequence[int], options: ExtractOptions) -> list[int]:
+    """The layers whose attention maps are written: the requested layers >= 1 (0 has none)."""
+    return [layer for layer in layers if layer >= 1] if "attentions" in options.include else []
 
 
 # ----------------------------------------------------------------------------- batching
@@ -256,10 +276,15 @@ def token_batches(pieces: Sequence[Piece], toks_per_batch: int, special_position
     return batches
 
 
-def embed_with_retry(featuriser, pieces: Sequence[Piece], layers, contacts: bool) -> list[Embedded]:
-    """Embed a batch; on CUDA out-of-memory split it in halves and retry."""
+def embed_with_retry(featuriser, pieces: Sequence[Piece], layers, contacts: bool,
+                     maps: Sequence[int] = ()) -> list[Embedded]:
+    """Embed a batch (with the attention maps of layers ``maps``, if any); on CUDA
+    out-of-memory split it in halves and retry."""
+    sequences = [piece.sequence for piece in pieces]
     try:
-        return featuriser.embed([piece.sequence for piece in pieces], layers, contacts)
+        if maps:  # only an AttentionFeaturiser takes attention_layers (check_featuriser)
+            return featuriser.embed(sequences, layers, contacts, attention_layers=maps)
+        return featuriser.embed(sequences, layers, contacts)
     except torch.OutOfMemoryError:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -268,8 +293,8 @@ def embed_with_retry(featuriser, pieces: Sequence[Piece], layers, contacts: bool
                             "residues: use --long chunk, a smaller --truncation_seq_length, "
                             "--dtype bfloat16 or --nogpu") from None
         half = len(pieces) // 2
-        return (embed_with_retry(featuriser, pieces[:half], layers, contacts)
-                + embed_with_retry(featuriser, pieces[half:], layers, contacts))
+        return (embed_with_retry(featuriser, pieces[:half], layers, contacts, maps)
+                + embed_with_retry(featuriser, pieces[half:], layers, contacts, maps))
 
 
 class Stitcher:
@@ -312,10 +337,14 @@ class Stitcher:
 # ----------------------------------------------------------------------------- outputs
 
 
-def per_sequence_result(label: str, embedded: Embedded, include: Sequence[str]) -> dict:
+def per_sequence_result(label: str, embedded: Embedded, include: Sequence[str],
+                        attention_heads: str = "all") -> dict:
     """fair-esm's per-sequence dict with the keys ``include`` asks for, plus the backend's extras.
 
     Each extra (e.g. UniRep's ``c_final``) is written as ``<name>_representations`` ``{layer: D}``.
+    ``attentions`` is one float16 tensor, ``layers x heads x L x L`` (``attention_heads="all"``)
+    or ``layers x L x L`` (``"mean"``: the heads' mean, taken in float32), its layers listed in
+    ``attention_layers``.
     """
     result: dict = {"label": label}
     for name, vectors in embedded.extras.items():
@@ -328,6 +357,11 @@ def per_sequence_result(label: str, embedded: Embedded, include: Sequence[str]) 
         result["bos_representations"] = dict(embedded.bos)
     if "contacts" in include:
         result["contacts"] = embedded.contacts
+    if "attentions" in include:
+        layers = sorted(embedded.attentions)
+        maps = torch.stack([embedded.attentions[layer] for layer in layers])
+        result["attentions"] = (maps.mean(1) if attention_heads == "mean" else maps).to(torch.float16)
+        result["attention_layers"] = layers
     return result
 
 
@@ -528,6 +562,7 @@ def run_extraction(model_location: str, fasta_file: str | os.PathLike,
 def compute(plan: Plan, featuriser, layers, output_dir: Path, stems, options, summary) -> None:
     """Run the batches of ``plan``; write per-sequence files and partial pooled files."""
     contacts = "contacts" in options.include
+    maps = attention_layers(layers, options)
     counts: dict[int, int] = {}
     for piece in plan.pieces:
         counts[piece.record] = counts.get(piece.record, 0) + 1
@@ -538,7 +573,7 @@ def compute(plan: Plan, featuriser, layers, output_dir: Path, stems, options, su
     with progress_bar(total_tokens, options.quiet) as bar:
         for batch in token_batches(plan.pieces, options.toks_per_batch or featuriser.toks_per_batch, specials):
             finished = []
-            for piece, embedded in zip(batch, embed_with_retry(featuriser, batch, layers, contacts),
+            for piece, embedded in zip(batch, embed_with_retry(featuriser, batch, layers, contacts, maps),
                                        strict=True):
                 done = stitcher.add(piece, embedded)
                 if done is not None:
@@ -558,7 +593,8 @@ def write_outputs(finished, plan: Plan, output_dir: Path, stems, options) -> Non
         label = plan.todo[index].label
         if options.include:
             with atomic_path(output_dir / f"{stems[label]}.pt") as temporary:
-                torch.save(per_sequence_result(label, embedded, options.include), temporary)
+                torch.save(per_sequence_result(label, embedded, options.include, options.attention_heads),
+                           temporary)
         if options.pool:
             labels.append(label)
             vectors.append(pooled_vectors(embedded, options.pool))

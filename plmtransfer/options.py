@@ -12,7 +12,8 @@ import re
 from plmtransfer.errors import UserError
 
 # extraction (plmtransfer.extract, plmtransfer.backends.base)
-INCLUDE_CHOICES = ("mean", "per_tok", "bos", "contacts")
+INCLUDE_CHOICES = ("mean", "per_tok", "bos", "contacts", "attentions")
+ATTENTION_HEAD_CHOICES = ("all", "mean")  # --attention_heads: every head, or their mean per layer
 LONG_CHOICES = ("truncate", "chunk")
 FORMAT_CHOICES = ("pkl", "npz")
 DTYPE_NAMES = ("float32", "bfloat16", "float16")

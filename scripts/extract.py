@@ -13,7 +13,14 @@ import sys
 
 from plmtransfer.cli import HelpFormatter, add_version, positive_int, run_cli
 from plmtransfer.compress import METHODS
-from plmtransfer.options import DTYPE_NAMES, FORMAT_CHOICES, INCLUDE_CHOICES, LONG_CHOICES, parse_shard
+from plmtransfer.options import (
+    ATTENTION_HEAD_CHOICES,
+    DTYPE_NAMES,
+    FORMAT_CHOICES,
+    INCLUDE_CHOICES,
+    LONG_CHOICES,
+    parse_shard,
+)
 from plmtransfer.registry import model_table_text
 
 EXAMPLES = """
@@ -25,6 +32,8 @@ examples:
   python scripts/extract.py onehot X_muts.fasta embeddings/DMS/onehot/X --include mean per_tok
   python scripts/extract.py unirep_1900 X_muts.fasta embeddings/DMS_compressed/unirep_1900/X \\
       --pool mean bos h_avg h_final c_final fusion
+  python scripts/extract.py esm2_t30_150M_UR50D wildtype.fasta maps/esm2_150M --repr_layers 29 30 \\
+      --include contacts attentions   # then: scripts/plot.py contacts --input maps/esm2_150M/<label>.pt
 """
 
 
@@ -54,7 +63,13 @@ def create_parser() -> argparse.ArgumentParser:
                              "from the end (-1 = last)")
     parser.add_argument("--include", type=str, nargs="+", choices=INCLUDE_CHOICES, default=[],
                         help="per-sequence <label>.pt content, as fair-esm (required unless "
-                             "--pool is given)")
+                             "--pool is given); attentions (ESM models): the attention maps of "
+                             "the --repr_layers >= 1 over the residues (BOS/EOS removed), float16, "
+                             "with attention_layers")
+    parser.add_argument("--attention_heads", choices=ATTENTION_HEAD_CHOICES, default="all",
+                        help="with --include attentions: keep every head (layers x heads x L x L; "
+                             "2 bytes x heads x L² per layer and sequence, e.g. 40 MB for 20 heads "
+                             "at L = 1000) or their mean (layers x L x L, heads times smaller)")
     parser.add_argument("--truncation_seq_length", type=int, default=1022,
                         help="longest sequence (residues) given to the model in one piece")
     parser.add_argument("--nogpu", action="store_true", help="do not use a GPU even if available")
@@ -93,7 +108,7 @@ def main(argv=None) -> int:
         toks_per_batch=args.toks_per_batch, truncation_seq_length=args.truncation_seq_length,
         long=args.long, chunk_overlap=args.chunk_overlap, format=args.format,
         overwrite=args.overwrite, shard=args.shard, dedupe=args.dedupe, nogpu=args.nogpu,
-        dtype=args.dtype, quiet=args.quiet)
+        dtype=args.dtype, quiet=args.quiet, attention_heads=args.attention_heads)
     summary = run_extraction(args.model_location, args.fasta_file, args.output_dir, options)
     if not args.quiet:
         rate = summary.tokens / summary.seconds if summary.seconds else 0.0

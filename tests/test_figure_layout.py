@@ -199,3 +199,33 @@ def test_heatmap(checked, tmp_path, assays, models, methods, columns):
     frame = per_fold(assays, models, methods, missing=0.05)
     plots.heatmap_plot(frame, tmp_path / "heatmap", columns, title_context="(esm2_t30_150M_UR50D)")
     assert_legible(checked, ["heatmap"])
+
+
+def contact_inputs(length: int, seed: int = 0):
+    """A symmetric contact map with helices' and strands' patterns, a secondary structure, true
+    contacts and the 16 attention heads one figure can hold."""
+    rng = np.random.default_rng(seed)
+    distance = np.abs(np.subtract.outer(np.arange(length), np.arange(length)))
+    contacts = np.clip(np.exp(-distance / 4) + rng.uniform(0, 0.3, (length, length)), 0, 1)
+    contacts = (contacts + contacts.T) / 2
+    runs = rng.choice(list("HEC"), size=length // 5 + 1)
+    structure = "".join(letter * 5 for letter in runs)[:length]
+    truth = contacts > 0.6
+    heads = {f"layer 33, head {head}": rng.dirichlet(np.ones(length), size=length)
+             for head in range(plots.MAX_HEAD_PANELS)}
+    return contacts, structure, truth, heads
+
+
+@pytest.mark.parametrize("length, tracks", [(1022, True), (30, True), (64, False)],
+                         ids=["longest-all-tracks", "short-all-tracks", "map-only"])
+def test_contact_map(checked, tmp_path, length, tracks):
+    contacts, structure, truth, heads = contact_inputs(length)
+    protein = "MTH3_HAEAESTABILIZED_Tawfik2015_A20V:G45D"
+    model = max(ALL_MODELS, key=len)
+    if tracks:
+        plots.contact_map_plot(contacts, tmp_path / "contacts", protein, model, heads, structure, truth,
+                               "distance < 8 Å")
+        assert_legible(checked, ["contacts", "contacts_attention"])
+    else:
+        plots.contact_map_plot(contacts, tmp_path / "contacts", protein, RANDOM_MODEL)
+        assert_legible(checked, ["contacts"])

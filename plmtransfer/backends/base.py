@@ -32,12 +32,15 @@ class Embedded:
     asked for. ``extras``: further per-protein vectors a backend offers, ``{name: {layer: D}}``
     (for example UniRep's final cell state ``c_final``), written to per-sequence files as
     ``<name>_representations`` and usable by compression methods that declare them.
+    ``attentions``: ``{layer: heads x L x L}`` float32 attention weights over the residues (the
+    rows and columns of BOS and EOS removed) when asked for (:class:`AttentionFeaturiser`).
     """
 
     representations: dict[int, torch.Tensor]
     bos: dict[int, torch.Tensor] | None
     contacts: torch.Tensor | None = None
     extras: dict[str, dict[int, torch.Tensor]] = field(default_factory=dict)
+    attentions: dict[int, torch.Tensor] | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,23 @@ class Featuriser(Protocol):
         """Embed one batch; return one :class:`Embedded` per sequence, in order."""
 
 
+@runtime_checkable
+class AttentionFeaturiser(Featuriser, Protocol):
+    """A featuriser that can also return its attention maps (the ESM transformers).
+
+    ``attention_heads`` is the number of heads per layer. ``embed(..., attention_layers=[...])``
+    fills ``Embedded.attentions`` for those layers (1..num_layers: layer k's attention is the
+    one inside transformer layer k, whose output is ``representations[k]``); without it the
+    maps are never computed.
+    """
+
+    attention_heads: int
+
+    def embed(self, sequences: Sequence[str], layers: Sequence[int], contacts: bool,
+              attention_layers: Sequence[int] = ()) -> list[Embedded]:
+        """Embed one batch, with the attention maps of ``attention_layers``."""
+
+
 def device_and_dtype(options: LoadOptions) -> tuple[torch.device, torch.dtype]:
     """CUDA when available unless ``--nogpu``; the requested dtype (warns: half precision on CPU is slow)."""
     device = torch.device("cuda" if torch.cuda.is_available() and not options.nogpu else "cpu")
@@ -115,11 +135,13 @@ def device_and_dtype(options: LoadOptions) -> tuple[torch.device, torch.dtype]:
 
 
 def split_bos_residues(sequences: Sequence[str], representations: dict[int, torch.Tensor],
-                       contact_maps: torch.Tensor | None = None) -> list[Embedded]:
+                       contact_maps: torch.Tensor | None = None,
+                       attention_maps: dict[int, torch.Tensor] | None = None) -> list[Embedded]:
     """One :class:`Embedded` per sequence from a padded batch laid out as BOS, residues, EOS.
 
     ``representations`` holds ``{layer: B x T x D}`` float32 CPU tensors; row 0 of each sequence
-    is its BOS vector, rows 1..L its residues; ``contact_maps`` (B x L' x L') is cut to L x L.
+    is its BOS vector, rows 1..L its residues; ``contact_maps`` (B x L' x L') is cut to L x L;
+    ``attention_maps`` (``{layer: B x heads x T x T}``) to the residues' rows and columns.
     """
     results = []
     for i, sequence in enumerate(sequences):
@@ -128,5 +150,8 @@ def split_bos_residues(sequences: Sequence[str], representations: dict[int, torc
             {layer: tensor[i, 1:length + 1].clone() for layer, tensor in representations.items()},
             {layer: tensor[i, 0].clone() for layer, tensor in representations.items()},
             contact_maps[i, :length, :length].clone() if contact_maps is not None else None,
+            attentions=None if attention_maps is None else {
+                layer: maps[i, :, 1:length + 1, 1:length + 1].clone()
+                for layer, maps in attention_maps.items()},
         ))
     return results

@@ -13,10 +13,11 @@ because it relies on torch.load's old default of unpickling any object.)
 :func:`write_test_model` writes a randomly initialised ESM-2 in the exact layout of the
 official files. Its embeddings carry no biology: use it for tests and benchmarks only.
 
-:class:`EsmFeaturiser` runs ESM-2 layer by layer (:func:`esm2_representations`: fused
+:class:`EsmFeaturiser` runs ESM-2 layer by layer (:func:`esm2_forward`: fused
 ``scaled_dot_product_attention``, no logits, stops at the deepest requested layer),
-replicating ``esm.model.esm2.ESM2.forward`` exactly; ESM-1b/1v and contact maps use
-fair-esm's own forward.
+replicating ``esm.model.esm2.ESM2.forward`` exactly; only the layers whose attention maps
+are asked for compute them explicitly (fair-esm's float32 softmax). ESM-1b/1v and contact maps
+use fair-esm's own forward (``need_head_weights`` for the attention maps).
 """
 
 from __future__ import annotations
@@ -209,6 +210,7 @@ class EsmFeaturiser(EsmTokens):
         self.is_esm2 = isinstance(self.model, ESM2)
         self.max_residues = self.max_positions() - self.special_positions
         self.toks_per_batch = DEFAULT_TOKS_PER_BATCH
+        self.attention_heads = self.model.layers[0].self_attn.num_heads
 
     def layer_dim(self, layer: int) -> int:
         """Every layer of a transformer has the model's width."""
@@ -225,32 +227,48 @@ class EsmFeaturiser(EsmTokens):
         _, _, tokens = converter([(str(i), sequence) for i, sequence in enumerate(sequences)])
         return tokens
 
-    def embed(self, sequences: Sequence[str], layers: Sequence[int],
-              contacts: bool) -> list[Embedded]:
-        """Forward one batch; return per-sequence float32 CPU tensors (residues only)."""
+    def embed(self, sequences: Sequence[str], layers: Sequence[int], contacts: bool,
+              attention_layers: Sequence[int] = ()) -> list[Embedded]:
+        """Forward one batch; return per-sequence float32 CPU tensors (residues only).
+
+        ``attention_layers``: layers (1..num_layers) whose attention maps to return, all heads.
+        """
         tokens = self.tokenise(sequences).to(self.device, non_blocking=True)
         with torch.inference_mode():
             if self.is_esm2 and not contacts:
-                representations = esm2_representations(self.model, tokens, layers)
+                representations, attentions = esm2_forward(self.model, tokens, layers, attention_layers)
                 contact_maps = None
             else:
-                output = self.model(tokens, repr_layers=list(layers), return_contacts=contacts)
+                output = self.model(tokens, repr_layers=list(layers), return_contacts=contacts,
+                                    need_head_weights=bool(attention_layers))
                 representations = output["representations"]
+                attentions = {layer: output["attentions"][:, layer - 1] for layer in attention_layers}
                 contact_maps = output["contacts"].float().cpu() if contacts else None
             representations = {layer: tensor.float().cpu()
                                for layer, tensor in representations.items()}
-        return split_bos_residues(sequences, representations, contact_maps)
+            attention_maps = {layer: maps.float().cpu() for layer, maps in attentions.items()}
+        return split_bos_residues(sequences, representations, contact_maps,
+                                  attention_maps if attention_layers else None)
 
 
 def esm2_representations(model, tokens: torch.Tensor, layers: Sequence[int]) -> dict[int, torch.Tensor]:
-    """ESM2.forward's hidden representations, computing only up to the deepest requested layer.
+    """ESM2.forward's hidden representations ``{layer: B x T x D}`` (:func:`esm2_forward`, no maps)."""
+    return esm2_forward(model, tokens, layers)[0]
+
+
+def esm2_forward(model, tokens: torch.Tensor, layers: Sequence[int], attention_layers: Sequence[int] = ()
+                 ) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
+    """ESM2.forward's representations and attention maps, computing only up to the deepest requested layer.
 
     Replicates ``esm.model.esm2.ESM2.forward``: embedding scale, token-dropout rescaling,
     zeroed padding, key-padding mask, and ``emb_layer_norm_after`` on the last layer only
     when it is the model's final layer. Works in (batch, time, channel) layout, uses fused
-    attention and skips the LM head. Returns ``{layer: B x T x D}``.
+    attention and skips the LM head. Layers in ``attention_layers`` (each also in ``layers``)
+    compute their attention explicitly and keep it. Returns ``({layer: B x T x D}, {layer: B x
+    heads x T x T})``; the maps are ``forward(need_head_weights=True)["attentions"][:, layer - 1]``.
     """
     wanted = set(layers)
+    keep_maps = set(attention_layers)
     deepest = max(wanted)
     padding_mask = tokens.eq(model.padding_idx)
     x = model.embed_scale * model.embed_tokens(tokens)
@@ -263,15 +281,19 @@ def esm2_representations(model, tokens: torch.Tensor, layers: Sequence[int]) -> 
         x = x * (1 - mask_ratio_train) / (1 - mask_ratio_observed)[:, None, None]
     x = x * (1 - padding_mask.unsqueeze(-1).type_as(x))
     hidden = {0: x} if 0 in wanted else {}
+    maps = {}
     attend = None if not padding_mask.any() else (~padding_mask)[:, None, None, :]
     cos, sin = rotary_tables(model.layers[0].self_attn, tokens.shape[1], x) if deepest else (None, None)
     for index in range(deepest):
-        x = transformer_layer(model.layers[index], x, attend, cos, sin)
+        x, weights = transformer_layer(model.layers[index], x, attend, cos, sin,
+                                       keep_weights=index + 1 in keep_maps)
+        if weights is not None:
+            maps[index + 1] = weights
         if index + 1 in wanted:
             hidden[index + 1] = x
     if deepest == model.num_layers:
         hidden[deepest] = model.emb_layer_norm_after(x)
-    return hidden
+    return hidden, maps
 
 
 def rotary_tables(attention, length: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -295,27 +317,47 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x2, x1), dim=-1)
 
 
-def transformer_layer(layer, x: torch.Tensor, attend: torch.Tensor | None,
-                      cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """One ESM-2 ``TransformerLayer`` (pre-norm attention + GELU FFN) on B x T x D input."""
-    attention = layer.self_attn
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attend: torch.Tensor | None,
+              keep_weights: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Scaled dot-product attention of B x heads x T x head_dim inputs (``q`` already scaled).
+
+    Fused (``scaled_dot_product_attention``) unless ``keep_weights``; then explicit, as fair-esm's
+    ``MultiheadAttention``: scores in the model's dtype, masked keys at -inf, softmax in float32,
+    and the float32 weights (B x heads x T x T) are returned with the context.
+    """
+    if not keep_weights:
+        return functional.scaled_dot_product_attention(q, k, v, attn_mask=attend, scale=1.0), None
+    scores = q @ k.transpose(-1, -2)
+    if attend is not None:
+        scores = scores.masked_fill(~attend, float("-inf"))
+    weights = torch.softmax(scores.float(), dim=-1)
+    return weights.to(v.dtype) @ v, weights
+
+
+def transformer_layer(layer, x: torch.Tensor, attend: torch.Tensor | None, cos: torch.Tensor,
+                      sin: torch.Tensor, keep_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One ESM-2 ``TransformerLayer`` (pre-norm attention + GELU FFN) on B x T x D input.
+
+    Returns the layer's output and, with ``keep_weights``, its attention weights (else None).
+    """
+    attention_module = layer.self_attn
     batch, length, _ = x.shape
-    heads, head_dim = attention.num_heads, attention.head_dim
+    heads, head_dim = attention_module.num_heads, attention_module.head_dim
     h = layer.self_attn_layer_norm(x)
 
     def split_heads(t: torch.Tensor) -> torch.Tensor:
         return t.view(batch, length, heads, head_dim).transpose(1, 2)
 
-    q = split_heads(attention.q_proj(h) * attention.scaling)
-    k = split_heads(attention.k_proj(h))
-    v = split_heads(attention.v_proj(h))
+    q = split_heads(attention_module.q_proj(h) * attention_module.scaling)
+    k = split_heads(attention_module.k_proj(h))
+    v = split_heads(attention_module.v_proj(h))
     q = q * cos + rotate_half(q) * sin
     k = k * cos + rotate_half(k) * sin
-    context = functional.scaled_dot_product_attention(q, k, v, attn_mask=attend, scale=1.0)
+    context, weights = attention(q, k, v, attend, keep_weights)
     context = context.transpose(1, 2).reshape(batch, length, heads * head_dim)
-    x = x + attention.out_proj(context)
+    x = x + attention_module.out_proj(context)
     h = layer.final_layer_norm(x)
-    return x + layer.fc2(functional.gelu(layer.fc1(h)))
+    return x + layer.fc2(functional.gelu(layer.fc1(h))), weights
 
 
 def load(location: str, spec: ModelSpec | None, options: LoadOptions) -> EsmFeaturiser:

@@ -12,8 +12,9 @@ is one sentence saying what to download and where.
 ``hidden_states[i]`` is ``representations[i]`` (0 = the embedding output) and the last
 layer is the output of the final layer norm (``last_hidden_state``), as fair-esm's
 ``representations[num_layers]``. ESM-2 (rotary) models run the model's own modules layer by
-layer (:func:`rotary_esm_representations`: fused attention, one-op GELU, stopping at the
-deepest requested layer); ESM-1b/1v run ``EsmModel.forward``;
+layer (:func:`rotary_esm_forward`: fused attention, one-op GELU, stopping at the
+deepest requested layer; explicit attention only in layers whose maps are asked for);
+ESM-1b/1v run ``EsmModel.forward`` (eager attention when the maps are asked for);
 BOS and EOS surround every sequence as in fair-esm. The attention mask is always passed,
 built from the padding tokens, so a sequence's vectors do not depend on what it was batched
 with (see docs/backends.md for what happens without it). Contacts come from the model's
@@ -26,16 +27,17 @@ backend and the fair-esm backend give the same numbers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
 from torch.nn import functional
 
 from plmtransfer.backends.base import Embedded, LoadOptions, device_and_dtype, split_bos_residues
-from plmtransfer.backends.esm import EsmTokens, rotate_half
+from plmtransfer.backends.esm import EsmTokens, attention, rotate_half
 from plmtransfer.backends.weights import OFFLINE_ENV, is_offline, safe_torch_load
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_path
@@ -220,6 +222,7 @@ class HfEsmFeaturiser(EsmTokens):
         # HF's ESM configs count positions from padding_idx + 1 = 2 (1026 for fair-esm's 1024)
         self.max_residues = config.max_position_embeddings - 2 - self.special_positions
         self.toks_per_batch = DEFAULT_TOKS_PER_BATCH
+        self.attention_heads = config.num_attention_heads
         self.device = device
 
     def layer_dim(self, layer: int) -> int:
@@ -239,22 +242,41 @@ class HfEsmFeaturiser(EsmTokens):
             tokens[row, :len(row_ids)] = torch.tensor(row_ids)
         return tokens, tokens.ne(ids["<pad>"]).long()
 
-    def embed(self, sequences: Sequence[str], layers: Sequence[int], contacts: bool) -> list[Embedded]:
+    def embed(self, sequences: Sequence[str], layers: Sequence[int], contacts: bool,
+              attention_layers: Sequence[int] = ()) -> list[Embedded]:
         """Forward one batch; return per-sequence float32 CPU tensors (residues only).
 
-        Rotary (ESM-2) models run :func:`rotary_esm_representations` on the model's own modules;
-        ESM-1b/1v run ``EsmModel.forward`` with its hidden states.
+        Rotary (ESM-2) models run :func:`rotary_esm_forward` on the model's own modules;
+        ESM-1b/1v run ``EsmModel.forward`` with its hidden states (and, for
+        ``attention_layers``, its attentions, with eager attention).
         """
         tokens, mask = (tensor.to(self.device) for tensor in self.tokenise(sequences))
         with torch.inference_mode():
             if self.model.rotary_embeddings is not None:
-                hidden = rotary_esm_representations(self.model, tokens, mask, layers)
+                hidden, attentions = rotary_esm_forward(self.model, tokens, mask, layers, attention_layers)
             else:
-                output = self.model(input_ids=tokens, attention_mask=mask, output_hidden_states=True)
+                with self.eager_attention(bool(attention_layers)):
+                    output = self.model(input_ids=tokens, attention_mask=mask, output_hidden_states=True,
+                                        output_attentions=bool(attention_layers))
                 hidden = {layer: self.layer_output(output, layer) for layer in layers}
+                attentions = {layer: output.attentions[layer - 1] for layer in attention_layers}
             representations = {layer: tensor.float().cpu() for layer, tensor in hidden.items()}
+            attention_maps = {layer: maps.float().cpu() for layer, maps in attentions.items()}
             contact_maps = self.contact_maps(tokens, mask) if contacts else None
-        return split_bos_residues(sequences, representations, contact_maps)
+        return split_bos_residues(sequences, representations, contact_maps,
+                                  attention_maps if attention_layers else None)
+
+    @contextlib.contextmanager
+    def eager_attention(self, needed: bool = True) -> Iterator[None]:
+        """Run the model with eager attention (the only kind that returns the maps) when ``needed``."""
+        if not needed:
+            yield
+            return
+        self.model.set_attn_implementation("eager")
+        try:
+            yield
+        finally:
+            self.model.set_attn_implementation("sdpa")
 
     def layer_output(self, output, layer: int) -> torch.Tensor:
         """fair-esm's ``representations[layer]``: the final layer is taken after the last layer norm."""
@@ -262,57 +284,72 @@ class HfEsmFeaturiser(EsmTokens):
 
     def contact_maps(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Contact probabilities from the contact head (needs eager attention to see the maps)."""
-        self.model.set_attn_implementation("eager")
-        try:
+        with self.eager_attention():
             return self.model.predict_contacts(tokens, mask).float().cpu()
-        finally:
-            self.model.set_attn_implementation("sdpa")
 
 
 def rotary_esm_representations(model, tokens: torch.Tensor, mask: torch.Tensor,
                                layers: Sequence[int]) -> dict[int, torch.Tensor]:
-    """``EsmModel.forward``'s hidden states (SDPA path), computing only up to the deepest requested layer.
+    """``EsmModel.forward``'s hidden states ``{layer: B x T x D}`` (:func:`rotary_esm_forward`, no maps)."""
+    return rotary_esm_forward(model, tokens, mask, layers)[0]
+
+
+def rotary_esm_forward(model, tokens: torch.Tensor, mask: torch.Tensor, layers: Sequence[int],
+                       attention_layers: Sequence[int] = ()
+                       ) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
+    """``EsmModel.forward``'s hidden states and attentions, computing only up to the deepest requested layer.
 
     Uses the model's own modules: ``embeddings`` (token dropout, masked padding), the rotary
     tables of ``rotary_embeddings``, and per layer the same pre-norm attention and GELU
     feed-forward as ``EsmLayer``, with fused attention and a one-op GELU; the last layer goes
-    through ``emb_layer_norm_after``. Returns ``{layer: B x T x D}`` (fair-esm's numbering).
+    through ``emb_layer_norm_after``. Layers in ``attention_layers`` compute their attention
+    explicitly (float32 softmax) and keep it. Returns ``({layer: B x T x D}, {layer: B x heads x
+    T x T})`` in fair-esm's numbering: the maps are ``output_attentions=True``'s
+    ``attentions[layer - 1]``.
     """
     wanted = set(layers)
+    keep_maps = set(attention_layers)
     deepest = max(wanted)
     x = model.embeddings(input_ids=tokens, attention_mask=mask)
     hidden = {0: x} if 0 in wanted else {}
+    maps = {}
     attend = None if bool(mask.all()) else mask.bool()[:, None, None, :]
     positions = torch.arange(tokens.shape[1], device=tokens.device)[None]
     cos, sin = (table[:, None] for table in model.rotary_embeddings(x, positions))
     for index in range(deepest):
-        x = esm_layer(model.encoder.layer[index], x, attend, cos, sin)
+        x, weights = esm_layer(model.encoder.layer[index], x, attend, cos, sin,
+                               keep_weights=index + 1 in keep_maps)
+        if weights is not None:
+            maps[index + 1] = weights
         if index + 1 in wanted:
             hidden[index + 1] = x
     if deepest == model.config.num_hidden_layers:
         hidden[deepest] = model.encoder.emb_layer_norm_after(x)
-    return hidden
+    return hidden, maps
 
 
 def esm_layer(layer, x: torch.Tensor, attend: torch.Tensor | None, cos: torch.Tensor,
-              sin: torch.Tensor) -> torch.Tensor:
-    """One transformers ``EsmLayer`` (rotary self-attention + GELU feed-forward) on B x T x D input."""
-    attention = layer.attention.self
+              sin: torch.Tensor, keep_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One transformers ``EsmLayer`` (rotary self-attention + GELU feed-forward) on B x T x D input.
+
+    Returns the layer's output and, with ``keep_weights``, its attention weights (else None).
+    """
+    self_attention = layer.attention.self
     batch, length, _ = x.shape
-    head_dim = attention.attention_head_size
+    head_dim = self_attention.attention_head_size
 
     def split_heads(t: torch.Tensor) -> torch.Tensor:
         return t.view(batch, length, -1, head_dim).transpose(1, 2)
 
     h = layer.attention.LayerNorm(x)
-    q = split_heads(attention.query(h) * head_dim**-0.5)
-    k = split_heads(attention.key(h))
-    v = split_heads(attention.value(h))
+    q = split_heads(self_attention.query(h) * head_dim**-0.5)
+    k = split_heads(self_attention.key(h))
+    v = split_heads(self_attention.value(h))
     q = q * cos + rotate_half(q) * sin
     k = k * cos + rotate_half(k) * sin
-    context = functional.scaled_dot_product_attention(q, k, v, attn_mask=attend, scale=1.0)
+    context, weights = attention(q, k, v, attend, keep_weights)
     x = x + layer.attention.output.dense(context.transpose(1, 2).reshape(batch, length, -1))
-    return x + layer.output.dense(functional.gelu(layer.intermediate.dense(layer.LayerNorm(x))))
+    return x + layer.output.dense(functional.gelu(layer.intermediate.dense(layer.LayerNorm(x)))), weights
 
 
 def load(location: str, spec: ModelSpec | None, options: LoadOptions) -> HfEsmFeaturiser:
