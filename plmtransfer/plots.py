@@ -47,7 +47,7 @@ from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator, NullFormatter
 
 from plmtransfer.errors import UserError  # noqa: E402
 from plmtransfer.io import atomic_path  # noqa: E402
-from plmtransfer.stats import dataset_means, datasize_fits, mean_ci, model_info  # noqa: E402
+from plmtransfer.stats import dataset_means, datasize_fits, mean_ci, method_rows, model_info  # noqa: E402
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
              "#000000")
@@ -884,9 +884,10 @@ def attention_heads(attentions: np.ndarray, layers: Sequence[int], specs: Sequen
 
 
 def _one_method(frame: pd.DataFrame, method: str | None) -> pd.DataFrame:
-    """Rows of one compression method (required when the results hold several)."""
+    """Rows of one compression method (required when the results hold several), with the one-hot
+    baseline where it has a single other method (``stats.method_rows``)."""
     if method is not None:
-        rows = frame[frame["Compression_method"] == method]
+        rows = method_rows(frame, method)
         if rows.empty:
             raise UserError(f"no results for compression method {method!r}; present: "
                             f"{', '.join(sorted(frame['Compression_method'].unique()))}")

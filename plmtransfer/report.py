@@ -30,6 +30,7 @@ from plmtransfer.stats import (
     datasize_fits,
     default_model_reference,
     fit_contrasts,
+    method_rows,
     summarise_by,
 )
 
@@ -55,7 +56,8 @@ def _contrast_sets(per_fold: pd.DataFrame, method_reference: str, model_referenc
                 fits.append(("Compression_method", reference, str(model), rows))
     if per_fold["Embedding_model"].nunique() > 1:
         reference = model_reference or default_model_reference(per_fold)
-        for method, rows in per_fold.groupby("Compression_method", sort=True):
+        for method in sorted(per_fold["Compression_method"].unique()):
+            rows = method_rows(per_fold, method)
             if rows["Embedding_model"].nunique() > 1 and reference in set(rows["Embedding_model"]):
                 fits.append(("Embedding_model", reference, str(method), rows))
     return fits

@@ -645,6 +645,22 @@ def _log_size_fit(x: np.ndarray, y: np.ndarray) -> dict:
     return fit
 
 
+def method_rows(frame: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Rows of one compression method, joined by the one-hot baseline when it has one other method.
+
+    On DMS the study's one-hot baseline is ``flat`` only (per-position indicators), which no pLM
+    has; comparing models within ``mean`` must still include it, as the study compared one-hot
+    with every pLM's ``mean``. Its rows are relabelled with ``method`` in the returned frame (the
+    per-fold tables on disk keep ``flat``).
+    """
+    own = frame["Compression_method"] == method
+    onehot = frame["Embedding_model"] == ONEHOT
+    baseline_methods = set(frame.loc[onehot, "Compression_method"])
+    if len(baseline_methods) == 1 and method not in baseline_methods and own.any():
+        return pd.concat([frame[own], frame[onehot].assign(Compression_method=method)])
+    return frame[own]
+
+
 def default_model_reference(frame: pd.DataFrame) -> str:
     """Reference model for model contrasts: the one-hot baseline if present, else the smallest."""
     names = frame["Embedding_model"].unique()

@@ -255,3 +255,32 @@ def test_heatmap_beyond_max_rows_goes_onto_pages_with_one_scale(tmp_path, captur
     assert [len(r["yticks"][0]) for r in captured] == [2, 1]
     assert "(page 1 of 2)" in captured[0]["suptitle"]
     assert captured[0]["clims"] == captured[1]["clims"]
+
+
+def test_onehot_flat_joins_the_model_contrasts_and_figures_of_every_method(tmp_path):
+    """On DMS one-hot is `flat` only; the models are still compared with it within `mean` (and any
+    other method), and the size figure and heat map of `mean` show it."""
+    results, metadata = write_tree(tmp_path, models=("esm2_150M", "esm2_8M"), methods=("mean", "bos"))
+    flat = write_tree(tmp_path / "flat", models=("onehot",), methods=("flat",))[0]
+    for path in flat.glob("onehot/*.csv"):
+        (results / "onehot").mkdir(exist_ok=True)
+        path.rename(results / "onehot" / path.name)
+    command = [sys.executable, str(REPO / "scripts" / "stats.py"), "report", "--results-dir", str(results),
+               "--metadata-dir", str(metadata), "--out-dir", str(tmp_path / "stats"),
+               "--figures-dir", str(tmp_path / "figures")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    frame = stats.collect_results(results, metadata)
+    for method in ("mean", "bos"):
+        contrasts = pd.read_csv(tmp_path / "stats" / f"contrasts_Embedding_model_{method}.csv")
+        assert sorted(contrasts["contrast"]) == ["esm2_150M - onehot", "esm2_8M - onehot"]
+        rows = stats.method_rows(frame, method)
+        assert set(rows["Compression_method"]) == {method} and len(rows) == 3 * 2 * 5
+        assert rows.loc[rows["Embedding_model"] == "onehot", "R2_score_test"].tolist() == frame.loc[
+            frame["Embedding_model"] == "onehot", "R2_score_test"].tolist()
+        means = rows.groupby("Embedding_model")["R2_score_test"].mean()
+        fit = contrasts.set_index("contrast")["estimate"]
+        assert fit["esm2_8M - onehot"] == pytest.approx(means["esm2_8M"] - means["onehot"], abs=1e-6)
+    assert not (tmp_path / "stats" / "contrasts_Embedding_model_flat.csv").exists()
+    assert (tmp_path / "figures" / "model_size_mean.png").is_file()
+    assert set(stats.method_rows(frame[frame["Embedding_model"] != "onehot"], "mean")["Compression_method"]) == {"mean"}
