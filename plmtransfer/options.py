@@ -42,6 +42,7 @@ SCORING_COSTS = {
 DEFAULT_TOKS_PER_BATCH = 4096
 LANGUAGE_MODEL_MODULES = {
     "esm": "plmtransfer.backends.esm_lm",
+    "hf": "plmtransfer.backends.hf_lm",
     "unirep": "plmtransfer.backends.unirep_lm",
 }
 
