@@ -279,12 +279,13 @@ def zero_shot_section(table: pd.DataFrame, models: list[str], datasets: list[str
     lines.append("| assays | | " + " | ".join(counts) + " |")
     published = [f"{name}: {value:.3f} (bootstrap SE {error:.3f})" for name, (value, error) in PUBLISHED.items()]
     lines += ["", "Published: ProteinGym's zero-shot substitution benchmark (average Spearman over its "
-              "217 DMS assays, another assay set and other versions of the assays than here) lists "
+              "DMS substitution assays: another assay set, and other versions of the assays, than "
+              "here) lists "
               + "; ".join(published) + f". Source: {PUBLISHED_SOURCE}. ProteinGym's `Unirep` is the "
               "1900-unit model (its `proteingym/baselines/unirep/unirep_inference.py` builds "
-              "`babbler1900`) scored by the mean per-residue log-likelihood without the stop token, "
-              "the same ranking as `llr` here. No published zero-shot numbers were found for "
-              "UniRep 64 or 256."]
+              "`babbler1900`) scored by the mean negative log-likelihood per residue without the stop "
+              "token, for substitutions the ranking of `llr` here with the opposite sign. No published "
+              "zero-shot numbers were found for UniRep 64 or 256."]
     return lines
 
 
