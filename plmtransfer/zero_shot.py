@@ -61,12 +61,7 @@ from plmtransfer.mutants import (
     detect_offset,
     read_variants,
 )
-from plmtransfer.options import (  # noqa: F401  (zero_shot.X)
-    CAUSAL_LM_SCORINGS,
-    DEFAULT_TOKS_PER_BATCH,
-    SCORING_COSTS,
-    SCORINGS,
-)
+from plmtransfer.options import CAUSAL_LM_SCORINGS, SCORING_COSTS, SCORINGS  # noqa: F401  (zero_shot.X)
 from plmtransfer.sequences import read_fasta
 
 SUMMARY_COLUMNS = ["Dataset", "Model", "Scoring", "n", "spearman", "offset", "passes", "seconds"]
@@ -279,10 +274,15 @@ def check_scorings(model, scorings: Iterable[str]) -> None:
             raise UserError(f"model {model.name} has no mask token: {scoring} needs one")
 
 
-def score_assay(model, assay: Assay, scoring: str, toks_per_batch: int = DEFAULT_TOKS_PER_BATCH,
+def score_assay(model, assay: Assay, scoring: str, toks_per_batch: int | None = None,
                 progress: Callable | None = None, size: int | None = None) -> tuple[np.ndarray, int]:
-    """Scores of every row of ``assay`` under ``scoring`` and the number of forward passes."""
+    """Scores of every row of ``assay`` under ``scoring`` and the number of forward passes.
+
+    ``toks_per_batch``: tokens (or, for a left-to-right model, new recurrent states) per batch;
+    None takes the model's ``toks_per_batch``.
+    """
     check_scorings(model, [scoring])
+    toks_per_batch = toks_per_batch or model.toks_per_batch
     if scoring == "llr":
         return llr_scores(model, assay, toks_per_batch, progress)
     if scoring == "pseudo-ppl":
@@ -337,7 +337,7 @@ def write_scores(assay: Assay, scores: np.ndarray, path: Path) -> None:
     write_dataframe_csv(frame, path)
 
 
-def run(model, assay: Assay, scoring: str, out_dir: str | Path, toks_per_batch: int = DEFAULT_TOKS_PER_BATCH,
+def run(model, assay: Assay, scoring: str, out_dir: str | Path, toks_per_batch: int | None = None,
         progress: Callable | None = None, overwrite: bool = False) -> dict:
     """Score ``assay`` (or reuse a finished scores file), write it and the summary row; return the row.
 

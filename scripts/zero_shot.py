@@ -78,9 +78,10 @@ def create_parser() -> argparse.ArgumentParser:
                         help="wild-type FASTA (one assay only; default: <D>_wildtype.fasta beside the metadata)")
     parser.add_argument("--offset", default="0", metavar="N|auto",
                         help="mutant numbering offset: an integer, or auto to apply the detected one")
-    parser.add_argument("--toks-per-batch", type=int, default=DEFAULT_TOKS_PER_BATCH,
-                        help="tokens per forward batch (passes of one length are batched; llr: new "
-                        "recurrent states per batch)")
+    parser.add_argument("--toks-per-batch", type=int, default=None,
+                        help=f"tokens per forward batch (passes of one length are batched; llr: new "
+                        f"recurrent states per batch); default: the model's, {DEFAULT_TOKS_PER_BATCH} for "
+                        "ESM, what fits 512 MiB for UniRep")
     parser.add_argument("--nogpu", action="store_true", help="do not use a GPU even if one is available")
     parser.add_argument("--overwrite", action="store_true", help="recompute scores files that exist")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -21,7 +21,7 @@ from plmtransfer.backends.base import LoadOptions, device_and_dtype
 from plmtransfer.backends.esm import ESM_RESIDUES
 from plmtransfer.backends.hf import ESM_VOCAB, resolve_directory
 from plmtransfer.errors import UserError
-from plmtransfer.options import MASKED_LM_SCORINGS
+from plmtransfer.options import DEFAULT_TOKS_PER_BATCH, MASKED_LM_SCORINGS
 from plmtransfer.registry import ModelSpec
 
 SPECIAL_POSITIONS = 2
@@ -34,6 +34,7 @@ class HfEsmLanguageModel:
     letters = ESM_RESIDUES
     can_mask = True
     scorings = MASKED_LM_SCORINGS
+    toks_per_batch = DEFAULT_TOKS_PER_BATCH
 
     def __init__(self, directory: Path, spec: ModelSpec | None, options: LoadOptions):
         from transformers import AutoConfig, EsmForMaskedLM

@@ -49,6 +49,8 @@ class LanguageModel(Protocol):
         True when the model has a mask token (masked marginals, pseudo-likelihood).
     scorings : tuple of str
         The scorings it serves (:data:`plmtransfer.options.MASKED_LM_SCORINGS`).
+    toks_per_batch : int
+        Default tokens per forward batch.
     """
 
     name: str
@@ -57,6 +59,7 @@ class LanguageModel(Protocol):
     max_residues: int
     can_mask: bool
     scorings: tuple[str, ...]
+    toks_per_batch: int
 
     def log_probs(self, sequences: Sequence[str], masked: Sequence[Sequence[int]]) -> np.ndarray:
         """``B x L x len(letters)`` log-probabilities (float32) for equal-length ``sequences``,
@@ -73,11 +76,14 @@ class CausalLanguageModel(Protocol):
         As for :class:`LanguageModel`.
     scorings : tuple of str
         The scorings it serves (:data:`plmtransfer.options.CAUSAL_LM_SCORINGS`).
+    toks_per_batch : int
+        Default number of new recurrent states per batch (what fits its memory budget).
     """
 
     name: str
     identity: str
     scorings: tuple[str, ...]
+    toks_per_batch: int
 
     def log_likelihood_ratios(self, wildtype: str, sequences: Sequence[str], toks_per_batch: int,
                               progress: Callable | None = None) -> tuple[np.ndarray, int]:
