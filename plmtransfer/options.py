@@ -26,18 +26,25 @@ CV_SCHEMES = ("random", "contiguous", "modulo", "predefined")
 # learning curves: the study's subsample sizes (those below the number of rows, then that number)
 STUDY_SAMPLE_SIZES = (32, 100, 320, 1000, 3200, 10000, 32000, 100000, 320000, 1000000, 3200000)
 
-# zero-shot scores (plmtransfer.zero_shot, plmtransfer.backends.language_model)
-SCORINGS = ("masked-marginals", "wt-marginals", "mutant-marginals", "pseudo-ppl")
+# zero-shot scores (plmtransfer.zero_shot, plmtransfer.backends.language_model): the scorings of a
+# masked language model (ESM) and of a left-to-right one (UniRep)
+MASKED_LM_SCORINGS = ("masked-marginals", "wt-marginals", "mutant-marginals", "pseudo-ppl")
+CAUSAL_LM_SCORINGS = ("llr",)
+SCORINGS = MASKED_LM_SCORINGS + CAUSAL_LM_SCORINGS
 SCORING_COSTS = {
     "masked-marginals": "one pass per distinct set of mutated positions (L at most for single mutants)",
     "wt-marginals": ("one pass of the wild type for the whole assay (proteins longer than the model's "
                      "window: one per distinct window)"),
     "mutant-marginals": "one pass per variant",
     "pseudo-ppl": "L passes per variant, plus L for the wild type (the most expensive by far)",
+    "llr": ("one recurrent pass of the wild type, then each variant from its first mutated position "
+            "on (prefix sharing: L - p recurrent steps for a first mutation at residue p)"),
 }
 DEFAULT_TOKS_PER_BATCH = 4096
 LANGUAGE_MODEL_MODULES = {
     "esm": "plmtransfer.backends.esm_lm",
+    "hf": "plmtransfer.backends.hf_lm",
+    "unirep": "plmtransfer.backends.unirep_lm",
 }
 
 # GO-term function caller (plmtransfer.go_terms): the --dataset_subset choices and CAFA aspects

@@ -17,6 +17,12 @@ mutations on protein function" (fair-esm's ``examples/variant-prediction``):
   (every position masked in turn); the score is ``PLL(v) - PLL(w)``. Cost: ``L`` passes per
   variant plus ``L`` for the wild type.
 
+Those four need a masked language model (ESM). A left-to-right model (UniRep) serves
+
+- ``llr``: the log-likelihood ratio ``log p(v) - log p(w)``, ``log p(s) = sum_i log p(s_i |
+  s_1..s_{i-1})`` from its next-residue head (:mod:`plmtransfer.backends.unirep_lm`). Cost: one
+  pass of the wild type, then each variant from its first mutated position on.
+
 Wild-type rows score 0 under every scoring. Long proteins: a model reads at most
 ``max_residues`` (1022 for ESM) residues. As in the scoring code that accompanies the ESM
 papers in ProteinGym (``get_optimal_window``), each pass then reads a window of
@@ -55,7 +61,7 @@ from plmtransfer.mutants import (
     detect_offset,
     read_variants,
 )
-from plmtransfer.options import DEFAULT_TOKS_PER_BATCH, SCORING_COSTS, SCORINGS  # noqa: F401  (zero_shot.X)
+from plmtransfer.options import CAUSAL_LM_SCORINGS, SCORING_COSTS, SCORINGS  # noqa: F401  (zero_shot.X)
 from plmtransfer.sequences import read_fasta
 
 SUMMARY_COLUMNS = ["Dataset", "Model", "Scoring", "n", "spearman", "offset", "passes", "seconds"]
@@ -247,13 +253,38 @@ def pseudo_ppl_scores(model, assay: Assay, toks_per_batch: int, progress: Callab
     return scores, (len(mutated) + 1) * len(assay.wildtype)
 
 
-def score_assay(model, assay: Assay, scoring: str, toks_per_batch: int = DEFAULT_TOKS_PER_BATCH,
+def llr_scores(model, assay: Assay, toks_per_batch: int,
+               progress: Callable | None = None) -> tuple[np.ndarray, int]:
+    """``log p(variant) - log p(wild type)`` of every row from a left-to-right model; passes run."""
+    sequences = [apply_substitutions(assay.wildtype, substitutions, assay.offset)
+                 for substitutions in assay.variants.substitutions]
+    return model.log_likelihood_ratios(assay.wildtype, sequences, toks_per_batch, progress)
+
+
+def check_scorings(model, scorings: Iterable[str]) -> None:
+    """One error line for a scoring that is unknown or that ``model``'s head does not serve."""
+    for scoring in scorings:
+        if scoring not in SCORINGS:
+            raise UserError(f"unknown scoring {scoring!r}: use {', '.join(SCORINGS)}")
+        if scoring not in model.scorings:
+            kind = "a left-to-right" if scoring in CAUSAL_LM_SCORINGS else "a masked"
+            raise UserError(f"--scoring {scoring} needs {kind} language model; model {model.name} "
+                            f"serves {', '.join(model.scorings)}")
+        if scoring in ("masked-marginals", "pseudo-ppl") and not model.can_mask:
+            raise UserError(f"model {model.name} has no mask token: {scoring} needs one")
+
+
+def score_assay(model, assay: Assay, scoring: str, toks_per_batch: int | None = None,
                 progress: Callable | None = None, size: int | None = None) -> tuple[np.ndarray, int]:
-    """Scores of every row of ``assay`` under ``scoring`` and the number of forward passes."""
-    if scoring not in SCORINGS:
-        raise UserError(f"unknown scoring {scoring!r}: use {', '.join(SCORINGS)}")
-    if scoring in ("masked-marginals", "pseudo-ppl") and not model.can_mask:
-        raise UserError(f"model {model.name} has no mask token: {scoring} needs one")
+    """Scores of every row of ``assay`` under ``scoring`` and the number of forward passes.
+
+    ``toks_per_batch``: tokens (or, for a left-to-right model, new recurrent states) per batch;
+    None takes the model's ``toks_per_batch``.
+    """
+    check_scorings(model, [scoring])
+    toks_per_batch = toks_per_batch or model.toks_per_batch
+    if scoring == "llr":
+        return llr_scores(model, assay, toks_per_batch, progress)
     if scoring == "pseudo-ppl":
         return pseudo_ppl_scores(model, assay, toks_per_batch, progress, size)
     return marginal_scores(model, assay, scoring, toks_per_batch, progress, size)
@@ -306,7 +337,7 @@ def write_scores(assay: Assay, scores: np.ndarray, path: Path) -> None:
     write_dataframe_csv(frame, path)
 
 
-def run(model, assay: Assay, scoring: str, out_dir: str | Path, toks_per_batch: int = DEFAULT_TOKS_PER_BATCH,
+def run(model, assay: Assay, scoring: str, out_dir: str | Path, toks_per_batch: int | None = None,
         progress: Callable | None = None, overwrite: bool = False) -> dict:
     """Score ``assay`` (or reuse a finished scores file), write it and the summary row; return the row.
 

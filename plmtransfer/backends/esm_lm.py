@@ -16,6 +16,7 @@ import torch
 from plmtransfer.backends.base import LoadOptions, device_and_dtype
 from plmtransfer.backends.esm import ESM_RESIDUES, load_model
 from plmtransfer.errors import UserError
+from plmtransfer.options import DEFAULT_TOKS_PER_BATCH, MASKED_LM_SCORINGS
 from plmtransfer.registry import ModelSpec
 
 SPECIAL_POSITIONS = 2
@@ -26,6 +27,8 @@ class EsmLanguageModel:
 
     letters = ESM_RESIDUES
     can_mask = True
+    scorings = MASKED_LM_SCORINGS
+    toks_per_batch = DEFAULT_TOKS_PER_BATCH
 
     def __init__(self, location: str, spec: ModelSpec | None, options: LoadOptions):
         from esm.model.msa_transformer import MSATransformer

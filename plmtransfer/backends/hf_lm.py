@@ -1,0 +1,98 @@
+"""The language-model head of ESM checkpoints in the Hugging Face layout (``EsmForMaskedLM``).
+
+The same masked-LM interface as :mod:`plmtransfer.backends.esm_lm`, for a hub name or a local
+directory (found by :func:`plmtransfer.backends.hf.resolve_directory`): ``EsmForMaskedLM``'s
+forward on ``<cls> + residues + <eos>`` with chosen positions replaced by ``<mask>`` (token
+ids from the directory's ``vocab.txt``), log-softmax over the whole vocabulary at the residue
+positions, restricted to the columns of the residue letters. On the same weights the scores
+equal fair-esm's (tested on the random test model converted with
+:func:`plmtransfer.backends.hf.convert_esm2_checkpoint`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from plmtransfer.backends.base import LoadOptions, device_and_dtype
+from plmtransfer.backends.esm import ESM_RESIDUES
+from plmtransfer.backends.hf import ESM_VOCAB, resolve_directory
+from plmtransfer.errors import UserError
+from plmtransfer.options import DEFAULT_TOKS_PER_BATCH, MASKED_LM_SCORINGS
+from plmtransfer.registry import ModelSpec
+
+SPECIAL_POSITIONS = 2
+HF_POSITION_OFFSET = 2  # HF's ESM configs count positions from padding_idx + 1 (1026 for 1024)
+
+
+class HfEsmLanguageModel:
+    """A transformers ``EsmForMaskedLM`` on a device (float32)."""
+
+    letters = ESM_RESIDUES
+    can_mask = True
+    scorings = MASKED_LM_SCORINGS
+    toks_per_batch = DEFAULT_TOKS_PER_BATCH
+
+    def __init__(self, directory: Path, spec: ModelSpec | None, options: LoadOptions):
+        from transformers import AutoConfig, EsmForMaskedLM
+        from transformers.utils import logging as hf_logging
+
+        config = AutoConfig.from_pretrained(directory)
+        if config.model_type != "esm" or getattr(config, "is_folding_model", False):
+            raise UserError(f"{directory}: not an ESM language model in the Hugging Face layout "
+                            f"(model_type {config.model_type!r})")
+        verbosity, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+        hf_logging.set_verbosity_error()  # the load report lists the contact head the LM does not use
+        hf_logging.disable_progress_bar()
+        try:
+            model, info = EsmForMaskedLM.from_pretrained(directory, attn_implementation="eager",
+                                                         dtype=torch.float32, output_loading_info=True)
+        except Exception as error:  # transformers and safetensors raise many types for unreadable files
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UserError(f"{directory}: cannot load the model's weights ({first_line})") from None
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            if bar:
+                hf_logging.enable_progress_bar()
+        if any(key.startswith("lm_head") for key in info["missing_keys"]):
+            raise UserError(f"{directory}: the weights have no language-model head (lm_head.*): "
+                            "zero-shot scoring needs EsmForMaskedLM weights")
+        self.device, _ = device_and_dtype(LoadOptions(nogpu=options.nogpu))
+        self.model = model.to(self.device).eval()
+        vocabulary_file = directory / "vocab.txt"
+        vocabulary = vocabulary_file.read_text().split() if vocabulary_file.is_file() else ESM_VOCAB
+        self.token_of = {token: index for index, token in enumerate(vocabulary)}
+        self.name = spec.alias if spec is not None else directory.name
+        self.identity = str(directory.resolve())
+        self.max_residues = config.max_position_embeddings - HF_POSITION_OFFSET - SPECIAL_POSITIONS
+        self.columns = torch.tensor([self.token_of[letter] for letter in self.letters], device=self.device)
+
+    def tokens(self, sequences: Sequence[str], masked: Sequence[Sequence[int]]) -> torch.Tensor:
+        """``<cls>`` + residues + ``<eos>`` per (equal-length) sequence, ``masked`` positions ``<mask>``."""
+        ids = self.token_of
+        rows = []
+        for sequence, positions in zip(sequences, masked, strict=True):
+            row = [ids["<cls>"], *(ids.get(letter, ids["<unk>"]) for letter in sequence), ids["<eos>"]]
+            for position in positions:
+                row[1 + position] = ids["<mask>"]
+            rows.append(row)
+        return torch.tensor(rows, dtype=torch.long)
+
+    def log_probs(self, sequences: Sequence[str], masked: Sequence[Sequence[int]]) -> np.ndarray:
+        """``B x L x 25`` log-probabilities of the residue letters (see the interface)."""
+        length = len(sequences[0])
+        if any(len(sequence) != length for sequence in sequences):
+            raise ValueError("log_probs takes sequences of one length")
+        tokens = self.tokens(sequences, masked).to(self.device)
+        with torch.inference_mode():
+            logits = self.model(input_ids=tokens, attention_mask=torch.ones_like(tokens)).logits
+            log_probs = torch.log_softmax(logits.float(), dim=-1)[:, 1:length + 1]
+            return log_probs.index_select(-1, self.columns).cpu().numpy()
+
+
+def load_language_model(location: str, spec: ModelSpec | None, options: LoadOptions) -> HfEsmLanguageModel:
+    """An ESM checkpoint in the Hugging Face layout (hub name or local directory) with its LM head."""
+    return HfEsmLanguageModel(resolve_directory(location, spec), spec, options)
