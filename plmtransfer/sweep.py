@@ -74,8 +74,9 @@ def create_parser(name: str, set_name: str, stage: str) -> DriverParser:
                         "[PLMTRANSFER_DATASETS] (default: the study's list in config/study.yaml; those absent "
                         "from data/ are listed once and not run)")
     parser.add_argument("--models", default=env("MODELS"),
-                        help="space-separated NAME[:LAYER[:METHOD,...]]: a registry name or alias (esm2_150M), a "
-                        ".pt path or onehot; LAYER defaults to the model's (the registry's last layer) "
+                        help="space-separated NAME[:LAYER[:METHOD,...]]: a registry name or alias (esm2_150M), "
+                        "onehot, a Hugging Face directory or hub name, an ESM C .pth or a fair-esm .pt; LAYER "
+                        "defaults to the model's last "
                         "[PLMTRANSFER_MODELS] (default: the study's models in config/study.yaml)")
     parser.add_argument("--methods", default=env("METHODS"),
                         help="compression methods for every model (methods a model cannot give, such as bos for "
