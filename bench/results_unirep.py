@@ -132,7 +132,8 @@ def read_results(root: Path, stage: str, set_name: str) -> pd.DataFrame:
     """Every per-fold row of ``results/<stage>/<SET>/<model>/*.csv``."""
     files = sorted((root / "results" / stage / set_name).glob("*/*.csv"))
     if not files:
-        return pd.DataFrame()
+        return pd.DataFrame(columns=["Embedding_model", "Compression_method", "Dataset", "Fold", "Sample_size",
+                                     "R2_score_test", "rho_score_test"])
     return pd.concat([pd.read_csv(path) for path in files], ignore_index=True)
 
 
@@ -215,6 +216,11 @@ def contrast_rows(contrasts: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- sections
 
 
+def shown(root: Path) -> str:
+    """The run directory as a command from the repository root would name it."""
+    return os.path.relpath(root, REPO)
+
+
 def section_run(root: Path, sizes: pd.DataFrame, pisces_chains: int) -> list[str]:
     """What was run: data, subsample, models, protocol, commands, machine and wall times."""
     sub = subsample()
@@ -257,12 +263,12 @@ def section_run(root: Path, sizes: pd.DataFrame, pisces_chains: int) -> list[str
         "`OMP_NUM_THREADS=1`: two one-thread jobs at once):",
         "",
         "```bash",
-        f"python scripts/prepare_dms.py --mirror ../shared/data/dms --out-dir {root.name}/data --offline "
+        f"python scripts/prepare_dms.py --mirror ../shared/data/dms --out-dir {shown(root)}/data --offline "
         f"--max-variants {sub['DMS']} --seed {sub['seed']}",
-        f"python scripts/prepare_pisces.py --mirror ../shared/data/pisces --out-dir {root.name}/data "
+        f"python scripts/prepare_pisces.py --mirror ../shared/data/pisces --out-dir {shown(root)}/data "
         f"--max-chains {sub['PISCES']} --seed {sub['seed']}",
     ]
-    lines += [" ".join(step_command(Path(root.name), driver, extra)).replace(str(REPO) + "/", "./")
+    lines += [" ".join(step_command(Path(shown(root)), driver, extra)).replace(str(REPO) + "/", "./")
               .replace(f"--models {MEAN_MODELS}", f'--models "{MEAN_MODELS}"') for _, driver, extra in STEPS]
     lines += ["```", ""]
     machine = (f"{cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -323,7 +329,20 @@ def section_methods(random: pd.DataFrame, root: Path) -> list[str]:
             markdown(contrast_rows(read_contrasts(root, "stats", "DMS", "Compression_method_unirep256"))), ""]
 
 
-def section_comparison(random: pd.DataFrame, contiguous: pd.DataFrame) -> list[str]:
+def learning_curve_growth(root: Path) -> str:
+    """Whether UniRep 1900's mean test R² still rises between the two largest learning-curve sizes."""
+    frame = read_results(root, "lassoCV_sampling", "DMS")
+    frame = frame[(frame["Embedding_model"] == "unirep1900")] if "Sample_size" in frame else frame.iloc[:0]
+    if frame.empty:
+        return "no learning curves to say how much more data would give"
+    per = frame.groupby(["Sample_size", "Dataset"])["R2_score_test"].mean().groupby("Sample_size").mean()
+    (small, low), (large, high) = list(per.items())[-2:]
+    trend = "still rising" if high > low else "no longer rising"
+    return (f"UniRep 1900's learning curve is {trend} there: mean test R² {number(low)} at {small} rows, "
+            f"{number(high)} at {large}")
+
+
+def section_comparison(random: pd.DataFrame, contiguous: pd.DataFrame, growth: str) -> list[str]:
     """Side by side with the study's findings and with TAPE's UniRep results, with the facts computed."""
     def score(model, method, table=random, column="R2"):
         match = table[(table["Embedding_model"] == model) & (table["Compression_method"] == method)]
@@ -361,12 +380,11 @@ def section_comparison(random: pd.DataFrame, contiguous: pd.DataFrame) -> list[s
                  f"{number(score('onehot', 'flat', contiguous))}.")
     lines += ["", "Why results may differ from the study's: UniRep is a recurrent model trained on UniRef50 "
               "(2019) whose representation of a residue sees only the residues before it, where ESM-2 is a "
-              "bidirectional transformer; our largest UniRep (18.2M) is the size of ESM-2 35M's smaller "
-              "sibling, not of 150M; every assay here is cut to at most "
-              f"{subsample()['DMS']} variants, and learning curves show R² still rising with size at that "
-              "point, so absolute R² is lower than on the full assays; 30 of the study's 40 assays are in the "
-              "mirror. TAPE's numbers are for other tasks (GFP fluorescence, designed-protein stability), "
-              "other splits and a different regressor, so only the direction of the gap is comparable.", ""]
+              "bidirectional transformer; our largest UniRep (18.2M parameters) lies between ESM-2 8M and 35M, "
+              f"far below 150M; every assay here is cut to at most {subsample()['DMS']} variants "
+              f"({growth}), where the study used every variant; 30 of the study's 40 assays are in the mirror. "
+              "TAPE's numbers are for other tasks (GFP fluorescence, designed-protein stability), other splits "
+              "and a different regressor, so only the direction of the gap is comparable.", ""]
     return lines
 
 
@@ -376,14 +394,13 @@ def section_per_assay(random_scores: pd.DataFrame, contiguous_scores: pd.DataFra
     both = pd.concat([random_scores.assign(cv="random"), contiguous_scores.assign(cv="contiguous")])
     both.to_csv(out_dir / "per_assay.csv", index=False)
     main = both[(both["Compression_method"] == "mean") | (both["Embedding_model"] == "onehot")]
-    wide = main.pivot_table(index="Dataset", columns=["cv", "Embedding_model"], values="R2_score_test")
-    table = sizes.set_index("Dataset")[["variants_all", "variants_used"]].join(wide, how="right")
+    score = main.set_index(["Dataset", "cv", "Embedding_model"])["R2_score_test"].to_dict()
     columns = ["assay", "variants (used)"]
     rows = []
-    for dataset, row in table.iterrows():
-        cells = [dataset, f"{int(row['variants_all'])} ({int(row['variants_used'])})"]
+    for size in sizes.sort_values("Dataset").itertuples(index=False):
+        cells = [size.Dataset, f"{size.variants_all} ({size.variants_used})"]
         for cv in ("random", "contiguous"):
-            cells += [number(row.get((cv, directory))) for directory in MODELS]
+            cells += [number(score.get((size.Dataset, cv, directory))) for directory in MODELS]
         rows.append(cells)
     for cv in ("random", "contiguous"):
         columns += [f"{'R²' if cv == 'random' else 'R² c.'} {model_label(d).split(' (')[0]}" for d in MODELS]
@@ -397,7 +414,7 @@ def section_per_assay(random_scores: pd.DataFrame, contiguous_scores: pd.DataFra
 def section_learning_curves(root: Path) -> list[str]:
     """Mean test R² per training-set size and model (`mean`; one-hot `flat`)."""
     frame = read_results(root, "lassoCV_sampling", "DMS")
-    if frame.empty:
+    if frame.empty or "Sample_size" not in frame:
         return ["## Learning curves", "", "(not run)", ""]
     per = frame.groupby(["Embedding_model", "Sample_size", "Dataset"])["R2_score_test"].mean().reset_index()
     wide = per.groupby(["Sample_size", "Embedding_model"])["R2_score_test"].mean().unstack()
@@ -500,12 +517,12 @@ def report(root: Path, out: Path) -> int:
     lines = ["# Real results: pretrained UniRep against one-hot on the study's protocol", "",
              "The study's three questions (does a pretrained pLM beat one-hot, does mean pooling beat the other "
              "compressions, does size help) answered with UniRep's real weights on this project's drivers. "
-             f"Generated by `python bench/results_unirep.py report --root {root.name}` after `... run`; every "
+             f"Generated by `python bench/results_unirep.py report --root {shown(root)}` after `... run`; every "
              "number is read from the run's result CSVs.", ""]
     lines += section_run(root, sizes, pisces_chains)
     lines += section_models(random, contiguous, root)
     lines += section_methods(random, root)
-    lines += section_comparison(random, contiguous)
+    lines += section_comparison(random, contiguous, learning_curve_growth(root))
     lines += section_learning_curves(root)
     lines += section_datasize(root)
     lines += section_pisces(root)
