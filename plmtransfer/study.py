@@ -79,6 +79,7 @@ class ModelPlan:
     layer: int
     methods: tuple[str, ...]
     has_bos: bool
+    too_wide: tuple[str, ...] = ()
 
     @property
     def rule_suffix(self) -> str:
@@ -157,10 +158,27 @@ def plan_model(entry: str, config: dict, set_name: str) -> ModelPlan:
                or method_list(defaults.get("methods"), config, set_name)
                or split_list(config.get("default_methods")))
     unsupported = set(split_list(defaults.get("unsupported")))
-    kept = tuple(dict.fromkeys(method for method in methods if method not in unsupported))
+    too_wide = set(methods_too_wide(methods, spec, int(layer)))
+    kept = tuple(dict.fromkeys(method for method in methods if method not in unsupported | too_wide))
     if not kept:
-        raise UserError(f"no methods left for '{entry}' on {set_name} (it cannot give {sorted(unsupported)})")
-    return ModelPlan(entry, name, directory, int(layer), kept, "bos" not in unsupported)
+        raise UserError(f"no methods left for '{entry}' on {set_name} (it cannot give "
+                        f"{sorted(unsupported | too_wide)})")
+    return ModelPlan(entry, name, directory, int(layer), kept, "bos" not in unsupported,
+                     tuple(sorted(too_wide)))
+
+
+def methods_too_wide(methods: list[str], spec: registry.ModelSpec | None, layer: int) -> list[str]:
+    """The methods that need a wider representation than the model's layer (iDCT4 needs 512).
+
+    The study ran each iDCT shape only where the dimension allows; a sweep drops the others for
+    that model instead of failing its extraction. Layer 0 and models outside the registry are
+    not checked here (extract.py names the problem if there is one).
+    """
+    if spec is None or layer == 0:
+        return []
+    from plmtransfer.compress import METHODS  # numpy: only when planning
+
+    return [method for method in methods if method in METHODS and METHODS[method].min_dim > spec.embed_dim]
 
 
 def plan_models(config: dict, set_name: str) -> list[ModelPlan]:
@@ -239,4 +257,6 @@ def is_prepared(root: Path, config: dict, set_name: str, dataset: str) -> bool:
 
 def methods_line(plans: list[ModelPlan]) -> str:
     """``model (layer L): m1, m2; ...``: which methods each model gets (the drivers' summary)."""
-    return "; ".join(f"{plan.directory} (layer {plan.layer}): {', '.join(plan.methods)}" for plan in plans)
+    return "; ".join(f"{plan.directory} (layer {plan.layer}): {', '.join(plan.methods)}"
+                     + (f" (not {', '.join(plan.too_wide)}: a layer of {plan.directory} is too narrow)"
+                        if plan.too_wide else "") for plan in plans)

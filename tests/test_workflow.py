@@ -268,3 +268,20 @@ def test_models_outside_the_registry_get_a_directory_and_their_last_layer(tmp_pa
         study.plan_model("someone/model", config, "DMS")
     with pytest.raises(study.UserError, match="unknown model 'no_such_model' .*ESM C .pth path"):
         study.plan_model("no_such_model", config, "DMS")
+
+
+def test_methods_a_layer_is_too_narrow_for_are_dropped_and_named():
+    """iDCT4 (512) and iDCT5 (640) need wider layers than UniRep 256 has: the plan drops them for
+    that model (the study ran iDCT only where the dimension allows) and the summary says so."""
+    config = study.load_config()
+    config["model_defaults"]["unirep_256"] = {"methods": ["study", "h_avg"]}
+    plan = study.plan_model("unirep_256", config, "DMS")
+    assert plan.too_wide == ("iDCT4", "iDCT5")
+    assert "iDCT3" in plan.methods and "h_avg" in plan.methods and not {"iDCT4", "iDCT5"} & set(plan.methods)
+    assert study.methods_line([plan]).endswith("(not iDCT4, iDCT5: a layer of unirep256 is too narrow)")
+    wide = study.plan_model("esm2_150M", config, "DMS")
+    assert wide.too_wide == () and {"iDCT4", "iDCT5"} <= set(wide.methods)
+    narrow = study.plan_model("esm2_8M:6:iDCT1,iDCT3", config, "DMS")
+    assert narrow.methods == ("iDCT1", "iDCT3") and narrow.too_wide == ()
+    with pytest.raises(study.UserError, match=r"no methods left for 'unirep_64:4:iDCT3'"):
+        study.plan_model("unirep_64:4:iDCT3", config, "DMS")
