@@ -35,11 +35,29 @@ sys.path.insert(0, str(REPO))
 from plmtransfer import registry, study  # noqa: E402
 from plmtransfer.cli import version_text  # noqa: E402
 from plmtransfer.io import atomic_open, load_compressed  # noqa: E402
+from plmtransfer.sweep import merge  # noqa: E402
 
 CONFIG = REPO / "config" / "unirep.yaml"
 MODELS = ("onehot", "unirep64", "unirep256", "unirep1900")  # result directories, smallest first
-MEAN_MODELS = "onehot unirep_64 unirep_256:4:mean unirep_1900"  # each model's mean (one-hot: flat)
+
 JOBS = 2
+
+
+def mean_models() -> str:
+    """The sweep's models, each with ``mean`` only (one-hot keeps its single method, ``flat`` on DMS).
+
+    A model whose defaults give several methods is written ``NAME:LAYER:mean``; the others as they
+    are (their one method is ``mean`` already), e.g. ``onehot unirep_64 unirep_256:4:mean ...``.
+    """
+    config = study.load_config()
+    merge(config, study.load_config(CONFIG))
+    entries = []
+    for plan in study.plan_models(config, "DMS"):
+        entries.append(f"{plan.entry}:{plan.layer}:mean" if len(plan.methods) > 1 else plan.entry)
+    return " ".join(entries)
+
+
+MEAN_MODELS = mean_models()
 # The sweep, in order: (step, driver, extra flags). All steps read config/unirep.yaml.
 STEPS = (
     ("DMS lassoCV, random CV (all methods)", "run_lassoCV_DMS.sh", ()),

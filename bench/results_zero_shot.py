@@ -40,10 +40,10 @@ import pandas as pd
 from plmtransfer.cli import HelpFormatter, run_cli
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_open, write_dataframe_csv
-from plmtransfer.registry import find_spec
+from plmtransfer.registry import MODELS, find_spec
 
 REPO = Path(__file__).resolve().parents[1]
-SIZES = ("unirep_64", "unirep_256", "unirep_1900")
+SIZES = tuple(spec.name for spec in MODELS if spec.family == "unirep")  # smallest first
 BASELINE = "onehot"
 CV_DIRS = {"random": "lassoCV", "contiguous": "lassoCV_contiguous"}
 # ProteinGym's zero-shot substitution benchmark: average Spearman over its DMS assays (and the

