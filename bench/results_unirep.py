@@ -292,6 +292,11 @@ def section_run(root: Path, sizes: pd.DataFrame, pisces_chains: int) -> list[str
     machine = (f"{cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                f"{version_text().splitlines()[0]}")
     lines += [f"Machine: {machine}.", ""]
+    missing = [name for name, _, _ in STEPS if name not in totals.index]
+    if missing:
+        lines += [f"**Not finished in this run** (their tables hold what exists; the `assays` columns count "
+                  f"it): {'; '.join(missing)}. `bench/results_unirep.py "
+                  "run` resumes the sweep where it stopped.", ""]
     if len(totals):
         table = pd.DataFrame({"step": totals.index, "wall time": [f"{s / 60:.1f} min" for s in totals]})
         lines += [markdown(table), "", f"Total: {totals.sum() / 60:.1f} min (the sum over runs of each step; "
@@ -505,7 +510,8 @@ def independent_check(root: Path) -> list[str]:
         return []
     vectors = load_compressed(embeddings[0])
     metadata = pd.read_csv(root / "data" / "DMS_metadata" / f"{dataset}_metadata.csv")
-    X = MinMaxScaler().fit_transform(np.stack([np.asarray(vectors[i], dtype=np.float64) for i in metadata["ID"]]))
+    # the embedding file's dtype (float32), as the pipeline and the study fit it
+    X = MinMaxScaler().fit_transform(np.stack([np.asarray(vectors[i]) for i in metadata["ID"]]))
     y = metadata["target"].to_numpy(float)
     ours = pd.read_csv(path).sort_values("Fold")["R2_score_test"].to_numpy()
     theirs = []
@@ -515,7 +521,8 @@ def independent_check(root: Path) -> list[str]:
     difference = float(np.max(np.abs(ours - np.array(theirs))))
     return ["## Independent check", "",
             f"{dataset}, {model} `{method}`: the 5 outer folds recomputed by this script with scikit-learn alone "
-            "(MinMaxScaler over all rows, KFold(5, shuffle, 42), LassoCV(max_iter=1000, tol=1e-2)) from the "
+            f"(MinMaxScaler over all rows, KFold(5, shuffle, 42), LassoCV(max_iter=1000, tol=1e-2), features in "
+            f"the file's {X.dtype}) from the "
             f"same embedding file: largest |test R² difference| to the pipeline's per-fold CSV = {difference:.1e}.",
             ""]
 
