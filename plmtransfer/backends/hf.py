@@ -183,31 +183,38 @@ def hf_state_dict(fair_state: dict[str, torch.Tensor], layers: int) -> dict[str,
 # ----------------------------------------------------------------------------- featuriser
 
 
+
+def quiet_from_pretrained(model_class, directory: Path, **kwargs):
+    """``model_class.from_pretrained(directory, **kwargs)`` and its loading info, without
+    transformers' load report and progress bar; an unreadable file is one UserError line."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        return model_class.from_pretrained(directory, output_loading_info=True, **kwargs)
+    except Exception as error:  # transformers and safetensors raise many types for unreadable files
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"{directory}: cannot load the model's weights ({first_line})") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bar:
+            hf_logging.enable_progress_bar()
+
 class HfEsmFeaturiser(EsmTokens):
     """A transformers ``EsmModel`` on a device, answering with fair-esm's layer numbering."""
 
     def __init__(self, directory: Path, spec: ModelSpec | None, device: torch.device, dtype: torch.dtype):
         from transformers import AutoConfig, EsmModel
-        from transformers.utils import logging as hf_logging
 
         config = AutoConfig.from_pretrained(directory)
         if config.model_type != "esm" or getattr(config, "is_folding_model", False):
             raise UserError(f"{directory}: not an ESM language model in the Hugging Face layout "
                             f"(model_type {config.model_type!r})")
-        verbosity, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-        hf_logging.set_verbosity_error()  # the load report lists the LM head EsmModel does not use
-        hf_logging.disable_progress_bar()
-        try:
-            model, info = EsmModel.from_pretrained(
-                directory, add_pooling_layer=False, attn_implementation="sdpa", dtype=dtype,
-                output_loading_info=True)
-        except Exception as error:  # transformers and safetensors raise many types for unreadable files
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise UserError(f"{directory}: cannot load the model's weights ({first_line})") from None
-        finally:
-            hf_logging.set_verbosity(verbosity)
-            if bar:
-                hf_logging.enable_progress_bar()
+        # quietly: the load report lists the LM head EsmModel does not use
+        model, info = quiet_from_pretrained(EsmModel, directory, add_pooling_layer=False,
+                                            attn_implementation="sdpa", dtype=dtype)
         self.model = model.to(device).eval()
         vocabulary_file = directory / "vocab.txt"
         vocabulary = vocabulary_file.read_text().split() if vocabulary_file.is_file() else ESM_VOCAB

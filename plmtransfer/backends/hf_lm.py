@@ -19,7 +19,7 @@ import torch
 
 from plmtransfer.backends.base import LoadOptions, device_and_dtype
 from plmtransfer.backends.esm import ESM_RESIDUES
-from plmtransfer.backends.hf import ESM_VOCAB, resolve_directory
+from plmtransfer.backends.hf import ESM_VOCAB, quiet_from_pretrained, resolve_directory
 from plmtransfer.errors import UserError
 from plmtransfer.options import DEFAULT_TOKS_PER_BATCH, MASKED_LM_SCORINGS
 from plmtransfer.registry import ModelSpec
@@ -38,25 +38,14 @@ class HfEsmLanguageModel:
 
     def __init__(self, directory: Path, spec: ModelSpec | None, options: LoadOptions):
         from transformers import AutoConfig, EsmForMaskedLM
-        from transformers.utils import logging as hf_logging
 
         config = AutoConfig.from_pretrained(directory)
         if config.model_type != "esm" or getattr(config, "is_folding_model", False):
             raise UserError(f"{directory}: not an ESM language model in the Hugging Face layout "
                             f"(model_type {config.model_type!r})")
-        verbosity, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-        hf_logging.set_verbosity_error()  # the load report lists the contact head the LM does not use
-        hf_logging.disable_progress_bar()
-        try:
-            model, info = EsmForMaskedLM.from_pretrained(directory, attn_implementation="eager",
-                                                         dtype=torch.float32, output_loading_info=True)
-        except Exception as error:  # transformers and safetensors raise many types for unreadable files
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise UserError(f"{directory}: cannot load the model's weights ({first_line})") from None
-        finally:
-            hf_logging.set_verbosity(verbosity)
-            if bar:
-                hf_logging.enable_progress_bar()
+        # quietly: the load report lists the contact head the LM does not use
+        model, info = quiet_from_pretrained(EsmForMaskedLM, directory, attn_implementation="eager",
+                                            dtype=torch.float32)
         if any(key.startswith("lm_head") for key in info["missing_keys"]):
             raise UserError(f"{directory}: the weights have no language-model head (lm_head.*): "
                             "zero-shot scoring needs EsmForMaskedLM weights")
