@@ -22,13 +22,17 @@ from plmtransfer.registry import ModelSpec
 SPECIAL_POSITIONS = 2
 
 
-class EsmLanguageModel:
-    """A fair-esm model with its LM head on a device (float32)."""
+class EsmHead:
+    """What every ESM language-model head offers, whichever library runs it (fair-esm, transformers)."""
 
     letters = ESM_RESIDUES
     can_mask = True
     scorings = MASKED_LM_SCORINGS
     toks_per_batch = DEFAULT_TOKS_PER_BATCH
+
+
+class EsmLanguageModel(EsmHead):
+    """A fair-esm model with its LM head on a device (float32)."""
 
     def __init__(self, location: str, spec: ModelSpec | None, options: LoadOptions):
         from esm.model.msa_transformer import MSATransformer

@@ -18,23 +18,17 @@ import numpy as np
 import torch
 
 from plmtransfer.backends.base import LoadOptions, device_and_dtype
-from plmtransfer.backends.esm import ESM_RESIDUES
+from plmtransfer.backends.esm_lm import EsmHead
 from plmtransfer.backends.hf import ESM_VOCAB, quiet_from_pretrained, resolve_directory
 from plmtransfer.errors import UserError
-from plmtransfer.options import DEFAULT_TOKS_PER_BATCH, MASKED_LM_SCORINGS
 from plmtransfer.registry import ModelSpec
 
 SPECIAL_POSITIONS = 2
 HF_POSITION_OFFSET = 2  # HF's ESM configs count positions from padding_idx + 1 (1026 for 1024)
 
 
-class HfEsmLanguageModel:
+class HfEsmLanguageModel(EsmHead):
     """A transformers ``EsmForMaskedLM`` on a device (float32)."""
-
-    letters = ESM_RESIDUES
-    can_mask = True
-    scorings = MASKED_LM_SCORINGS
-    toks_per_batch = DEFAULT_TOKS_PER_BATCH
 
     def __init__(self, directory: Path, spec: ModelSpec | None, options: LoadOptions):
         from transformers import AutoConfig, EsmForMaskedLM
