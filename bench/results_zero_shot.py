@@ -23,7 +23,8 @@ so a resumed run still reports what the whole computation took.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import concurrent.futures
+import multiprocessing
 import os
 import platform
 import shlex
@@ -36,8 +37,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 
-from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.cli import HelpFormatter, positive_int, run_cli
+from plmtransfer.command import timed_stage
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_open, write_dataframe_csv
 from plmtransfer.registry import MODELS, find_spec
@@ -52,6 +55,8 @@ PUBLISHED_SOURCE = ("OATML-Markslab/ProteinGym, benchmarks/DMS_zero_shot/substit
                     "Summary_performance_DMS_substitutions_Spearman.csv (commit f35cfd490e7a)")
 PUBLISHED = {"Unirep": (0.193, 0.016), "Unirep evotuned": (0.347, 0.009)}
 TIMING_COLUMNS = ["step", "model", "dataset", "cv", "seconds"]
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+WALL_STEP = "wall time (invocation)"  # a timings row per invocation that computed something; dataset = its start
 
 
 def create_parser() -> argparse.ArgumentParser:
@@ -63,19 +68,14 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--models", nargs="+", default=list(SIZES), help="UniRep sizes to score")
     parser.add_argument("--reg-args", default="",
                         help="extra reg_lassoCV.py arguments, e.g. '--fast' (use those of the plain runs)")
+    parser.add_argument("--jobs", type=positive_int, default=1,
+                        help="regressions run at once, each in its own process with one BLAS thread "
+                             "(the drivers' plain regressions ran with one thread too)")
     parser.add_argument("--out", default=str(REPO / "docs" / "results_zero_shot.md"), help="report to write")
     parser.add_argument("--per-assay", default=None,
                         help="per-assay CSV (default: <out stem>_per_assay.csv beside the report)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
-
-
-def script_main(name: str):
-    """``main`` of ``scripts/<name>.py`` (one process runs every command)."""
-    spec = importlib.util.spec_from_file_location(f"_script_{name}", REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 def alias(model: str) -> str:
@@ -200,24 +200,44 @@ def regression_jobs(root: Path, models: list[str], datasets: list[str], reg_args
     return jobs
 
 
-def regression_step(jobs: list[dict], timings: Timings, log) -> list[str]:
-    """Run the regressions whose outputs are missing; the failures."""
-    reg_main, failures = script_main("reg_lassoCV"), []
+def regression_step(jobs: list[dict], timings: Timings, log, workers: int) -> list[str]:
+    """Run the regressions whose outputs are missing (``workers`` at once); the failures."""
+    failures, todo = [], []
     for job in jobs:
-        label = f"{job['features']} {alias(job['model'])} {job['dataset']} --cv {job['cv']}"
+        job["label"] = f"{job['features']} {alias(job['model'])} {job['dataset']} --cv {job['cv']}"
         if job["output"].is_file():
             continue
         if job.get("missing") or not Path(job["argv"][job["argv"].index("-i") + 1]).is_file():
-            failures.append(f"regression {label}: {job.get('missing') or 'no zero-shot scores'}")
+            failures.append(f"regression {job['label']}: {job.get('missing') or 'no zero-shot scores'}")
             continue
-        start = time.perf_counter()
-        code = run_cli(reg_main, job["argv"])
-        if code != 0:
-            failures.append(f"regression {label}: reg_lassoCV.py exited {code} (its error is above)")
-            continue
-        timings.record(f"regression {job['features']}", job["model"], job["dataset"], job["cv"],
-                       time.perf_counter() - start)
-        log(f"regression {label}: done")
+        todo.append(job)
+    if not todo:
+        return failures
+    # spawned workers (the parent holds torch's and BLAS's thread pools) with one BLAS thread each,
+    # as the drivers ran the plain regressions, and LassoCV's convergence warnings off, as here
+    saved = {name: os.environ.get(name) for name in ONE_THREAD}
+    os.environ.update(ONE_THREAD)
+    try:
+        with concurrent.futures.ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=warnings.filterwarnings,
+                initargs=("ignore", "", ConvergenceWarning)) as pool:
+            running = {pool.submit(timed_stage, "reg_lassoCV.py", job["argv"]): job for job in todo}
+            for future in concurrent.futures.as_completed(running):
+                job = running[future]
+                code, seconds = future.result()
+                if code != 0:
+                    failures.append(f"regression {job['label']}: reg_lassoCV.py exited {code} "
+                                    "(its error is above)")
+                    continue
+                timings.record(f"regression {job['features']}", job["model"], job["dataset"], job["cv"],
+                               seconds)
+                log(f"regression {job['label']}: done in {seconds:.0f} s")
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return failures
 
 
@@ -344,11 +364,17 @@ def machine_lines() -> list[str]:
 
 
 def timing_lines(timings: Timings, run_seconds: float) -> list[str]:
-    """Wall times per step (the computing runs, summed over resumed runs) and of this run."""
+    """Time per step (summed over its jobs and resumed runs), and the wall time of the runs that
+    computed something (less than the sum where regressions ran ``--jobs`` at once)."""
     frame = timings.frame
+    steps = frame[frame["step"] != WALL_STEP]
     lines = []
-    for (step, model), part in frame.groupby(["step", "model"], sort=False):
-        lines.append(f"- {step}, {alias(model)}: {part['seconds'].sum():.1f} s over {len(part)} runs")
+    for (step, model), part in steps.groupby(["step", "model"], sort=False):
+        lines.append(f"- {step}, {alias(model)}: {part['seconds'].sum():.1f} s over {len(part)} jobs")
+    walls = frame[frame["step"] == WALL_STEP]
+    if len(walls):
+        lines.append(f"- wall time of the invocations that computed something ({len(walls)}): "
+                     f"{walls['seconds'].sum():.1f} s ({walls['seconds'].sum() / 60:.1f} min)")
     lines.append(f"- this invocation: {run_seconds:.1f} s (steps whose outputs existed were skipped)")
     return lines
 
@@ -406,8 +432,6 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     # LassoCV's convergence warnings (the study's max_iter and tol) would fill the log; the plain
     # regressions of the drivers run with the same settings
-    from sklearn.exceptions import ConvergenceWarning
-
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     root = Path(args.root).resolve()
     log = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
@@ -417,9 +441,13 @@ def main(argv=None) -> int:
         if not (find_spec(model) and find_spec(model).backend == "unirep"):
             raise UserError(f"--models: {model!r} is not a UniRep size ({', '.join(SIZES)})")
     timings = Timings(root / "results" / "zero_shot_aug" / "timings.csv")
+    computed_before = len(timings.frame)
+    began = datetime.now(timezone.utc)
     zero, failures = zero_shot_step(root, args.models, datasets, timings, log)
     jobs = regression_jobs(root, args.models, datasets, shlex.split(args.reg_args))
-    failures += regression_step(jobs, timings, log)
+    failures += regression_step(jobs, timings, log, args.jobs)
+    if len(timings.frame) > computed_before:
+        timings.record(WALL_STEP, "", f"{began:%Y-%m-%dT%H:%M:%SZ}", "", time.perf_counter() - started)
     table = per_assay_table(root, args.models, datasets, zero)
     write_dataframe_csv(table, args.per_assay)
     text = report(root, args, args.models, datasets, table, failures, timings, time.perf_counter() - started)

@@ -133,6 +133,15 @@ def run_stage(script: str, argv: list[str]) -> int:
     return 0
 
 
+def timed_stage(script: str, argv: list[str]) -> tuple[int, float]:
+    """:func:`run_stage` and its wall seconds (for callers that run stages in worker processes)."""
+    import time
+
+    start = time.perf_counter()
+    code = run_stage(script, argv)
+    return code, time.perf_counter() - start
+
+
 def run_workflow(args: argparse.Namespace, extra: list[str]) -> int:
     """Run Snakemake on the shipped workflow in the working directory; return its exit status."""
     from plmtransfer.errors import UserError

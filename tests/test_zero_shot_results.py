@@ -38,7 +38,7 @@ def test_results_script_scores_regresses_reports_and_resumes(tmp_path, one_torch
                    root / "embeddings" / "DMS_compressed" / "unirep64" / "ASSAY_Z",
                    ExtractOptions(pool=("mean",), quiet=True, nogpu=True))
     out = tmp_path / "docs" / "results_zero_shot.md"
-    argv = ["--root", str(root), "--models", "unirep_64", "--out", str(out), "--quiet"]
+    argv = ["--root", str(root), "--models", "unirep_64", "--out", str(out), "--quiet", "--jobs", "2"]
     assert bench_main()(argv) == 0
 
     metadata = root / "data" / "DMS_metadata" / "ASSAY_Z_metadata.csv"
@@ -62,6 +62,7 @@ def test_results_script_scores_regresses_reports_and_resumes(tmp_path, one_torch
     assert f"| ASSAY_Z | {VARIANTS} | {zero['rho_test']:.3f} |" in text
     assert "60 variants per assay (test)" in text and "Summary_performance_DMS_substitutions_Spearman.csv" in text
     assert "regression mean+score" in text  # the measured wall time of a step
+    assert "wall time of the invocations that computed something (1):" in text
 
     # resumed: nothing is recomputed, the report is the same but for its time stamps
     outputs = sorted(path for path in (root / "results").rglob("*.csv"))
