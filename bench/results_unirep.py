@@ -183,6 +183,19 @@ def read_timings(root: Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", names=["step", "seconds", "exit", "command"])
 
 
+def failed_jobs(root: Path) -> list[str]:
+    """``stage model/data set: error`` for every job whose log (``logs/<stage>/<model>/<D>.log``,
+    rewritten by each run of the job) ends with an ``error:`` line: the rows that are absent."""
+    failures = []
+    for log in sorted((root / "logs").glob("*/*/*.log")):
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        if lines and "error:" in lines[-1]:
+            message = lines[-1].split("error:", 1)[1].strip()
+            stage, model = log.parent.parent.name, log.parent.name
+            failures.append(f"{stage} {model}/{log.stem}: {message}")
+    return failures
+
+
 def prepared_sizes(root: Path) -> pd.DataFrame:
     """Per assay: variants in the mirror after de-duplication and variants kept (prepare report)."""
     report = pd.read_csv(root / "data" / "DMS_prepare_report.csv")
@@ -297,6 +310,10 @@ def section_run(root: Path, sizes: pd.DataFrame, pisces_chains: int) -> list[str
         lines += [f"**Not finished in this run** (their tables hold what exists; the `assays` columns count "
                   f"it): {'; '.join(missing)}. `bench/results_unirep.py "
                   "run` resumes the sweep where it stopped.", ""]
+    failures = failed_jobs(root)
+    if failures:
+        lines += [f"**Jobs that failed** ({len(failures)}; their rows are absent from every table):", "",
+                  *[f"- {failure}" for failure in failures], ""]
     if len(totals):
         table = pd.DataFrame({"step": totals.index, "wall time": [f"{s / 60:.1f} min" for s in totals]})
         lines += [markdown(table), "", f"Total: {totals.sum() / 60:.1f} min (the sum over runs of each step; "
