@@ -604,6 +604,12 @@ def single_mutant_rows(metadata: pd.DataFrame, source: str) -> np.ndarray:
     return np.flatnonzero(single)
 
 
+class UndefinedSchemeError(UserError):
+    """A position-based CV scheme on an assay of (almost) only multi-mutants: there is nothing to
+    split, a property of the data rather than an input error (ProteinGym scores such assays under
+    random CV only)."""
+
+
 def outer_split(metadata: pd.DataFrame, cv: str, source: str) -> tuple[np.ndarray, list[splits.Split]]:
     """The rows an outer CV scheme uses and its folds over them: the one split of every regression.
 
@@ -615,6 +621,9 @@ def outer_split(metadata: pd.DataFrame, cv: str, source: str) -> tuple[np.ndarra
     rows = np.arange(len(metadata))
     if cv in ("contiguous", "modulo") and "mutant" in metadata.columns:
         rows = single_mutant_rows(metadata, source)
+        if len(rows) < MIN_ROWS <= len(metadata):
+            raise UndefinedSchemeError(f"{source}: --cv {cv} is not defined for this data set: "
+                                   f"{len(rows)} single-substitution row(s) of {len(metadata)}")
     used = metadata.iloc[rows].reset_index(drop=True)
     check_target_usable(used["target"].to_numpy(dtype=np.float64), source)
     return rows, outer_folds(used, cv)
@@ -775,7 +784,11 @@ def run(embeddings_path: str | Path, metadata_path: str | Path, options: Options
     metadata, embeddings, scores = load_inputs(embeddings_path, metadata_path, options)
     source = f"{metadata_path} x {embeddings_path}"
     table = joined_table(metadata, embeddings, scores, source, options, options.max_missing)
-    results = cross_validate(table, options, source, progress)
+    try:
+        results = cross_validate(table, options, source, progress)
+    except UndefinedSchemeError as reason:
+        warn(f"{reason}; no folds written")
+        results = pd.DataFrame(columns=RESULT_COLUMNS)
     return label_results(results, features_label(embeddings_path, options), dataset, embedding_model)
 
 
@@ -797,7 +810,11 @@ def run_sampling(embeddings_path: str | Path, metadata_path: str | Path,
     for size in progress(sizes) if progress else sizes:
         sampled = metadata.sample(n=size, random_state=RANDOM_STATE)
         table = joined_table(sampled, embeddings, scores, f"{source} (sample of {size})", options, 1.0)
-        results = cross_validate(table, options, f"{source} (sample of {size})")
+        try:
+            results = cross_validate(table, options, f"{source} (sample of {size})")
+        except UndefinedSchemeError as reason:
+            warn(f"{reason}; no folds written for this size")
+            continue
         parts.append(results.assign(Sample_size=size))
-    results = pd.concat(parts, ignore_index=True)
+    results = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*RESULT_COLUMNS, "Sample_size"])
     return label_results(results, features_label(embeddings_path, options), dataset, embedding_model)

@@ -188,12 +188,18 @@ def find_result_files(results_dir: str | Path) -> list[Path]:
     return files
 
 
-def read_result_file(path: Path, results_dir: Path | None = None) -> pd.DataFrame:
-    """Read one per-fold CSV and normalise it; the model directory is its parent folder name."""
+def read_result_file(path: Path, results_dir: Path | None = None) -> pd.DataFrame | None:
+    """Read one per-fold CSV and normalise it; the model directory is its parent folder name.
+
+    Inside a results directory, a CSV with a header and no rows (a CV scheme not defined for
+    that data set, ``regress.UndefinedSchemeError``) gives None; a single file must have rows.
+    """
     try:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise UserError(f"{path}: not a readable CSV ({error})") from None
+    if frame.empty and results_dir is not None:
+        return None
     model_dir = None
     if results_dir is not None and path.parent != results_dir:
         model_dir = path.parent.name
@@ -247,8 +253,12 @@ def collect_results(results_dir: str | Path, metadata_dir: str | Path | None = N
     frames = []
     for path in find_result_files(root):
         frame = read_result_file(path, root)
+        if frame is None:
+            continue
         frame["Source_file"] = str(path.relative_to(root))
         frames.append(frame)
+    if not frames:
+        raise UserError(f"{root}: every per-fold CSV is empty (a CV scheme not defined for its data sets)")
     frame = pd.concat(frames, ignore_index=True, sort=False)
     check_duplicates(frame)
     add_dataset_size(frame, metadata_dir)

@@ -103,7 +103,9 @@ def main(argv=None) -> int:
         results = regress.run(input_path, args.metadata, options_from(args), args.dataset,
                               args.embedding_model, progress_bar(args, "outer folds"))
         write_dataframe_csv(results, output)
-        if not args.quiet:
+        if not args.quiet and results.empty:
+            print(f"no folds -> {output}")
+        elif not args.quiet:
             print(f"mean test R2 {results['R2_score_test'].mean():.3f}, rho "
                   f"{results['rho_score_test'].mean():.3f} -> {output}")
     return 0

@@ -403,6 +403,33 @@ def test_cli_writes_labelled_results(tmp_path):
     assert len(written) == 5
 
 
+def test_position_cv_on_a_multi_mutant_assay_writes_no_folds(tmp_path, capsys):
+    metadata, vectors = make_data(40, 5, 0, seed=2)
+    metadata["mutant"] = [f"A{i + 1}C:D{i + 2}E" for i in range(37)] + ["A1C", "D2E", "F3G"]
+    embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
+    output = tmp_path / "out.csv"
+    argv = ["-i", str(embeddings_path), "-m", str(metadata_path), "-o", str(output), "--cv", "contiguous",
+            "--dataset", "MULTI", "--embedding-model", "m"]
+    assert run_cli(load_script("reg_lassoCV").main, argv) == 0
+    captured = capsys.readouterr()
+    assert "--cv contiguous is not defined for this data set: 3 single-substitution row(s) of 40; " \
+           "no folds written" in captured.err
+    assert f"no folds -> {output}" in captured.out
+    written = pd.read_csv(output)
+    assert written.empty and {"R2_score_test", "Dataset", "Compression_method"} <= set(written.columns)
+    # the same data under random CV is regressed as usual; stats reads the empty file as no rows
+    random = tmp_path / "random" / "m" / "MULTI_mean.csv"
+    random.parent.mkdir(parents=True)
+    argv[argv.index("-o") + 1] = str(random)
+    assert run_cli(load_script("reg_lassoCV").main, [*argv[:-6], "--dataset", "MULTI", "--embedding-model", "m",
+                                                    "--quiet"]) == 0
+    (random.parent / "MULTI_bos.csv").write_text(output.read_text())
+    from plmtransfer import stats
+
+    collected = stats.collect_results(tmp_path / "random", tmp_path)
+    assert len(collected) == 5 and set(collected["Compression_method"]) == {"mean"}
+
+
 def run_expecting_error(tmp_path, capsys, metadata, vectors, message, extra=()):
     """Run the CLI on bad inputs: exit 2, one stderr line containing ``message``, no output file."""
     embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
