@@ -184,15 +184,16 @@ def read_timings(root: Path) -> pd.DataFrame:
 
 
 def failed_jobs(root: Path) -> list[str]:
-    """``stage model/data set: error`` for every job whose log (``logs/<stage>/<model>/<D>.log``,
-    rewritten by each run of the job) ends with an ``error:`` line: the rows that are absent."""
+    """``stage model/data set: reason`` for every job whose log (``logs/<stage>/<model>/<D>.log``,
+    rewritten by each run of the job) ends with an ``error:`` line or says it wrote no folds (a CV
+    scheme not defined for the data set): the rows that are absent."""
     failures = []
     for log in sorted((root / "logs").glob("*/*/*.log")):
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
-        if lines and "error:" in lines[-1]:
-            message = lines[-1].split("error:", 1)[1].strip()
-            stage, model = log.parent.parent.name, log.parent.name
-            failures.append(f"{stage} {model}/{log.stem}: {message}")
+        reasons = [line.split("error:", 1)[1].strip() for line in lines[-1:] if "error:" in line]
+        reasons += [line.split(": ", 2)[-1].strip() for line in lines if line.endswith("; no folds written")]
+        for reason in reasons:
+            failures.append(f"{log.parent.parent.name} {log.parent.name}/{log.stem}: {reason}")
     return failures
 
 
@@ -312,7 +313,8 @@ def section_run(root: Path, sizes: pd.DataFrame, pisces_chains: int) -> list[str
                   "run` resumes the sweep where it stopped.", ""]
     failures = failed_jobs(root)
     if failures:
-        lines += [f"**Jobs that failed** ({len(failures)}; their rows are absent from every table):", "",
+        lines += [f"**Jobs that failed or wrote no folds** ({len(failures)}; their rows are absent from every "
+                  "table):", "",
                   *[f"- {failure}" for failure in failures], ""]
     if len(totals):
         table = pd.DataFrame({"step": totals.index, "wall time": [f"{s / 60:.1f} min" for s in totals]})

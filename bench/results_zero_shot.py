@@ -242,10 +242,13 @@ def regression_step(jobs: list[dict], timings: Timings, log, workers: int) -> li
 
 
 def fold_means(path: Path) -> tuple[float, float] | None:
-    """Mean test R2 and Spearman's rho over a per-fold CSV's folds, or None when absent."""
+    """Mean test R2 and Spearman's rho over a per-fold CSV's folds, or None when absent or without
+    folds (a CV scheme not defined for the assay, e.g. contiguous CV on a multi-mutant assay)."""
     if not path.is_file():
         return None
     frame = pd.read_csv(path)
+    if frame.empty:
+        return None
     return float(frame["R2_score_test"].mean()), float(frame["rho_score_test"].mean())
 
 
@@ -329,8 +332,11 @@ def regression_section(table: pd.DataFrame, models: list[str]) -> list[str]:
                        & reg["Dataset"].isin(common[cv])]
             cells += [number(part["R2_test"].mean()), number(part["rho_test"].mean())]
         lines.append(f"| {label[features].format(alias(model))} | " + " | ".join(cells) + " |")
+    every = set(table["Dataset"])
+    left_out = [f"{cv}: {', '.join(sorted(every - common[cv]))}" for cv in CV_DIRS if every - common[cv]]
     lines += ["", "Means over the assays that every row with results has, per scheme: "
-              + "; ".join(f"{cv} {len(common[cv])}" for cv in CV_DIRS) + " (test metrics: the mean "
+              + "; ".join(f"{cv} {len(common[cv])}" for cv in CV_DIRS)
+              + (f" (without results: {'; '.join(left_out)})" if left_out else "") + " (test metrics: the mean "
               "over the 5 outer folds of each assay, then the mean over assays; a row without results "
               "shows — and is listed under Not run; — also marks a rho that is undefined in every fold, when LassoCV "
               "keeps no feature and predicts a constant)."]

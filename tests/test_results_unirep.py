@@ -61,6 +61,8 @@ def test_report_numbers_are_means_of_the_per_fold_csvs(tmp_path):
     (logs / "AAA_ONE.log").write_text("warning: 997 multi-mutant row(s) left out\n"
                                       "reg_lassoCV.py: error: only 3 row(s) with a usable target\n\n")
     (logs / "BBB_TWO.log").write_text("mean test R2 0.171, rho 0.313 -> results/x.csv\n")
+    (logs / "CCC_THREE.log").write_text("warning: m.csv x e.pkl: --cv contiguous is not defined for this data set: "
+                                        "3 single-substitution row(s) of 40; no folds written\nno folds -> x.csv\n")
     out = tmp_path / "docs" / "results_unirep.md"
     assert bench_module().report(tmp_path / "run", out) == 0
     text = out.read_text()
@@ -83,8 +85,10 @@ def test_report_numbers_are_means_of_the_per_fold_csvs(tmp_path):
                                                     "R2_score_test"], 3)
     assert "2 of 3 assays were cut (2800 of 7300 variants used)" in text
     assert "**PISCES: 3 chains**" in text
-    assert "**Jobs that failed** (1;" in text
+    assert "**Jobs that failed or wrote no folds** (2;" in text
     assert "- lassoCV_contiguous unirep64/AAA_ONE: only 3 row(s) with a usable target" in text
+    assert ("- lassoCV_contiguous unirep64/CCC_THREE: --cv contiguous is not defined for this data set: "
+            "3 single-substitution row(s) of 40; no folds written") in text
     saved = pd.read_csv(out.with_suffix("") / "per_assay.csv")
     assert len(saved) == len(per_dataset)
     assert re.search(r"\| method ranking \|.*best of the study's 14: `(mean|bos)`", text)

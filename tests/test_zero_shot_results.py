@@ -69,3 +69,15 @@ def test_results_script_scores_regresses_reports_and_resumes(tmp_path, one_torch
     stamps = [path.stat().st_mtime_ns for path in outputs if "summary" not in path.name]
     assert bench_main()(argv) == 0
     assert [path.stat().st_mtime_ns for path in outputs if "summary" not in path.name] == stamps
+
+
+def test_fold_means_skip_files_without_folds(tmp_path):
+    spec = importlib.util.spec_from_file_location("results_zero_shot", REPO_ROOT / "bench" / "results_zero_shot.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("Fold,R2_score_test,rho_score_test\n")
+    folds = tmp_path / "folds.csv"
+    folds.write_text("Fold,R2_score_test,rho_score_test\n1,0.2,0.5\n2,0.4,0.1\n")
+    assert module.fold_means(empty) is None and module.fold_means(tmp_path / "absent.csv") is None
+    assert module.fold_means(folds) == pytest.approx((0.3, 0.3))
