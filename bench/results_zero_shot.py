@@ -305,7 +305,8 @@ def zero_shot_section(table: pd.DataFrame, models: list[str], datasets: list[str
               "DMS substitution assays: another assay set, and other versions of the assays, than "
               "here) lists "
               + "; ".join(published) + f". Source: {PUBLISHED_SOURCE}. ProteinGym's `Unirep` is the "
-              "1900-unit model (its `proteingym/baselines/unirep/unirep_inference.py` builds "
+              "1900-unit model (its [inference script](https://github.com/OATML-Markslab/ProteinGym/blob/"
+              "f35cfd490e7a/proteingym/baselines/unirep/unirep_inference.py) builds "
               "`babbler1900`) scored by the mean negative log-likelihood per residue without the stop "
               "token, for substitutions the ranking of `llr` here with the opposite sign. No published "
               "zero-shot numbers were found for UniRep 64 or 256."]
