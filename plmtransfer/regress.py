@@ -623,7 +623,7 @@ def outer_split(metadata: pd.DataFrame, cv: str, source: str) -> tuple[np.ndarra
         rows = single_mutant_rows(metadata, source)
         if len(rows) < MIN_ROWS <= len(metadata):
             raise UndefinedSchemeError(f"{source}: --cv {cv} is not defined for this data set: "
-                                   f"{len(rows)} single-substitution row(s) of {len(metadata)}")
+                                       f"{len(rows)} single-substitution row(s) of {len(metadata)}")
     used = metadata.iloc[rows].reset_index(drop=True)
     check_target_usable(used["target"].to_numpy(dtype=np.float64), source)
     return rows, outer_folds(used, cv)
