@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from plmtransfer import registry, study  # noqa: E402
 from plmtransfer.cli import version_text  # noqa: E402
 from plmtransfer.io import atomic_open, load_compressed  # noqa: E402
-from plmtransfer.sweep import merge  # noqa: E402
+from plmtransfer.sweep import ONE_THREAD_ENV, merge  # noqa: E402
 
 CONFIG = REPO / "config" / "unirep.yaml"
 MODELS = ("onehot", "unirep64", "unirep256", "unirep1900")  # result directories, smallest first
@@ -67,8 +67,6 @@ STEPS = (
     ("DMS statistics, contiguous CV", "run_stats_DMS.sh", ("--models", MEAN_MODELS, "--cv", "contiguous")),
     ("PISCES extraction, lassoCV, statistics (mean)", "run_all_PISCES.sh", ("--models", MEAN_MODELS)),
 )
-# One thread per job, JOBS jobs at once: the machine's cores, none oversubscribed.
-THREAD_ENV = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 STUDY_METHOD_ORDER = "mean, then maxPool, iDCT, PCA / kernel PCA, bos"
 STUDY_SIZE_SERIES = "ESM-2 8M 0.192 -> 150M 0.367 -> 15B 0.400 mean test R² (40 DMS assays)"
 FIGURES = (  # (file stem under figures/<SET>[_cv]/, caption)
@@ -130,7 +128,7 @@ def run(root: Path, mirror: Path) -> int:
     """Prepare, then run every step with the drivers; append wall times to ``timings.tsv``."""
     root.mkdir(parents=True, exist_ok=True)
     prepare(root, mirror)
-    env = os.environ | THREAD_ENV | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = os.environ | ONE_THREAD_ENV | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     status = 0
     for name, driver, extra in STEPS:
         command = step_command(root, driver, extra)
@@ -374,6 +372,11 @@ def section_methods(random: pd.DataFrame, root: Path) -> list[str]:
 ALL_ROWS = "all"  # the learning curves' last point: every row of the assay (at most the subsample)
 
 
+def last_points(frame: pd.DataFrame) -> pd.Series:
+    """Rows of a learning-curve frame at each model x assay's largest sample (all its rows)."""
+    return frame["Sample_size"] == frame.groupby(["Embedding_model", "Dataset"])["Sample_size"].transform("max")
+
+
 def learning_curves(root: Path) -> pd.DataFrame:
     """Mean test R² per model, assay and curve point; each assay's last point (its own number of
     rows, which differs between assays) is labelled :data:`ALL_ROWS`, the others by their size."""
@@ -381,9 +384,7 @@ def learning_curves(root: Path) -> pd.DataFrame:
     if frame.empty or "Sample_size" not in frame:
         return pd.DataFrame(columns=["Embedding_model", "Dataset", "Sample_size", "R2_score_test", "point"])
     per = frame.groupby(["Embedding_model", "Dataset", "Sample_size"])["R2_score_test"].mean().reset_index()
-    largest = per.groupby(["Embedding_model", "Dataset"])["Sample_size"].transform("max")
-    per["point"] = [ALL_ROWS if size == top else str(size)
-                    for size, top in zip(per["Sample_size"], largest, strict=True)]
+    per["point"] = per["Sample_size"].astype(str).where(~last_points(per), ALL_ROWS)
     return per
 
 
@@ -509,7 +510,7 @@ def row_order_effect(root: Path) -> list[str]:
     plain = read_results(root, "lassoCV", "DMS")
     if per.empty or "Sample_size" not in per or "alpha" not in plain:
         return []
-    per = per[per["Sample_size"] == per.groupby(["Embedding_model", "Dataset"])["Sample_size"].transform("max")]
+    per = per[last_points(per)]
     rows = []
     for model in MODELS:
         method = "flat" if model == "onehot" else "mean"

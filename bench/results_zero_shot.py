@@ -44,6 +44,7 @@ from plmtransfer.command import timed_stage
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_open, write_dataframe_csv
 from plmtransfer.registry import MODELS, find_spec
+from plmtransfer.sweep import ONE_THREAD_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = tuple(spec.name for spec in MODELS if spec.family == "unirep")  # smallest first
@@ -55,7 +56,6 @@ PUBLISHED_SOURCE = ("OATML-Markslab/ProteinGym, benchmarks/DMS_zero_shot/substit
                     "Summary_performance_DMS_substitutions_Spearman.csv (commit f35cfd490e7a)")
 PUBLISHED = {"Unirep": (0.193, 0.016), "Unirep evotuned": (0.347, 0.009)}
 TIMING_COLUMNS = ["step", "model", "dataset", "cv", "seconds"]
-ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 WALL_STEP = "wall time (invocation)"  # a timings row per invocation that computed something; dataset = its start
 
 
@@ -137,6 +137,7 @@ class Timings:
     def __init__(self, path: Path):
         self.path = path
         self.frame = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=TIMING_COLUMNS)
+        self.recorded = 0  # rows this invocation wrote (a re-run job replaces its row)
 
     def record(self, step: str, model: str, dataset: str, cv: str, seconds: float) -> None:
         """Replace the row of this step and write the file atomically."""
@@ -145,6 +146,7 @@ class Timings:
                  & (frame["cv"] == cv))
         row = pd.DataFrame([[step, model, dataset, cv, round(seconds, 3)]], columns=TIMING_COLUMNS)
         self.frame = pd.concat([frame[keep], row], ignore_index=True)
+        self.recorded += 1
         write_dataframe_csv(self.frame, self.path)
 
 
@@ -215,8 +217,8 @@ def regression_step(jobs: list[dict], timings: Timings, log, workers: int) -> li
         return failures
     # spawned workers (the parent holds torch's and BLAS's thread pools) with one BLAS thread each,
     # as the drivers ran the plain regressions, and LassoCV's convergence warnings off, as here
-    saved = {name: os.environ.get(name) for name in ONE_THREAD}
-    os.environ.update(ONE_THREAD)
+    saved = {name: os.environ.get(name) for name in ONE_THREAD_ENV}
+    os.environ.update(ONE_THREAD_ENV)
     try:
         with concurrent.futures.ProcessPoolExecutor(
                 workers, mp_context=multiprocessing.get_context("spawn"), initializer=warnings.filterwarnings,
@@ -448,12 +450,11 @@ def main(argv=None) -> int:
         if not (find_spec(model) and find_spec(model).backend == "unirep"):
             raise UserError(f"--models: {model!r} is not a UniRep size ({', '.join(SIZES)})")
     timings = Timings(root / "results" / "zero_shot_aug" / "timings.csv")
-    computed_before = len(timings.frame)
     began = datetime.now(timezone.utc)
     zero, failures = zero_shot_step(root, args.models, datasets, timings, log)
     jobs = regression_jobs(root, args.models, datasets, shlex.split(args.reg_args))
     failures += regression_step(jobs, timings, log, args.jobs)
-    if len(timings.frame) > computed_before:
+    if timings.recorded:
         timings.record(WALL_STEP, "", f"{began:%Y-%m-%dT%H:%M:%SZ}", "", time.perf_counter() - started)
     table = per_assay_table(root, args.models, datasets, zero)
     write_dataframe_csv(table, args.per_assay)

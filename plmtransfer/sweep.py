@@ -27,6 +27,8 @@ from plmtransfer.cli import positive_int
 from plmtransfer.errors import UserError
 from plmtransfer.options import CV_SCHEMES
 
+# The environment of a job that shares the machine's cores with others: one BLAS/OpenMP thread
+ONE_THREAD_ENV = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 STAGES = ("extraction", "compression", "lassoCV", "lassoCV_sampling", "stats")
 ALL = "all"
 DESCRIPTIONS = {
