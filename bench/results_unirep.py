@@ -38,6 +38,7 @@ from plmtransfer.io import atomic_open, load_compressed  # noqa: E402
 from plmtransfer.sweep import ONE_THREAD_ENV, merge  # noqa: E402
 
 CONFIG = REPO / "config" / "unirep.yaml"
+BUDGET_MINUTES = 120  # the whole sweep on the 2-core machine (docs/results_unirep.md says if it fit)
 MODELS = ("onehot", "unirep64", "unirep256", "unirep1900")  # result directories, smallest first
 
 JOBS = 2
@@ -316,8 +317,11 @@ def section_run(root: Path, sizes: pd.DataFrame, pisces_chains: int) -> list[str
                   *[f"- {failure}" for failure in failures], ""]
     if len(totals):
         table = pd.DataFrame({"step": totals.index, "wall time": [f"{s / 60:.1f} min" for s in totals]})
-        lines += [markdown(table), "", f"Total: {totals.sum() / 60:.1f} min (the sum over runs of each step; "
-                  "a step re-run after an interruption adds its resumed part).", ""]
+        total = totals.sum() / 60
+        verdict = "within" if total <= BUDGET_MINUTES else "over"
+        lines += [markdown(table), "", f"Total: {total:.1f} min (the sum over runs of each step; "
+                  "a step re-run after an interruption adds its resumed part): "
+                  f"**{verdict} the {BUDGET_MINUTES}-minute budget** for the whole sweep on this machine.", ""]
     return lines
 
 

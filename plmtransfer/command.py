@@ -145,6 +145,7 @@ def timed_stage(script: str, argv: list[str]) -> tuple[int, float]:
 def run_workflow(args: argparse.Namespace, extra: list[str]) -> int:
     """Run Snakemake on the shipped workflow in the working directory; return its exit status."""
     from plmtransfer.errors import UserError
+    from plmtransfer.snakemake_main import COMMAND as SNAKEMAKE
     from plmtransfer.study import resource_dir
     from plmtransfer.sweep import profile_dir
 
@@ -153,7 +154,7 @@ def run_workflow(args: argparse.Namespace, extra: list[str]) -> int:
     except UserError as error:
         print(f"plmtransfer run: error: {error}", file=sys.stderr)
         return 2
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(resource_dir("workflow") / "Snakefile"),
+    command = [*SNAKEMAKE, "--snakefile", str(resource_dir("workflow") / "Snakefile"),
                "--directory", args.directory, "--profile", str(profile), "--cores", args.cores]
     if args.configfile:
         command += ["--configfile", args.configfile]

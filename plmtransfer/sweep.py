@@ -26,6 +26,7 @@ from plmtransfer import study
 from plmtransfer.cli import positive_int
 from plmtransfer.errors import UserError
 from plmtransfer.options import CV_SCHEMES
+from plmtransfer.snakemake_main import COMMAND as SNAKEMAKE
 
 # The environment of a job that shares the machine's cores with others: one BLAS/OpenMP thread
 ONE_THREAD_ENV = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
@@ -212,7 +213,7 @@ def snakemake_command(args, plan: Plan, set_name: str, stage: str, root: Path, p
     stages = [s for s in STAGES if s != "lassoCV_sampling" or plan.config["sets"][set_name].get("learning_curves")]
     targets = [f"{s}_{set_name}" for s in (stages if stage == ALL else [stage])]
     parallel = ["--cores", str(args.jobs)] if profile.name == "local" else ["--jobs", str(args.jobs)]
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(study.resource_dir("workflow") / "Snakefile"),
+    command = [*SNAKEMAKE, "--snakefile", str(study.resource_dir("workflow") / "Snakefile"),
                "--directory", str(root), "--profile", str(profile), *parallel, "--configfile", str(config_path),
                "--keep-going", "--rerun-triggers", "mtime", "--rerun-incomplete", "--printshellcmds"]
     if args.dry_run:

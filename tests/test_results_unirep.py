@@ -63,9 +63,14 @@ def test_report_numbers_are_means_of_the_per_fold_csvs(tmp_path):
     (logs / "BBB_TWO.log").write_text("mean test R2 0.171, rho 0.313 -> results/x.csv\n")
     (logs / "CCC_THREE.log").write_text("warning: m.csv x e.pkl: --cv contiguous is not defined for this data set: "
                                         "3 single-substitution row(s) of 40; no folds written\nno folds -> x.csv\n")
+    (tmp_path / "run" / "timings.tsv").write_text("DMS lassoCV, random CV (all methods)\t3000\t0\t./a.sh\n"
+                                                  "DMS learning curves (mean)\t4200\t0\t./b.sh\n"
+                                                  "DMS learning curves (mean)\t300\t0\t./b.sh\n")
     out = tmp_path / "docs" / "results_unirep.md"
     assert bench_module().report(tmp_path / "run", out) == 0
     text = out.read_text()
+    assert table_rows(text, "DMS learning curves (mean)") == [["DMS learning curves (mean)", "75.0 min"]]
+    assert "Total: 125.0 min" in text and "**over the 120-minute budget**" in text
     per_dataset = folds.groupby(["cv", "Embedding_model", "Compression_method", "Dataset"])[
         ["R2_score_test", "rho_score_test"]].mean()
     overall = per_dataset.groupby(["cv", "Embedding_model", "Compression_method"]).mean()
