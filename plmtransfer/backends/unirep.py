@@ -397,7 +397,8 @@ def run_cells(trie: Trie, cells: Sequence[Cell], embedding: torch.Tensor,
             if inputs is None:
                 x_z, x_m = table_z[step.tokens], table_m[step.tokens]
             else:  # step by step: all nodes' projections at once would take 5x the states' memory
-                x_z, x_m = cell.wx(inputs[step.nodes]), cell.wmx(inputs[step.nodes])
+                x = inputs[step.nodes]
+                x_z, x_m = cell.wx(x), cell.wmx(x)
             if step.depth == 0:
                 previous_h = previous_c = torch.zeros(step.rows, cell.padded, device=device)
             else:
