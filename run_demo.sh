@@ -22,12 +22,13 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="${PLMTRANSFER_DEMO_ROOT:-$here/demo_output}"
 py="${PYTHON:-python}"
 mirror="${PLMTRANSFER_MIRROR:-$here/../shared/data}/dms"
-datasets="${PLMTRANSFER_DEMO_DATASETS:-IF1_ECOLI SUMO1_HUMAN_Roth2017 RL401_YEAST_Bolon2014}"
+default_datasets="${PLMTRANSFER_DEMO_DATASETS:-IF1_ECOLI SUMO1_HUMAN_Roth2017 RL401_YEAST_Bolon2014}"
+datasets="$default_datasets"
 jobs="${PLMTRANSFER_JOBS:-2}"
 mkdir -p "$root"
 root="$(cd "$root" && pwd)"
 export PYTHON="$py"
-if ! "$py" -c "import plmtransfer.datasets, plmtransfer.backends.esm" 2> /dev/null; then
+if ! "$py" -c "import plmtransfer.data.datasets, plmtransfer.backends.esm.featuriser" 2> /dev/null; then
   echo "run_demo.sh: '$py' cannot import plmtransfer and its requirements: run 'make demo', or activate .venv first" >&2
   exit 2
 fi
@@ -56,38 +57,32 @@ prepare_data() {
   echo "run_demo.sh: the real assays ($datasets) are neither in the mirror ($mirror) nor" \
     "reachable at the canonical source; using a GENERATED example data set instead" \
     "(synthetic targets: the scores below say nothing about real proteins)." >&2
-  datasets="EXAMPLE_generated_A EXAMPLE_generated_B"
-  "$py" - "$root/data" <<'PYTHON'
-import sys
-from pathlib import Path
+  datasets="$("$py" -c 'import sys; from plmtransfer.data.generated import write_example_assays
+print(" ".join(write_example_assays(sys.argv[1])))' "$root/data")"
+}
 
-import numpy as np
-import pandas as pd
-
-from plmtransfer.sequences import STANDARD_AMINO_ACIDS, write_fasta
-
-out = Path(sys.argv[1])
-rng = np.random.default_rng(0)
-for name, length in (("EXAMPLE_generated_A", 70), ("EXAMPLE_generated_B", 90)):
-    wild_type = "".join(rng.choice(list(STANDARD_AMINO_ACIDS), length))
-    effect = rng.normal(size=(length, 20))
-    rows = []
-    for position in range(length):
-        for index, residue in enumerate(STANDARD_AMINO_ACIDS):
-            if residue != wild_type[position]:
-                sequence = wild_type[:position] + residue + wild_type[position + 1:]
-                mutant = f"{wild_type[position]}{position + 1}{residue}"
-                rows.append((mutant, mutant, effect[position, index] + rng.normal(0, 0.3), sequence))
-    frame = pd.DataFrame(rows, columns=["ID", "mutant", "target", "sequence"])
-    (out / "DMS_metadata").mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out / "DMS_metadata" / f"{name}_metadata.csv")
-    write_fasta(zip(frame["ID"], frame["sequence"]), out / "DMS_mut_sequences" / f"{name}_muts.fasta")
-PYTHON
+clear_other_runs() {
+  # The report reads every result under results/: a previous demo run on the other assays (real or
+  # generated) would mix into this run's table and report, so its outputs are removed (and said so).
+  local name
+  local -a removed=()
+  for name in $default_datasets $("$py" -c 'from plmtransfer.data.generated import EXAMPLE_ASSAYS; print(*EXAMPLE_ASSAYS)'); do
+    [[ " $datasets " == *" $name "* ]] && continue
+    [[ -f "$root/data/DMS_metadata/${name}_metadata.csv" ]] || continue
+    rm -rf "$root"/results/*/DMS/*/"${name}"_*.csv "$root"/embeddings/DMS*/*/"$name" \
+      "$root/data/DMS_metadata/${name}_metadata.csv" "$root/data/DMS_mut_sequences/${name}_muts.fasta"
+    removed+=("$name")
+  done
+  if ((${#removed[@]})); then
+    rm -rf "$root/results/stats/DMS" "$root/figures/DMS"
+    echo "run_demo.sh: removed the outputs of an earlier demo run on other assays (${removed[*]}) so that" \
+      "this run's table and report cover only $datasets" >&2
+  fi
 }
 
 choose_esm_model() {
   # ESM-2 8M with real weights if cached or downloadable; else the untrained test model.
-  if "$py" -c "from plmtransfer.backends.esm import resolve_checkpoint; resolve_checkpoint('esm2_8M')" \
+  if "$py" -c "from plmtransfer.backends.esm.featuriser import resolve_checkpoint; resolve_checkpoint('esm2_8M')" \
       2> /dev/null; then
     model=esm2_8M
     untrained=""
@@ -102,6 +97,7 @@ choose_esm_model() {
 
 say "1/6 data: $datasets"
 prepare_data
+clear_other_runs
 pooled="unirep_64:4:mean unirep_256:4:mean,bos,maxPool,h_avg,fusion"
 untrained=""
 if ((with_esm)); then
@@ -126,38 +122,7 @@ say "5/6 statistics and figures"
 bash "$here/run_stats_DMS.sh" "${common[@]}" --models "$models" || status=1
 
 say "6/6 test R² (mean over the 5 outer folds) per assay and model"
-"$py" - "$root" "$untrained" <<'PYTHON'
-import sys
-from pathlib import Path
-
-import pandas as pd
-
-root, untrained = Path(sys.argv[1]), sys.argv[2]
-files = sorted((root / "results" / "lassoCV" / "DMS").glob("*/*.csv"))
-if not files:
-    sys.exit("no regression results: see the logs under " + str(root / "logs"))
-frame = pd.concat([pd.read_csv(path).assign(_model=path.parent.name) for path in files])
-frame["model"] = frame["_model"].where(frame["_model"] != untrained, untrained + " (UNTRAINED)") \
-    + ":" + frame["Compression_method"]
-table = frame.pivot_table(index="Dataset", columns="model", values="R2_score_test", aggfunc="mean")
-print(table.round(3).to_string())
-means = table.mean()
-trained = means[[not name.startswith("onehot:") and "(UNTRAINED)" not in name for name in means.index]]
-if "onehot:flat" in means and len(trained):
-    best = trained.idxmax()
-    verdict = "beats" if trained[best] > means["onehot:flat"] else "does not beat"
-    print(f"\nreading: over {len(table)} assays the best pretrained embedding, {best} (mean test R² "
-          f"{trained[best]:.3f}), {verdict} the one-hot baseline onehot:flat ({means['onehot:flat']:.3f}).")
-if untrained:
-    print(f"\n{untrained}: UNTRAINED test model with random weights (no real ESM-2 weights were "
-          "available offline): its columns show the pipeline runs, they are NOT results.")
-figures = sorted(str(path) for path in (root / "figures").rglob("*.png"))
-print("\nfigures:" if figures else "\nno figures were written (see the stats log)")
-for path in figures:
-    print("  " + path)
-page = root / "results" / "stats" / "DMS" / "report.html"
-print(f"\nreport (open in a browser): {page}" if page.is_file() else "\nno report.html was written (see the stats log)")
-PYTHON
+"$py" -m plmtransfer.analysis.demo_summary "$root" "$datasets" "$untrained"
 if ((status)); then
   echo "run_demo.sh: some items failed; see the summaries above and the logs in $root/logs" >&2
 fi

@@ -30,12 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
+from plmtransfer import layout
+from plmtransfer.workflow import study
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MIRROR = Path(os.environ.get("PLMTRANSFER_MIRROR", REPO_ROOT.parent / "shared" / "data"))
 IDCT_SHAPES = {"iDCT1": (5, 44), "iDCT2": (10, 64), "iDCT3": (10, 128), "iDCT4": (10, 512),
                "iDCT5": (10, 640)}
-STUDY_METHODS = ["mean", "bos", "maxPool", "pca1", "pca2", "pca1-2", "rbf1", "rbf2", "sigmoid1",
-                 "sigmoid2", *IDCT_SHAPES]
+# the study's methods (config/study.yaml) and pca1-2, which shares their PCA
+METHODS = [*study.method_list("study", study.load_config()), "pca1-2"]
 
 
 def create_parser() -> argparse.ArgumentParser:
@@ -112,7 +115,7 @@ def run_baseline_method(method: str, embed_dir: str, out_dir: str, layer: int) -
         np.save(temporary / f"{label}.npy", vector)
     gathered = {name[:-4]: np.load(temporary / name) for name in os.listdir(temporary)}
     shutil.rmtree(temporary)
-    with open(Path(out_dir) / f"embed_layer_{layer}_{method}.pkl", "wb") as handle:
+    with open(layout.compressed_file(out_dir, layer, method), "wb") as handle:
         pickle.dump(gathered, handle)
 
 
@@ -123,7 +126,7 @@ def write_embeddings(mirror: Path, assay: str, limit: int, arch: str, work: Path
     import pandas as pd
     import torch
 
-    from plmtransfer.backends.esm import load_model, write_test_model
+    from plmtransfer.backends.esm.featuriser import load_model, write_test_model
 
     table = pd.read_csv(mirror / "dms" / f"{assay}.csv.gz").head(limit)
     loaded = load_model(str(write_test_model(work / "model", arch, seed=0)))
@@ -158,10 +161,9 @@ def compare(baseline_dir: Path, ours_dir: Path, methods: list[str], layer: int) 
     """Largest absolute difference per method between the baseline's and our outputs."""
     differences = {}
     for method in methods:
-        name = f"embed_layer_{layer}_{method}.pkl"
-        with open(baseline_dir / name, "rb") as handle:
+        with open(layout.compressed_file(baseline_dir, layer, method), "rb") as handle:
             baseline = pickle.load(handle)
-        with open(ours_dir / name, "rb") as handle:
+        with open(layout.compressed_file(ours_dir, layer, method), "rb") as handle:
             ours = pickle.load(handle)
         assert baseline.keys() == ours.keys(), method
         differences[method] = max(float(np.abs(baseline[label].astype(np.float64)
@@ -190,8 +192,8 @@ def main(argv=None) -> int:
         count = len(list(embed_dir.glob("*.pt")))
         sample = torch.load(next(embed_dir.glob("*.pt")), weights_only=True)["representations"][layer]
         dim = sample.shape[1]
-        methods = [name for name in STUDY_METHODS if IDCT_SHAPES.get(name, (0, 0))[1] <= dim]
-        skipped = [name for name in STUDY_METHODS if name not in methods]
+        methods = [name for name in METHODS if IDCT_SHAPES.get(name, (0, 0))[1] <= dim]
+        skipped = [name for name in METHODS if name not in methods]
         print(f"{count} proteins of {args.assay}, length {sample.shape[0]}, dim {dim}, layer {layer}; "
               f"methods: {' '.join(methods)}"
               + (f" (not defined at dim {dim}: {' '.join(skipped)})" if skipped else ""))
@@ -218,7 +220,7 @@ def main(argv=None) -> int:
         per_token = directory_bytes(embed_dir, ".pt") / count
         print(f"\nbytes on disk per protein: per-token .pt dump {per_token:.0f}")
         for method in methods:
-            size = (ours_dir / f"embed_layer_{layer}_{method}.pkl").stat().st_size / count
+            size = layout.compressed_file(ours_dir, layer, method).stat().st_size / count
             print(f"  {method:<9} {size:8.0f}  ({per_token / size:.0f}x smaller)")
     return 0
 

@@ -2,14 +2,14 @@
 """Benchmark: plmtransfer's extraction vs the model's own library loop, in one run.
 
 Both sides use the same random test checkpoint (8M- and 150M-shape ESM-2 written by
-``plmtransfer.backends.esm.write_test_model``) and the same FASTA (real DMS variants from the
+``plmtransfer.backends.esm.featuriser.write_test_model``) and the same FASTA (real DMS variants from the
 offline mirror: IF1_ECOLI and SUMO1_HUMAN_Roth2017). Two backends (``--backends``):
 
   esm: ours on the fair-esm checkpoint vs fair-esm's scripts/extract.py loop with the fair-esm
        API: ``FastaBatchedDataset`` token batching, a full ``model(...)`` forward (all layers,
        logits), one ``torch.save`` per sequence.
   hf:  ours on the same weights converted to the Hugging Face layout
-       (``plmtransfer.backends.hf.convert_esm2_checkpoint``) vs transformers' own loop on that
+       (``plmtransfer.backends.hf.featuriser.convert_esm2_checkpoint``) vs transformers' own loop on that
        directory: ``EsmTokenizer`` + ``EsmModel`` with SDPA attention, the same batches and the
        same per-sequence files.
 
@@ -40,10 +40,10 @@ import pandas as pd
 import torch
 from transformers.utils import logging as hf_logging
 
-from plmtransfer.backends.esm import load_model, write_test_model
-from plmtransfer.backends.hf import convert_esm2_checkpoint
-from plmtransfer.extract import ExtractOptions, run_extraction
-from plmtransfer.registry import TEST_ARCHITECTURES
+from plmtransfer.backends.esm import TEST_ARCHITECTURES
+from plmtransfer.backends.esm.featuriser import load_model, write_test_model
+from plmtransfer.backends.hf.featuriser import convert_esm2_checkpoint
+from plmtransfer.embed.extract import ExtractOptions, run_extraction
 
 ASSAYS = ("IF1_ECOLI", "SUMO1_HUMAN_Roth2017")
 CASES = {
@@ -99,7 +99,7 @@ def run_baseline(checkpoint: Path, fasta: Path, output_dir: Path, include, devic
                  toks_per_batch: int, truncation_seq_length: int = 1022) -> None:
     """fair-esm's scripts/extract.py ``run()`` loop (repr_layers -1), with the fair-esm API.
 
-    The model is built by ``plmtransfer.backends.esm.load_model`` because fair-esm 2.0.0's own
+    The model is built by ``plmtransfer.backends.esm.featuriser.load_model`` because fair-esm 2.0.0's own
     loader fails on torch >= 2.6; the model object is fair-esm's ESM2 all the same.
     """
     from esm import FastaBatchedDataset

@@ -2,8 +2,8 @@
 """Benchmark: training throughput and peak memory of LoRA vs full fine-tuning, in one run.
 
 Both sides train the same random test checkpoint (8M- and 150M-shape ESM-2 written by
-``plmtransfer.backends.esm.write_test_model``) with the regression head of
-``plmtransfer.trainable`` on the same batches: real DMS variant sequences from the offline
+``plmtransfer.backends.esm.featuriser.write_test_model``) with the regression head of
+``plmtransfer.learn.trainable`` on the same batches: real DMS variant sequences from the offline
 mirror (IF1_ECOLI, 72 residues) and random targets, AdamW, one optimizer step per batch.
 Baseline: full fine-tuning (every weight learns). Ours: LoRA of rank ``--rank`` on the
 attention projections (encoder frozen). Each (model, mode) runs in its own process so that
@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from plmtransfer.backends.esm import write_test_model
-from plmtransfer.registry import TEST_ARCHITECTURES
-from plmtransfer.trainable import TrainSettings, build_predictor, count_trainable, make_optimizer, run_epoch
+from plmtransfer.backends.esm import TEST_ARCHITECTURES
+from plmtransfer.backends.esm.featuriser import write_test_model
+from plmtransfer.learn.trainable import TrainSettings, build_predictor, count_trainable, make_optimizer, run_epoch
 
 ASSAY = "IF1_ECOLI"
 

@@ -6,7 +6,7 @@ On the same scaled features and the same outer folds (the study's KFold), times 
 
 - plain: the study's code path (pandas frames, ``LassoCV(max_iter=1000, tol=1e-2,
   random_state=42, n_jobs=-1)`` on each outer training part);
-- default: ``plmtransfer.regress.cross_validate`` (must give the same per-fold metrics, 1e-6);
+- default: ``plmtransfer.learn.regress.cross_validate`` (must give the same per-fold metrics, 1e-6);
 - fast: the same with ``fast=True`` (target: >= 5x faster, test R² within 0.005 per fold).
 
 Features: one-hot ``flat`` of a real DMS assay from the mirror, and a random-projection
@@ -38,9 +38,10 @@ from sklearn.linear_model import Lasso, LassoCV
 from sklearn.preprocessing import MinMaxScaler
 from threadpoolctl import threadpool_limits
 
-from plmtransfer import regress, splits
-from plmtransfer.backends.onehot import onehot_encode
-from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer.backends.onehot.featuriser import onehot_encode
+from plmtransfer.cli.common import HelpFormatter, run_cli
+from plmtransfer.learn import lasso, regress, splits
+from plmtransfer.learn.features import Table
 
 KINDS = ("onehot flat", "random-projection stand-in (not a pLM)")
 METRICS = ["R2_score_train", "MAE_score_train", "RMSE_score_train", "R2_score_test",
@@ -112,7 +113,7 @@ def load_compiled_solver() -> float:
     for dtype in (np.float32, np.float64):
         X = np.asfortranarray(rng.random((60, 80)).astype(dtype))
         for n_rows in (60, 40):  # without and with Gram matrices
-            regress.fit_fast_lasso(X[:n_rows, :30 if n_rows == 40 else 80], rng.random(n_rows))
+            regress.study_compiled_lassocv().fit(X[:n_rows, :30 if n_rows == 40 else 80], rng.random(n_rows))
     return time.perf_counter() - start
 
 
@@ -125,7 +126,7 @@ def run_case(assay: pd.DataFrame, kind: str, n_rows: int, repeats: int) -> dict:
     """
     sample = assay.sample(n=min(n_rows, len(assay)), random_state=0).reset_index(drop=True)
     features = features_for(sample, kind)
-    table = regress.Table(sample[["ID", "target"]], features)
+    table = Table(sample[["ID", "target"]], features)
     variants = {"plain": lambda: plain_study_call(features, sample["target"]),
                 "default": lambda: regress.cross_validate(table, regress.Options()),
                 "fast": lambda: regress.cross_validate(table, regress.Options(fast=True))}
@@ -199,7 +200,7 @@ def study_folds(assay: pd.DataFrame, name: str, kind: str, n_rows: int) -> list[
         model = LassoCV(max_iter=1000, tol=1e-2, random_state=42, n_jobs=1).fit(X_train, target[train])
         with threadpool_limits(limits=1):
             one_thread = LassoCV(max_iter=1000, tol=1e-2, random_state=42, n_jobs=1).fit(X_train, target[train])
-        fast = regress.fit_fast_lasso(np.asfortranarray(X_train), target[train])
+        fast = regress.study_compiled_lassocv().fit(np.asfortranarray(X_train), target[train])
         folds.append(StudyFold(name, kind, number, model.mse_path_.mean(axis=1), model.alphas_,
                                X_train, target[train], X_test, target[test],
                                study_test_r2=float(model.score(X_test, target[test])),
@@ -210,6 +211,9 @@ def study_folds(assay: pd.DataFrame, name: str, kind: str, n_rows: int) -> list[
     return folds
 
 
+SHIPPED = regress.study_compiled_lassocv()
+"""``--fast``'s estimator: its early-stop rule and tie margin are the shipped ones."""
+
 RULES = [(3, None), (5, None), (8, None), (10, None), (5, 0.0), (5, 0.01), (10, 0.0), (10, 0.01)]
 """Early-stop rules checked: (patience, null-model margin); ``None`` = no null-model guard."""
 
@@ -217,18 +221,18 @@ RULES = [(3, None), (5, None), (8, None), (10, None), (5, 0.0), (5, 0.01), (10, 
 def early_stop_choice(curve: np.ndarray, patience: int, null_margin: float | None) -> tuple[int, int]:
     """The alpha index ``--fast`` picks from ``curve`` under one early-stop rule, and how many alphas it walked."""
     walked = np.full(len(curve), np.inf)
-    for chunk in regress.walk_chunks(len(curve), patience):
+    for chunk in lasso.walk_chunks(len(curve), patience):
         walked[chunk] = curve[chunk]
-        if regress.walk_finished(walked, chunk[-1], patience, null_margin):
+        if lasso.walk_finished(walked, chunk[-1], patience, null_margin):
             break
-    return regress.chosen_alpha_index(walked), int(chunk[-1]) + 1
+    return lasso.chosen_alpha_index(walked, SHIPPED.tie), int(chunk[-1]) + 1
 
 
 def patience_check(mirror: Path, n_rows: int) -> tuple[pd.DataFrame, ...]:
     """Per early-stop rule and feature kind, simulated on the study's own curves: the folds in
     which the early stop misses the study's alpha, what the misses cost in test R² and how many
     alphas the walk takes; for the shipped rule, each miss. Then the shipped ``--fast`` itself
-    (``fit_fast_lasso`` run on every fold) and, as the yardstick of the study's own
+    (``CompiledLassoCV`` run on every fold) and, as the yardstick of the study's own
     reproducibility, the study's LassoCV with BLAS held to one thread (which rounds products
     differently): how often each picks another alpha than the study's LassoCV with default
     threads, the test-R² differences, and each fold where they exceed 0.005."""
@@ -240,7 +244,7 @@ def patience_check(mirror: Path, n_rows: int) -> tuple[pd.DataFrame, ...]:
         for kind in KINDS:
             folds += study_folds(assay, path.name.removesuffix(".csv.gz"), kind, n_rows)
         print(f"{path.name}: {len(folds)} folds", flush=True)
-    shipped = (regress.FAST_PATIENCE, regress.FAST_NULL_MARGIN)
+    shipped = (SHIPPED.patience, SHIPPED.null_margin)
     counts, shipped_misses, actual_misses = [], [], []
     for patience, null_margin in RULES:
         for kind in KINDS:
@@ -299,8 +303,8 @@ def main(argv=None) -> int:
         counts, misses, actual, actual_misses = patience_check(Path(args.mirror), args.patience_check)
         print(f"\nearly-stop rules on the study's curves, up to {args.patience_check} rows per assay\n")
         print(markdown(counts))
-        print(f"\nfolds missed by the shipped rule (patience {regress.FAST_PATIENCE}, "
-              f"null margin {regress.FAST_NULL_MARGIN})\n")
+        print(f"\nfolds missed by the shipped rule (patience {SHIPPED.patience}, "
+              f"null margin {SHIPPED.null_margin})\n")
         print(markdown(misses) if len(misses) else "none")
         print("\n--fast and the study's LassoCV on one BLAS thread vs the study's LassoCV (default threads)\n")
         print(markdown(actual))

@@ -32,10 +32,12 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from plmtransfer import registry, study  # noqa: E402
-from plmtransfer.cli import version_text  # noqa: E402
+from plmtransfer import layout, registry  # noqa: E402
+from plmtransfer.cli.common import version_text  # noqa: E402
 from plmtransfer.io import atomic_open, load_compressed  # noqa: E402
-from plmtransfer.sweep import ONE_THREAD_ENV, merge  # noqa: E402
+from plmtransfer.stages import LEARNING_CURVE_STEP, REGRESS_STEP  # noqa: E402
+from plmtransfer.workflow import study  # noqa: E402
+from plmtransfer.workflow.sweep import ONE_THREAD_ENV, merge  # noqa: E402
 
 CONFIG = REPO / "config" / "unirep.yaml"
 BUDGET_MINUTES = 120  # the whole sweep on the 2-core machine (docs/results_unirep.md says if it fit)
@@ -109,13 +111,14 @@ def prepare(root: Path, mirror: Path) -> None:
     """Prepare the mirror's assays and chains under ``root/data`` (skipped when already there)."""
     sizes = subsample()
     python = sys.executable
-    if not (root / "data" / "DMS_metadata").is_dir():
+    data = root / layout.DATA_DIR
+    if not layout.metadata_dir(layout.DMS, data).is_dir():
         subprocess.run([python, str(REPO / "scripts" / "prepare_dms.py"), "--mirror", str(mirror / "dms"),
-                        "--out-dir", str(root / "data"), "--offline", "--quiet",
+                        "--out-dir", str(data), "--offline", "--quiet",
                         "--max-variants", str(sizes["DMS"]), "--seed", str(sizes["seed"])], check=True)
-    if not (root / "data" / "PISCES").is_dir():
+    if not (data / layout.PISCES).is_dir():
         subprocess.run([python, str(REPO / "scripts" / "prepare_pisces.py"), "--mirror", str(mirror / "pisces"),
-                        "--out-dir", str(root / "data"), "--quiet",
+                        "--out-dir", str(data), "--quiet",
                         "--max-chains", str(sizes["PISCES"]), "--seed", str(sizes["seed"])], check=True)
 
 
@@ -145,9 +148,9 @@ def run(root: Path, mirror: Path) -> int:
 # ----------------------------------------------------------------------------- read
 
 
-def read_results(root: Path, stage: str, set_name: str) -> pd.DataFrame:
-    """Every per-fold row of ``results/<stage>/<SET>/<model>/*.csv``."""
-    files = sorted((root / "results" / stage / set_name).glob("*/*.csv"))
+def read_results(root: Path, step: str, set_name: str, cv: str = layout.STUDY_CV) -> pd.DataFrame:
+    """Every per-fold row of ``results/<step>[_<cv>]/<SET>/<model>/*.csv``."""
+    files = sorted(layout.results_dir(step, cv, set_name, root).glob("*/*.csv"))
     if not files:
         return pd.DataFrame(columns=["Embedding_model", "Compression_method", "Dataset", "Fold", "Sample_size",
                                      "R2_score_test", "rho_score_test"])
@@ -168,9 +171,9 @@ def overall(scores: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-def read_contrasts(root: Path, stats: str, set_name: str, name: str) -> pd.DataFrame:
+def read_contrasts(root: Path, cv: str, set_name: str, name: str) -> pd.DataFrame:
     """A contrasts table written by ``stats.py report`` (empty if absent)."""
-    path = root / "results" / stats / set_name / f"contrasts_{name}.csv"
+    path = layout.stats_dir(set_name, cv, root) / f"contrasts_{name}.csv"
     return pd.read_csv(path) if path.is_file() else pd.DataFrame()
 
 
@@ -187,7 +190,7 @@ def failed_jobs(root: Path) -> list[str]:
     rewritten by each run of the job) ends with an ``error:`` line or says it wrote no folds (a CV
     scheme not defined for the data set): the rows that are absent."""
     failures = []
-    for log in sorted((root / "logs").glob("*/*/*.log")):
+    for log in sorted((root / layout.LOGS_DIR).glob("*/*/*.log")):
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
         reasons = [line.split("error:", 1)[1].strip() for line in lines[-1:] if "error:" in line]
         reasons += [line.split(": ", 2)[-1].strip() for line in lines if line.endswith("; no folds written")]
@@ -198,7 +201,7 @@ def failed_jobs(root: Path) -> list[str]:
 
 def prepared_sizes(root: Path) -> pd.DataFrame:
     """Per assay: variants in the mirror after de-duplication and variants kept (prepare report)."""
-    report = pd.read_csv(root / "data" / "DMS_prepare_report.csv")
+    report = pd.read_csv(layout.dms_report_path(root / layout.DATA_DIR))
     report = report[report["status"] == "prepared"].copy()
     report["subsample"] = report["subsample"].fillna("")
     report["variants_all"] = [int(text.split(" of ")[1].split()[0]) if text else kept
@@ -353,9 +356,9 @@ def section_models(random: pd.DataFrame, contiguous: pd.DataFrame, root: Path) -
              markdown(pd.DataFrame(rows, columns=columns)), "",
              "Mixed-effects contrasts against one-hot (`stats.py report`: test R² ~ model, random intercepts per "
              "assay and fold; single-step adjusted), random CV:", "",
-             markdown(contrast_rows(read_contrasts(root, "stats", "DMS", "Embedding_model_mean"))), "",
+             markdown(contrast_rows(read_contrasts(root, layout.STUDY_CV, "DMS", "Embedding_model_mean"))), "",
              "Contiguous CV:", "",
-             markdown(contrast_rows(read_contrasts(root, "stats_contiguous", "DMS", "Embedding_model_mean"))), ""]
+             markdown(contrast_rows(read_contrasts(root, "contiguous", "DMS", "Embedding_model_mean"))), ""]
     return lines
 
 
@@ -370,7 +373,7 @@ def section_methods(random: pd.DataFrame, root: Path) -> list[str]:
     return ["## Does mean pooling beat the other compressions? (UniRep 256)", "",
             markdown(table), "", f"Order by mean test R² here: {order}.", "",
             "Contrasts against `mean` within UniRep 256 (random CV):", "",
-            markdown(contrast_rows(read_contrasts(root, "stats", "DMS", "Compression_method_unirep256"))), ""]
+            markdown(contrast_rows(read_contrasts(root, layout.STUDY_CV, "DMS", "Compression_method_unirep256"))), ""]
 
 
 ALL_ROWS = "all"  # the learning curves' last point: every row of the assay (at most the subsample)
@@ -384,7 +387,7 @@ def last_points(frame: pd.DataFrame) -> pd.Series:
 def learning_curves(root: Path) -> pd.DataFrame:
     """Mean test R² per model, assay and curve point; each assay's last point (its own number of
     rows, which differs between assays) is labelled :data:`ALL_ROWS`, the others by their size."""
-    frame = read_results(root, "lassoCV_sampling", "DMS")
+    frame = read_results(root, LEARNING_CURVE_STEP, layout.DMS)
     if frame.empty or "Sample_size" not in frame:
         return pd.DataFrame(columns=["Embedding_model", "Dataset", "Sample_size", "R2_score_test", "point"])
     per = frame.groupby(["Embedding_model", "Dataset", "Sample_size"])["R2_score_test"].mean().reset_index()
@@ -510,8 +513,8 @@ def row_order_effect(root: Path) -> list[str]:
     rows its inner folds are blocks of positions and its alpha is chosen for unseen positions.
     Shows the mean test R², the median alpha and the median number of non-zero coefficients.
     """
-    per = read_results(root, "lassoCV_sampling", "DMS")
-    plain = read_results(root, "lassoCV", "DMS")
+    per = read_results(root, LEARNING_CURVE_STEP, layout.DMS)
+    plain = read_results(root, REGRESS_STEP, layout.DMS)
     if per.empty or "Sample_size" not in per or "alpha" not in plain:
         return []
     per = per[last_points(per)]
@@ -542,7 +545,7 @@ def row_order_effect(root: Path) -> list[str]:
 
 def section_datasize(root: Path) -> list[str]:
     """The data-size fits of the statistics report (test R² ~ log10 assay size)."""
-    path = root / "results" / "stats" / "DMS" / "datasize_fits.csv"
+    path = layout.stats_dir(layout.DMS, root=root) / "datasize_fits.csv"
     if not path.is_file():
         return []
     fits = pd.read_csv(path)
@@ -558,7 +561,7 @@ def section_datasize(root: Path) -> list[str]:
 
 def section_pisces(root: Path) -> list[str]:
     """PISCES: mean test R² per target and model."""
-    frame = read_results(root, "lassoCV", "PISCES")
+    frame = read_results(root, REGRESS_STEP, layout.PISCES)
     if frame.empty:
         return ["## PISCES", "", "(not run)", ""]
     scores = per_dataset(frame)
@@ -571,14 +574,14 @@ def section_pisces(root: Path) -> list[str]:
             f"target, on {subsample()['PISCES']} chains:", "",
             markdown(pd.DataFrame(rows, columns=["target"] + [model_label(d) for d in MODELS])), "",
             "Model contrasts against one-hot:", "",
-            markdown(contrast_rows(read_contrasts(root, "stats", "PISCES", "Embedding_model_mean"))), ""]
+            markdown(contrast_rows(read_contrasts(root, layout.STUDY_CV, "PISCES", "Embedding_model_mean"))), ""]
 
 
 def section_figures(root: Path, out_dir: Path) -> list[str]:
     """Copy the chosen figures next to the document and embed them."""
     lines = ["## Figures", ""]
     for folder, stem, caption in FIGURES:
-        source = root / "figures" / folder / f"{stem}.png"
+        source = root / layout.FIGURES_DIR / folder / f"{stem}.png"
         if not source.is_file():
             continue
         target = out_dir / f"{folder}_{stem}.png"
@@ -595,12 +598,12 @@ def independent_check(root: Path) -> list[str]:
     from sklearn.preprocessing import MinMaxScaler
 
     dataset, model, method = "SUMO1_HUMAN_Roth2017", "unirep256", "mean"
-    path = root / "results" / "lassoCV" / "DMS" / model / f"{dataset}_{method}.csv"
-    embeddings = sorted((root / "embeddings" / "DMS_compressed" / model / dataset).glob(f"*_{method}.pkl"))
+    path = layout.result_path(REGRESS_STEP, layout.STUDY_CV, layout.DMS, model, dataset, method, root)
+    embeddings = sorted(layout.compressed_dir(layout.DMS, model, dataset, root).glob(f"*_{method}.pkl"))
     if not path.is_file() or not embeddings:
         return []
     vectors = load_compressed(embeddings[0])
-    metadata = pd.read_csv(root / "data" / "DMS_metadata" / f"{dataset}_metadata.csv")
+    metadata = pd.read_csv(layout.metadata_path(layout.DMS, dataset, root / layout.DATA_DIR))
     # the embedding file's dtype (float32), as the pipeline and the study fit it
     X = MinMaxScaler().fit_transform(np.stack([np.asarray(vectors[i]) for i in metadata["ID"]]))
     y = metadata["target"].to_numpy(float)
@@ -622,11 +625,13 @@ def report(root: Path, out: Path) -> int:
     """Write the results document, its figures and the per-assay CSV."""
     out_dir = out.with_suffix("")
     out_dir.mkdir(parents=True, exist_ok=True)
-    random_scores = per_dataset(read_results(root, "lassoCV", "DMS"))
-    contiguous_scores = per_dataset(read_results(root, "lassoCV_contiguous", "DMS"))
+    random_scores = per_dataset(read_results(root, REGRESS_STEP, layout.DMS))
+    contiguous_scores = per_dataset(read_results(root, REGRESS_STEP, layout.DMS, "contiguous"))
     random, contiguous = overall(random_scores), overall(contiguous_scores)
     sizes = prepared_sizes(root)
-    pisces_chains = sum(1 for line in open(root / "data" / "PISCES" / "pisces_len64-1022.fasta") if line[0] == ">")
+    unit = study.load_config()["sets"][layout.PISCES]["unit"]  # the study config's chain set (unirep.yaml keeps it)
+    pisces_chains = sum(1 for line in open(layout.fasta_path(layout.PISCES, unit, root / layout.DATA_DIR))
+                        if line[0] == ">")
     lines = ["# Real results: pretrained UniRep against one-hot on the study's protocol", "",
              "The study's three questions (does a pretrained pLM beat one-hot, does mean pooling beat the other "
              "compressions, does size help) answered with UniRep's real weights on this project's drivers. "

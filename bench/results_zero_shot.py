@@ -27,6 +27,7 @@ import concurrent.futures
 import multiprocessing
 import os
 import platform
+import re
 import shlex
 import sys
 import time
@@ -39,17 +40,20 @@ import numpy as np
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
-from plmtransfer.cli import HelpFormatter, positive_int, run_cli
-from plmtransfer.command import timed_stage
+from plmtransfer import layout
+from plmtransfer.cli.command import timed_stage
+from plmtransfer.cli.common import HelpFormatter, positive_int, run_cli
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_open, write_dataframe_csv
 from plmtransfer.registry import MODELS, find_spec
-from plmtransfer.sweep import ONE_THREAD_ENV
+from plmtransfer.stages import REGRESS_STEP
+from plmtransfer.workflow.sweep import ONE_THREAD_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = tuple(spec.name for spec in MODELS if spec.family == "unirep")  # smallest first
 BASELINE = "onehot"
-CV_DIRS = {"random": "lassoCV", "contiguous": "lassoCV_contiguous"}
+AUGMENTED = "zero_shot_aug"  # the augmented regressions' folder under results/
+COMPARED_CV = ("random", "contiguous")  # the outer CV schemes compared
 # ProteinGym's zero-shot substitution benchmark: average Spearman over its DMS assays (and the
 # bootstrap standard error), by its model name
 PUBLISHED_SOURCE = ("OATML-Markslab/ProteinGym, benchmarks/DMS_zero_shot/substitutions/Spearman/"
@@ -74,6 +78,15 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default=str(REPO / "docs" / "results_zero_shot.md"), help="report to write")
     parser.add_argument("--per-assay", default=None,
                         help="per-assay CSV (default: <out stem>_per_assay.csv beside the report)")
+    parser.add_argument("--proteingym", type=Path, default=REPO.parent / "shared" / "data" / "proteingym",
+                        help="ProteinGym's reference and Spearman tables (a mirror folder or a ProteinGym "
+                             "checkout's files, commit " + PROTEINGYM_COMMIT + "); the side-by-side section is "
+                             "left out when absent")
+    parser.add_argument("--dms-mirror", type=Path, default=REPO.parent / "shared" / "data" / "dms",
+                        help="the DMS mirror (<D>.csv.gz) whose variants give each assay's wild type")
+    parser.add_argument("--proteingym-only", action="store_true",
+                        help="only rewrite the ProteinGym section of --out from the --per-assay CSV (no run root "
+                             "needed; --root is ignored)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
 
@@ -88,8 +101,8 @@ def alias(model: str) -> str:
 
 def assays_of(root: Path, names: list[str] | None) -> list[str]:
     """The prepared assays of the root (or ``names``, each checked to be prepared)."""
-    folder = root / "data" / "DMS_metadata"
-    found = sorted(path.name.removesuffix("_metadata.csv") for path in folder.glob("*_metadata.csv"))
+    folder = layout.metadata_dir(layout.DMS, root / layout.DATA_DIR)
+    found = layout.present_datasets(layout.DMS, root / layout.DATA_DIR)
     if names is None:
         if not found:
             raise UserError(f"{folder}: no <D>_metadata.csv; prepare assays with the drivers first")
@@ -102,20 +115,19 @@ def assays_of(root: Path, names: list[str] | None) -> list[str]:
 
 def metadata_path(root: Path, dataset: str) -> Path:
     """``data/DMS_metadata/<D>_metadata.csv``."""
-    return root / "data" / "DMS_metadata" / f"{dataset}_metadata.csv"
+    return layout.metadata_path(layout.DMS, dataset, root / layout.DATA_DIR)
 
 
 def scores_path(root: Path, model: str, dataset: str) -> Path:
     """Where zero_shot.py writes a size's ``llr`` scores of an assay."""
-    return root / "results" / "zero_shot" / alias(model) / f"{dataset}_llr.csv"
+    return layout.zero_shot_dir(root) / alias(model) / layout.result_name(dataset, "llr")
 
 
 def embedding_path(root: Path, model: str, dataset: str) -> Path | None:
     """The size's compressed ``mean`` embeddings of an assay (.pkl or .npz), or None."""
     spec = find_spec(model)
-    folder = root / "embeddings" / "DMS_compressed" / spec.alias / dataset
-    for suffix in (".pkl", ".npz"):
-        path = folder / f"embed_layer_{spec.last_layer}_mean{suffix}"
+    for file_format in ("pkl", "npz"):
+        path = layout.compressed_path(layout.DMS, spec.alias, dataset, spec.last_layer, "mean", file_format, root)
         if path.is_file():
             return path
     return None
@@ -123,12 +135,13 @@ def embedding_path(root: Path, model: str, dataset: str) -> Path | None:
 
 def plain_result(root: Path, cv: str, model: str, dataset: str, method: str) -> Path:
     """A plain regression's per-fold CSV written by the drivers."""
-    return root / "results" / CV_DIRS[cv] / "DMS" / alias(model) / f"{dataset}_{method}.csv"
+    return layout.result_path(REGRESS_STEP, cv, layout.DMS, alias(model), dataset, method, root)
 
 
 def augmented_result(root: Path, cv: str, model: str, dataset: str, features: str) -> Path:
     """An augmented regression's per-fold CSV written by this script."""
-    return root / "results" / "zero_shot_aug" / CV_DIRS[cv] / "DMS" / alias(model) / f"{dataset}_{features}.csv"
+    return (root / layout.RESULTS_DIR / AUGMENTED / layout.results_name(REGRESS_STEP, cv) / layout.DMS / alias(model)
+            / layout.result_name(dataset, features))
 
 
 class Timings:
@@ -153,11 +166,11 @@ class Timings:
 def zero_shot_step(root: Path, models: list[str], datasets: list[str], timings: Timings,
                    log) -> tuple[pd.DataFrame, list[str]]:
     """Score every assay with every size (reusing scores files); the summary rows and failures."""
-    from plmtransfer import zero_shot
     from plmtransfer.backends.base import LoadOptions
     from plmtransfer.backends.language_model import load_language_model
+    from plmtransfer.learn import zero_shot
 
-    out_dir, rows, failures = root / "results" / "zero_shot", [], []
+    out_dir, rows, failures = layout.zero_shot_dir(root), [], []
     for model_name in models:
         model = None
         for dataset in datasets:
@@ -187,7 +200,7 @@ def regression_jobs(root: Path, models: list[str], datasets: list[str], reg_args
         for model in models:
             scores = str(scores_path(root, model, dataset))
             embeddings = embedding_path(root, model, dataset)
-            for cv in CV_DIRS:
+            for cv in COMPARED_CV:
                 common = ["-m", metadata, "--dataset", dataset, "--embedding-model", alias(model),
                           "--cv", cv, "--quiet", *reg_args]
                 output = augmented_result(root, cv, model, dataset, "onehot+score")
@@ -197,7 +210,7 @@ def regression_jobs(root: Path, models: list[str], datasets: list[str], reg_args
                 output = augmented_result(root, cv, model, dataset, "mean+score")
                 jobs.append({"output": output, "dataset": dataset, "model": model, "cv": cv,
                              "features": "mean+score", "missing": None if embeddings else
-                             f"no mean embeddings under {root / 'embeddings' / 'DMS_compressed' / alias(model)}",
+                             f"no mean embeddings under {layout.compressed_dir(layout.DMS, alias(model), '', root)}",
                              "argv": ["-i", str(embeddings), "--augment", scores, "-o", str(output), *common]})
     return jobs
 
@@ -223,7 +236,7 @@ def regression_step(jobs: list[dict], timings: Timings, log, workers: int) -> li
         with concurrent.futures.ProcessPoolExecutor(
                 workers, mp_context=multiprocessing.get_context("spawn"), initializer=warnings.filterwarnings,
                 initargs=("ignore", "", ConvergenceWarning)) as pool:
-            running = {pool.submit(timed_stage, "reg_lassoCV.py", job["argv"]): job for job in todo}
+            running = {pool.submit(timed_stage, "regress", job["argv"]): job for job in todo}
             for future in concurrent.futures.as_completed(running):
                 job = running[future]
                 code, seconds = future.result()
@@ -263,7 +276,7 @@ def per_assay_table(root: Path, models: list[str], datasets: list[str], zero: pd
                      "Model": model, "n": row["n"], "offset": row["offset"], "R2_test": np.nan,
                      "rho_test": row["spearman"]})
     for dataset in datasets:
-        for cv in CV_DIRS:
+        for cv in COMPARED_CV:
             entries = [("onehot", BASELINE, plain_result(root, cv, BASELINE, dataset, "flat"))]
             for model in models:
                 entries += [("onehot+score", model, augmented_result(root, cv, model, dataset, "onehot+score")),
@@ -321,24 +334,24 @@ def regression_section(table: pd.DataFrame, models: list[str]) -> list[str]:
     rows = [("onehot", BASELINE)] + [(f, m) for m in models for f in ("onehot+score", "mean", "mean+score")]
     label = {"onehot": "one-hot (flat)", "onehot+score": "one-hot + {} llr", "mean": "{} mean",
              "mean+score": "{} mean + llr"}
-    lines = ["| features | " + " | ".join(f"{cv} R2 | {cv} rho" for cv in CV_DIRS) + " |",
-             "|---|" + "---:|---:|" * len(CV_DIRS)]
+    lines = ["| features | " + " | ".join(f"{cv} R2 | {cv} rho" for cv in COMPARED_CV) + " |",
+             "|---|" + "---:|---:|" * len(COMPARED_CV)]
     common = {}  # per scheme: the assays every row with any result has (a like-for-like mean)
-    for cv in CV_DIRS:
+    for cv in COMPARED_CV:
         part = reg[reg["CV"] == cv]
         sets = [set(part[(part["Features"] == f) & (part["Model"] == m)]["Dataset"]) for f, m in rows]
         common[cv] = set.intersection(*[found for found in sets if found]) if any(sets) else set()
     for features, model in rows:
         cells = []
-        for cv in CV_DIRS:
+        for cv in COMPARED_CV:
             part = reg[(reg["CV"] == cv) & (reg["Features"] == features) & (reg["Model"] == model)
                        & reg["Dataset"].isin(common[cv])]
             cells += [number(part["R2_test"].mean()), number(part["rho_test"].mean())]
         lines.append(f"| {label[features].format(alias(model))} | " + " | ".join(cells) + " |")
     every = set(table["Dataset"])
-    left_out = [f"{cv}: {', '.join(sorted(every - common[cv]))}" for cv in CV_DIRS if every - common[cv]]
+    left_out = [f"{cv}: {', '.join(sorted(every - common[cv]))}" for cv in COMPARED_CV if every - common[cv]]
     lines += ["", "Means over the assays that every row with results has, per scheme: "
-              + "; ".join(f"{cv} {len(common[cv])}" for cv in CV_DIRS)
+              + "; ".join(f"{cv} {len(common[cv])}" for cv in COMPARED_CV)
               + (f" (without results: {'; '.join(left_out)})" if left_out else "") + " (test metrics: the mean "
               "over the 5 outer folds of each assay, then the mean over assays; a row without results "
               "shows — and is listed under Not run; — also marks a rho that is undefined in every fold, when LassoCV "
@@ -392,17 +405,156 @@ def subsample_note(root: Path) -> list[str]:
     """What the root's preparation recorded about subsampling, verbatim: the ``subsample``
     column of ``data/DMS_prepare_report.csv`` and any ``SUBSAMPLE*`` file under ``data/``."""
     lines = []
-    report_file = root / "data" / "DMS_prepare_report.csv"
+    report_file = layout.dms_report_path(root / layout.DATA_DIR)
     if report_file.is_file():
         frame = pd.read_csv(report_file, dtype=str)
         if "subsample" in frame.columns:
             rows = frame[frame["subsample"].notna() & (frame["subsample"].str.strip() != "")]
             lines += [f"- {name}: {text}" for name, text in zip(rows["name"], rows["subsample"], strict=True)]
-    for path in sorted((root / "data").glob("**/SUBSAMPLE*")):
+    for path in sorted((root / layout.DATA_DIR).glob("**/SUBSAMPLE*")):
         lines += [f"`{path.relative_to(root)}`:", "```", *path.read_text().strip().splitlines(), "```"]
     if not lines:
         return ["The root records no subsampling of the assays' variants."]
     return ["The variants were subsampled; the root's preparation records:", "", *lines]
+
+
+# ----------------------------------------------------------------------------- ProteinGym side by side
+
+PROTEINGYM_COMMIT = "bb68524"
+PROTEINGYM_REFERENCE = "DMS_substitutions.csv"
+PROTEINGYM_ZERO_SHOT = "zero_shot_DMS_substitutions_Spearman_DMS_level.csv"
+PROTEINGYM_SUPERVISED = "supervised_DMS_substitutions_Spearman_DMS_level_fold_{}_5.csv"
+PROTEINGYM_SCHEMES = ("random", "modulo", "contiguous")
+PROTEINGYM_MARKERS = ("<!-- proteingym:begin (bench/results_zero_shot.py --proteingym-only) -->",
+                      "<!-- proteingym:end -->")
+COMPARED_SIZE = "unirep_1900"  # ProteinGym's `Unirep` is the 1900-unit model
+FAR_APART = 0.1  # per-assay differences from ProteinGym listed by name
+
+
+def assay_wildtype(dms_mirror: Path, dataset: str, offset: int) -> str:
+    """An assay's wild type, derived from the mirror's variants (their substitutions reverted)."""
+    from plmtransfer.data import mutants
+
+    return mutants.derive_wildtype(mutants.read_variants(dms_mirror / f"{dataset}.csv.gz"), offset)
+
+
+def proteingym_match(wildtype: str, dataset: str, reference: pd.DataFrame) -> tuple[pd.Series | None, str]:
+    """ProteinGym's assay of the same protein and study, and how it was matched (or why not).
+
+    Candidates share the wild type (equal, or one sequence contains the other); several
+    candidates (one protein, several studies) are told apart by the year in the study's assay
+    name (``BLAT_ECOLX_Palzkill2012`` -> the 2012 assay).
+    """
+    same = reference[[target == wildtype or target in wildtype or wildtype in target
+                      for target in reference["target_seq"]]]
+    if len(same) == 1:
+        return same.iloc[0], "sequence"
+    if same.empty:
+        return None, "no ProteinGym assay with this wild type"
+    year = re.search(r"(\d{4})", dataset)
+    dated = same[same["year"].astype(str) == year.group(1)] if year else same.iloc[0:0]
+    if len(dated) == 1:
+        return dated.iloc[0], "sequence + year"
+    return None, f"{len(same)} ProteinGym assays of this protein ({', '.join(same['DMS_id'])}); none by year"
+
+
+def proteingym_table(per_assay: pd.DataFrame, proteingym: Path, dms_mirror: Path) -> tuple[pd.DataFrame, list[str]]:
+    """One row per matched assay: our llr rho (raw and sign-aligned) beside ProteinGym's, one-hot rows."""
+    reference = pd.read_csv(proteingym / PROTEINGYM_REFERENCE)
+    zero_pg = pd.read_csv(proteingym / PROTEINGYM_ZERO_SHOT).set_index("DMS ID")
+    supervised = {scheme: pd.read_csv(proteingym / PROTEINGYM_SUPERVISED.format(scheme)).set_index("DMS_id")
+                  for scheme in PROTEINGYM_SCHEMES}
+    zero = per_assay[per_assay["Kind"] == "zero-shot"]
+    onehot = per_assay[(per_assay["Kind"] == "regression") & (per_assay["Features"] == BASELINE)]
+    rows, unmatched = [], []
+    for dataset, group in zero.groupby("Dataset", sort=True):
+        offset = int(group["offset"].iloc[0]) if group["offset"].notna().any() else 0
+        if not (dms_mirror / f"{dataset}.csv.gz").is_file():
+            unmatched.append(f"{dataset}: not in the DMS mirror {dms_mirror}, so no wild type to match by")
+            continue
+        match, how = proteingym_match(assay_wildtype(dms_mirror, dataset, offset), dataset, reference)
+        if match is None:
+            unmatched.append(f"{dataset}: {how}")
+            continue
+        ours = group.set_index("Model")["rho_test"]
+        direction = int(match["raw_DMS_directionality"])
+        row = {"Dataset": dataset, "DMS_id": match["DMS_id"], "matched_by": how, "directionality": direction,
+               **{f"llr_{alias(size)}": ours.get(size, np.nan) * direction for size in SIZES},
+               "llr_raw": ours.get(COMPARED_SIZE, np.nan), "Unirep_PG": zero_pg.at[match["DMS_id"], "Unirep"]}
+        for cv in COMPARED_CV:
+            value = onehot[(onehot["Dataset"] == dataset) & (onehot["CV"] == cv)]["rho_test"]
+            row[f"onehot_{cv}"] = value.iloc[0] if len(value) else np.nan
+        for scheme in PROTEINGYM_SCHEMES:
+            row[f"onehot_PG_{scheme}"] = supervised[scheme]["One-Hot Encodings"].get(match["DMS_id"], np.nan)
+        rows.append(row)
+    return pd.DataFrame(rows), unmatched
+
+
+def proteingym_section(per_assay: pd.DataFrame, proteingym: Path, dms_mirror: Path) -> list[str]:
+    """Markdown: per-assay zero-shot rho beside ProteinGym's UniRep, then the one-hot baselines."""
+    table, unmatched = proteingym_table(per_assay, proteingym, dms_mirror)
+    if table.empty:
+        return [PROTEINGYM_MARKERS[0], "## ProteinGym side by side", "",
+                f"No assay matched one of ProteinGym's ({len(unmatched)} tried): "
+                + "; ".join(unmatched) + ".", PROTEINGYM_MARKERS[1]]
+    ours, theirs = table[f"llr_{alias(COMPARED_SIZE)}"], table["Unirep_PG"]
+    both = ours.notna() & theirs.notna()
+    pearson = float(np.corrcoef(ours[both], theirs[both])[0, 1])
+    spearman = float(pd.Series(ours[both]).rank().corr(pd.Series(theirs[both]).rank()))
+    lines = [PROTEINGYM_MARKERS[0], "## ProteinGym side by side", "",
+             f"ProteinGym's tables (OATML-Markslab/ProteinGym commit {PROTEINGYM_COMMIT}: "
+             f"`reference_files/{PROTEINGYM_REFERENCE}`, zero-shot `Spearman/DMS_substitutions_Spearman_DMS_level"
+             ".csv`, supervised `..._fold_{random,modulo,contiguous}_5.csv`), read from "
+             f"`{proteingym}`; the study's assays matched to ProteinGym's by wild-type sequence (derived from "
+             f"`{dms_mirror}`), told apart by the year in the assay name where one protein has several. "
+             f"{len(table)} of {len(table) + len(unmatched)} assays matched. Our rho is against the study's "
+             "`target` on the variants scored above (subsampled where noted); ProteinGym's against its "
+             "`DMS_score` on all its variants, which it orients so that higher is fitter: ours is multiplied "
+             "by `raw_DMS_directionality` (dir.) to align. ProteinGym's `Unirep` is the 1900-unit model.", "",
+             "| study assay | ProteinGym assay | dir. | ours 64 | ours 256 | ours 1900 | ProteinGym Unirep | "
+             "1900 - ProteinGym |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for _, row in table.iterrows():
+        lines.append(f"| {row['Dataset']} | {row['DMS_id']} | {row['directionality']:+d} | "
+                     + " | ".join(number(row[f"llr_{alias(size)}"]) for size in SIZES)
+                     + f" | {number(row['Unirep_PG'])} | {number(ours[_] - theirs[_])} |")
+    lines += ["", f"Over the {int(both.sum())} assays: Pearson r {pearson:.3f}, Spearman {spearman:.3f} between "
+              f"our UniRep 1900 llr rho and ProteinGym's Unirep; mean difference (ours - ProteinGym) "
+              f"{float((ours - theirs)[both].mean()):+.3f}; means {float(ours[both].mean()):.3f} (ours) and "
+              f"{float(theirs[both].mean()):.3f} (ProteinGym)."]
+    far = table[(ours - theirs).abs() > FAR_APART]
+    if len(far):
+        lines += ["", f"Differences above {FAR_APART}: " + "; ".join(
+            f"{row['Dataset']} vs {row['DMS_id']} ({number(ours[i] - theirs[i])})" for i, row in far.iterrows())
+            + " (the same protein matched; the experiment or its variants may differ)."]
+    if unmatched:
+        lines += ["", "Not matched: " + "; ".join(unmatched) + "."]
+    lines += ["", "### Supervised one-hot", "",
+              "ProteinGym's `One-Hot Encodings` column (its supervised baseline: a ridge-type model on one-hot "
+              "features, its own 5 folds per scheme, all its variants) beside our one-hot `flat` rows "
+              "(the study's protocol: MinMax scaling, LassoCV, outer KFold(5, shuffle, seed 42) for random, "
+              "ProteinGym's contiguous scheme over single mutants, on the variants prepared here; mean rho over "
+              "the folds). Regression rho does not depend on the target's sign, so no alignment is needed. "
+              "—: no value; for ours, at least one fold predicted a constant (LassoCV kept no coefficient), "
+              "so that fold's rho, and the mean, is undefined.", "",
+              "| study assay | ours random | ProteinGym random | ProteinGym modulo | ours contiguous | "
+              "ProteinGym contiguous |", "|---|---:|---:|---:|---:|---:|"]
+    for _, row in table.iterrows():
+        lines.append(f"| {row['Dataset']} | {number(row['onehot_random'])} | {number(row['onehot_PG_random'])} | "
+                     f"{number(row['onehot_PG_modulo'])} | {number(row['onehot_contiguous'])} | "
+                     f"{number(row['onehot_PG_contiguous'])} |")
+    means = [number(table[column].mean()) for column in ("onehot_random", "onehot_PG_random", "onehot_PG_modulo",
+                                                          "onehot_contiguous", "onehot_PG_contiguous")]
+    lines += ["| **mean** | " + " | ".join(means) + " |", PROTEINGYM_MARKERS[1]]
+    return lines
+
+
+def replace_proteingym_section(text: str, lines: list[str]) -> str:
+    """``text`` with the ProteinGym section (between its markers) replaced, or appended."""
+    begin, end = PROTEINGYM_MARKERS
+    section = "\n".join(lines)
+    if begin in text and end in text:
+        return text[:text.index(begin)] + section + text[text.index(end) + len(end):]
+    return text.rstrip("\n") + "\n\n" + section + "\n"
 
 
 def report(root: Path, args, models, datasets, table, failures, timings, run_seconds) -> str:
@@ -432,6 +584,8 @@ def report(root: Path, args, models, datasets, table, failures, timings, run_sec
              *regression_section(table, models), ""]
     if failures:
         lines += ["## Not run", "", *[f"- {failure}" for failure in failures], ""]
+    if (args.proteingym / PROTEINGYM_REFERENCE).is_file():
+        lines += [*proteingym_section(table, args.proteingym, args.dms_mirror), ""]
     return "\n".join(lines)
 
 
@@ -445,11 +599,18 @@ def main(argv=None) -> int:
     root = Path(args.root).resolve()
     log = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
     args.per_assay = args.per_assay or str(Path(args.out).with_name(Path(args.out).stem + "_per_assay.csv"))
+    if args.proteingym_only:
+        section = proteingym_section(pd.read_csv(args.per_assay), args.proteingym, args.dms_mirror)
+        text = replace_proteingym_section(Path(args.out).read_text(encoding="utf-8"), section)
+        with atomic_open(args.out) as handle:
+            handle.write(text)
+        log(f"wrote the ProteinGym section of {args.out}")
+        return 0
     datasets = assays_of(root, args.datasets)
     for model in args.models:
         if not (find_spec(model) and find_spec(model).backend == "unirep"):
             raise UserError(f"--models: {model!r} is not a UniRep size ({', '.join(SIZES)})")
-    timings = Timings(root / "results" / "zero_shot_aug" / "timings.csv")
+    timings = Timings(root / layout.RESULTS_DIR / AUGMENTED / "timings.csv")
     began = datetime.now(timezone.utc)
     zero, failures = zero_shot_step(root, args.models, datasets, timings, log)
     jobs = regression_jobs(root, args.models, datasets, shlex.split(args.reg_args))

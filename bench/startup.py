@@ -7,7 +7,7 @@
    i.e. what ``--help`` cost when the script imported them at the top. Both in fresh processes,
    interleaved, ``--repeats`` times; medians and the ratio.
 2. A regression job's fixed cost (a sweep runs thousands of jobs): in a fresh process, the
-   seconds to start Python and import ``plmtransfer.regress``, to read and join one compressed
+   seconds to start Python and import ``plmtransfer.learn.regress``, to read and join one compressed
    embedding file with its metadata, and to write a result CSV, with no fit. The input is a
    real DMS assay of the mirror with a dense float32 1280-dimensional STAND-IN for pLM mean
    embeddings (seeded Gaussian, not a language model).
@@ -28,30 +28,33 @@ import tempfile
 import time
 from pathlib import Path
 
+from plmtransfer import layout
+
 REPO = Path(__file__).resolve().parents[1]
 # The modules each script imported at module level before its heavy imports moved after parsing.
 FORMER_IMPORTS = {
-    "compress": ["plmtransfer.compress", "scipy.fft", "scipy.linalg"],
-    "extract": ["plmtransfer.extract"],
-    "make_test_model": ["plmtransfer.backends.esm"],
-    "plot": ["pandas", "plmtransfer.plots", "plmtransfer.stats"],
-    "prepare_dms": ["pandas", "plmtransfer.backends.weights", "plmtransfer.datasets"],
-    "prepare_pisces": ["plmtransfer.pisces"],
-    "reg_lassoCV": ["plmtransfer.regress", "plmtransfer.splits"],
-    "reg_lassoCV_sampling": ["plmtransfer.regress", "plmtransfer.splits"],
-    "stats": ["pandas", "plmtransfer.report", "plmtransfer.stats"],
+    "compress": ["plmtransfer.embed.compress", "scipy.fft", "scipy.linalg"],
+    "extract": ["plmtransfer.embed.extract"],
+    "make_test_model": ["plmtransfer.backends.esm.featuriser"],
+    "plot": ["pandas", "plmtransfer.analysis.figures", "plmtransfer.analysis.stats"],
+    "prepare_dms": ["pandas", "plmtransfer.backends.weights", "plmtransfer.data.datasets"],
+    "prepare_pisces": ["plmtransfer.data.pisces"],
+    "reg_lassoCV": ["plmtransfer.learn.regress", "plmtransfer.learn.splits"],
+    "reg_lassoCV_sampling": ["plmtransfer.learn.regress", "plmtransfer.learn.splits"],
+    "stats": ["pandas", "plmtransfer.analysis.report", "plmtransfer.analysis.stats"],
 }
 JOB = """
 import sys, time
 start = float(sys.argv[1])
 from pathlib import Path
 import pandas as pd
-import plmtransfer.regress as regress
+import plmtransfer.learn.regress as regress
+from plmtransfer.learn import features
 from plmtransfer.io import write_dataframe_csv
 imported = time.time()
 options = regress.Options()
 metadata, embeddings = regress.load_inputs(sys.argv[2], sys.argv[3], options)
-table = regress.join(metadata, embeddings, "bench", options.max_missing)
+table = features.join(metadata, embeddings, "bench", options.max_missing)
 read = time.time()
 rows = regress.label_results(pd.DataFrame({"Fold": range(5), "R2_score_test": 0.0}),
                              "mean", "bench", "stand-in")
@@ -101,13 +104,14 @@ def regression_job_table(mirror: Path, assay: str, repeats: int) -> str:
         folder = Path(folder)
         embeddings = {str(label): rng.standard_normal(1280).astype(np.float32)
                       for label in frame["ID"].drop_duplicates()}
-        with open(folder / "embed_layer_30_mean.pkl", "wb") as handle:
+        embeddings_path = layout.compressed_file(folder, 30, "mean")
+        with open(embeddings_path, "wb") as handle:
             pickle.dump(embeddings, handle)
         frame.drop_duplicates("ID").to_csv(folder / "metadata.csv")
         runs = []
         for _ in range(repeats):
             completed = subprocess.run(
-                [sys.executable, "-c", JOB, repr(time.time()), str(folder / "embed_layer_30_mean.pkl"),
+                [sys.executable, "-c", JOB, repr(time.time()), str(embeddings_path),
                  str(folder / "metadata.csv"), str(folder / "out.csv")],
                 check=True, capture_output=True, text=True, env=environment(), cwd=REPO)
             runs.append(json.loads(completed.stdout.strip().replace("'", '"')))

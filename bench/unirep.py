@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from plmtransfer import layout
+
 ASSAYS = ("IF1_ECOLI", "SUMO1_HUMAN_Roth2017", "BLAT_ECOLX_Ranganathan2015")
 REPS = ("h_avg", "h_final", "c_final")
 WARMUP_SEQUENCES = 4
@@ -107,8 +109,8 @@ def run_ours(sequences: list[str], labels: list[str], size: int, work: Path, sha
     of trie nodes (tokens) whose states it computed (the rest came from the cached reference)."""
     import pickle
 
-    from plmtransfer.backends import unirep
-    from plmtransfer.extract import ExtractOptions, run_extraction
+    from plmtransfer.backends.unirep import featuriser as unirep
+    from plmtransfer.embed.extract import ExtractOptions, run_extraction
 
     original_load, original_run = unirep.load, unirep.run_cells
     computed = []
@@ -141,7 +143,7 @@ def run_ours(sequences: list[str], labels: list[str], size: int, work: Path, sha
     finally:
         unirep.load, unirep.run_cells = original_load, original_run
     layer = 1 if size == 1900 else 4
-    with open(out / f"embed_layer_{layer}_h_avg.pkl", "rb") as handle:
+    with open(layout.compressed_file(out, layer, "h_avg"), "rb") as handle:
         pooled = pickle.load(handle)
     return seconds, np.stack([pooled[label] for label in labels]), sum(computed)
 
@@ -153,7 +155,7 @@ def matmul_peak() -> float:
     """Best fp32 2048^3 matrix product throughput (torch.mm and oneDNN, 10 tries each), FLOP/s."""
     import torch
 
-    from plmtransfer.backends.unirep import Linear
+    from plmtransfer.backends.unirep.featuriser import Linear
 
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
     linear = Linear(b)

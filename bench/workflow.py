@@ -25,8 +25,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from plmtransfer.backends.esm import write_test_model
-from plmtransfer.cli import HelpFormatter, run_cli
+from plmtransfer import layout
+from plmtransfer.backends.esm.featuriser import write_test_model
+from plmtransfer.cli.common import HelpFormatter, run_cli
+from plmtransfer.stages import REGRESS_STEP
 
 REPO = Path(__file__).resolve().parents[1]
 OLD_COMMIT = "3a0e266"
@@ -66,11 +68,11 @@ def prepare_data(mirror: Path, assays: list[str], variants: int, data: Path) -> 
     subprocess.run([sys.executable, str(REPO / "scripts" / "prepare_dms.py"), "--datasets", *assays, "--mirror",
                     str(mirror / "dms"), "--out-dir", str(data), "--offline", "--quiet"], check=True)
     for assay in assays:
-        metadata = data / "DMS_metadata" / f"{assay}_metadata.csv"
+        metadata = layout.metadata_path(layout.DMS, assay, data)
         frame = pd.read_csv(metadata).head(variants)
         frame.to_csv(metadata, index=False)
         fasta = "".join(f">{row.ID}\n{row.sequence}\n" for row in frame.itertuples())
-        (data / "DMS_mut_sequences" / f"{assay}_muts.fasta").write_text(fasta)
+        layout.fasta_path(layout.DMS, assay, data).write_text(fasta)
 
 
 def timed_sweep(driver_dir: Path, root: Path, assays: list[str], models: str, jobs: int) -> float:
@@ -87,7 +89,8 @@ def timed_sweep(driver_dir: Path, root: Path, assays: list[str], models: str, jo
 
 def metrics(root: Path) -> pd.DataFrame:
     """Every per-fold regression result under a root, sorted, metric columns only."""
-    frames = [pd.read_csv(path) for path in sorted((root / "results" / "lassoCV" / "DMS").glob("*/*.csv"))]
+    results = layout.results_dir(REGRESS_STEP, layout.STUDY_CV, layout.DMS, root)
+    frames = [pd.read_csv(path) for path in sorted(results.glob("*/*.csv"))]
     return pd.concat(frames)[METRICS].sort_values(METRICS[:3], kind="stable").reset_index(drop=True)
 
 
@@ -97,7 +100,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-workflow-") as scratch:
         scratch = Path(scratch)
         old = old_driver(scratch / "old")
-        data = scratch / "data"
+        data = scratch / layout.DATA_DIR
         prepare_data(Path(args.mirror), args.assays, args.variants, data)
         model = write_test_model(scratch / "models", "tiny", seed=0)
         models = f"{model}:2:mean,bos,maxPool onehot:0:mean,maxPool,flat"
@@ -109,7 +112,7 @@ def main(argv=None) -> int:
             roots = {}
             for name, driver in order:
                 root = scratch / f"{name}_{round_index}"
-                shutil.copytree(data, root / "data")
+                shutil.copytree(data, root / layout.DATA_DIR)
                 roots[name] = root
                 sweep = timed_sweep(driver, root, args.assays, models, args.jobs)
                 noop = timed_sweep(driver, root, args.assays, models, args.jobs)

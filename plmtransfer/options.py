@@ -1,32 +1,41 @@
-"""The choices the command-line scripts offer, in a module that imports nothing heavy.
+"""The choices and defaults the command-line scripts offer, in a module that imports nothing heavy.
 
 ``scripts/*.py --help`` and every usage error must answer at once, so the parsers read their
-choice lists here instead of importing the stage modules (which pull in torch, scikit-learn,
-SciPy, pandas or matplotlib). Each list has its one home here; the stage modules import it.
+choice lists and their defaults here instead of importing the stage modules (which pull in torch,
+scikit-learn, SciPy, pandas or matplotlib). Each list has its one home here, and each stage
+option's default its one home in the stage's options dataclass below (the parser's ``default=``
+reads it); the stage modules import both.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 from plmtransfer.errors import UserError
 
-# extraction (plmtransfer.extract, plmtransfer.backends.base)
+# extraction (plmtransfer.embed.extract, plmtransfer.backends.base)
 INCLUDE_CHOICES = ("mean", "per_tok", "bos", "contacts", "attentions")
 ATTENTION_HEAD_CHOICES = ("all", "mean")  # --attention_heads: every head, or their mean per layer
 LONG_CHOICES = ("truncate", "chunk")
 FORMAT_CHOICES = ("pkl", "npz")
 DTYPE_NAMES = ("float32", "bfloat16", "float16")
 
-# regression (plmtransfer.regress, plmtransfer.splits)
+# regression (plmtransfer.learn.regress, plmtransfer.learn.splits)
 REGRESSORS = ("lassocv", "ridgecv", "elasticnetcv")
 SCALINGS = ("global", "fold")
 FEATURE_SETS = ("input", "onehot+score")
 CV_SCHEMES = ("random", "contiguous", "modulo", "predefined")
-# learning curves: the study's subsample sizes (those below the number of rows, then that number)
+# inner CV of the cross-validated regressors (the alpha search): study = KFold(5) without shuffling (the
+# study's, scikit-learn's default); shuffled = KFold(5, shuffle=True, random_state=42); grouped = GroupKFold(5)
+# on the mutated position (single mutants), so an inner fold never splits one position
+INNER_CV_SCHEMES = ("study", "shuffled", "grouped")
+# learning curves: the study's subsample sizes (those below the number of rows, then that number); the
+# one home of the sizes (config/study.yaml's learning_curve_sizes is empty unless a run overrides them)
 STUDY_SAMPLE_SIZES = (32, 100, 320, 1000, 3200, 10000, 32000, 100000, 320000, 1000000, 3200000)
 
-# zero-shot scores (plmtransfer.zero_shot, plmtransfer.backends.language_model): the scorings of a
+# zero-shot scores (plmtransfer.learn.zero_shot, plmtransfer.backends.language_model): the scorings of a
 # masked language model (ESM) and of a left-to-right one (UniRep)
 MASKED_LM_SCORINGS = ("masked-marginals", "wt-marginals", "mutant-marginals", "pseudo-ppl")
 CAUSAL_LM_SCORINGS = ("llr",)
@@ -41,19 +50,95 @@ SCORING_COSTS = {
             "on (prefix sharing: L - p recurrent steps for a first mutation at residue p)"),
 }
 DEFAULT_TOKS_PER_BATCH = 4096
-LANGUAGE_MODEL_MODULES = {
-    "esm": "plmtransfer.backends.esm_lm",
-    "hf": "plmtransfer.backends.hf_lm",
-    "unirep": "plmtransfer.backends.unirep_lm",
-}
 
-# GO-term function caller (plmtransfer.go_terms): the --dataset_subset choices and CAFA aspects
+# GO-term function caller (plmtransfer.learn.go_terms): the --dataset_subset choices and CAFA aspects
 GO_ASPECTS = {"mf": "MFO", "bp": "BPO", "cc": "CCO"}
 GO_SUBSETS = ("all", *GO_ASPECTS)
+# the other spellings --dataset_subset accepts: the OBO namespaces (the original caller's README spells
+# them so) and the CAFA aspect codes
+GO_SUBSET_SYNONYMS = {"molecular_function": "mf", "biological_process": "bp", "cellular_component": "cc",
+                      **{aspect: subset for subset, aspect in GO_ASPECTS.items()}}
 
-# statistics and figures (plmtransfer.stats)
+
+def go_subset(text: str) -> str:
+    """A ``--dataset_subset`` value in its short form: ``biological_process`` and ``BPO`` are ``bp``."""
+    return GO_SUBSET_SYNONYMS.get(text.strip(), GO_SUBSET_SYNONYMS.get(text.strip().upper(), text.strip()))
+
+# statistics and figures (plmtransfer.analysis.stats)
 DESIGN_FACTORS = ("Compression_method", "Embedding_model")
 ADJUST_METHODS = ("single-step", "holm", "bonferroni", "none")
+
+
+
+@dataclass
+class ExtractOptions:
+    """Everything ``scripts/extract.py`` can ask for, with its defaults (:mod:`plmtransfer.embed.extract`)."""
+
+    include: tuple[str, ...] = ()
+    pool: tuple[str, ...] = ()
+    repr_layers: tuple[int, ...] = (-1,)
+    toks_per_batch: int | None = None  # None: the backend's own (Featuriser.toks_per_batch)
+    truncation_seq_length: int = 1022
+    long: str = "truncate"
+    chunk_overlap: int = 256
+    format: str = "pkl"
+    overwrite: bool = False
+    shard: tuple[int, int] = (1, 1)
+    dedupe: bool = False
+    nogpu: bool = False
+    dtype: str = "float32"
+    quiet: bool = False
+    attention_heads: str = "all"
+
+
+@dataclass(frozen=True)
+class CompressOptions:
+    """Parameters of the compression methods that have any (only ``swe`` so far), with their defaults."""
+
+    swe_directions: int = 64
+    swe_quantiles: int = 16
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RegressOptions:
+    """How to cross-validate (:mod:`plmtransfer.learn.regress`): regressor, outer CV scheme, scaling, solver, checks."""
+
+    regressor: str = "lassocv"
+    cv: str = "random"  # the study's
+    scaling: str = "global"
+    fast: bool = False
+    n_jobs: int | None = -1
+    max_missing: float = 0.01
+    augment: str | Path | None = None
+    features: str = "input"
+    fold_column: str | None = None  # with cv="predefined": the metadata column numbering each row's outer fold
+    inner_cv: str = "study"  # the alpha search's inner CV (INNER_CV_SCHEMES)
+
+
+@dataclass(frozen=True)
+class CallerOptions:
+    """Data and schedule of a function-caller run (:mod:`plmtransfer.learn.function_caller`; the seed's names)."""
+
+    dataset_subset: str = "all"
+    context_length: int = 1026
+    eval_interval: int = 2
+    eval_ratio: float = 0.1
+    checkpoint_interval: int = 2
+
+    def check(self) -> None:
+        """Error on values that cannot work."""
+        if self.dataset_subset not in GO_SUBSETS:
+            raise UserError(f"unknown --dataset_subset {self.dataset_subset!r}: use {', '.join(GO_SUBSETS)}")
+        if self.eval_interval < 1 or self.checkpoint_interval < 1:
+            raise UserError("--eval_interval and --checkpoint_interval must be at least 1")
+        if not 0 < self.eval_ratio < 1:
+            raise UserError(f"--eval_ratio must be in (0, 1), got {self.eval_ratio}")
+
+
+def shard_text(shard: tuple[int, int]) -> str:
+    """``K/N``, the command-line form of a shard (what :func:`parse_shard` reads)."""
+    return f"{shard[0]}/{shard[1]}"
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from plmtransfer.backends.esm import write_test_model
+from plmtransfer.backends.esm.featuriser import write_test_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MIRROR_ENV = "PLMTRANSFER_MIRROR"

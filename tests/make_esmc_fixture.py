@@ -6,7 +6,7 @@ that holds EvolutionaryScale's ``esm`` package (see tests/esmc_reference.py)::
     PYTHONPATH=$PWD .venv/bin/python tests/make_esmc_fixture.py [--esmc-python /work/envs/esmc/bin/python]
 
 The model (width 32, 2 heads, 2 blocks, seed 0) is written by
-``plmtransfer.backends.esmc.write_test_model`` and its weights are rounded to float16, so the
+``plmtransfer.backends.esmc.featuriser.write_test_model`` and its weights are rounded to float16, so the
 fixture stores them exactly in half the space; the reference runs on those rounded weights in
 float32. The file holds ``w:<parameter>`` (float16), ``heads``, ``sequences``, ``tokens``,
 ``hidden_states`` and ``embeddings`` (float32), about 150 KB.
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from plmtransfer.backends.esmc import write_test_model
+from plmtransfer.backends.esmc.featuriser import write_test_model
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "esmc_tiny_reference.npz"
 SEQUENCES = ("MKTAYIAKQRQISFVKSHFSRQ", "MKTAYIAK", "ACDEFGHIKLMNPQRSTVWYXBZUO")

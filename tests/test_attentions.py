@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from plmtransfer.backends import esm
 from plmtransfer.backends.base import AttentionFeaturiser
-from plmtransfer.backends.esm import LoadedModel, load_model
-from plmtransfer.backends.hf import HfEsmFeaturiser, convert_esm2_checkpoint
-from plmtransfer.cli import run_cli
+from plmtransfer.backends.esm import featuriser as esm
+from plmtransfer.backends.esm.featuriser import LoadedModel, load_model
+from plmtransfer.backends.hf.featuriser import HfEsmFeaturiser, convert_esm2_checkpoint
+from plmtransfer.cli.common import run_cli
+from plmtransfer.cli.extract import main as cli_main
+from plmtransfer.embed.extract import ExtractOptions, run_extraction
 from plmtransfer.errors import UserError
-from plmtransfer.extract import ExtractOptions, run_extraction
-from scripts.extract import main as cli_main
 
 TOLERANCE = 1e-5  # float32 maps
 HALF_TOLERANCE = 1e-3  # after the float16 cast of the stored maps (values in [0, 1])
@@ -170,18 +170,18 @@ def test_attention_heads_option_is_checked():
 
 @pytest.fixture
 def figures(monkeypatch):
-    """Every figure ``plots`` saves, drawn, by file stem name (the files are still written)."""
-    from plmtransfer import plots
+    """Every figure ``maps`` saves, drawn, by file stem name (the files are still written)."""
+    from plmtransfer.analysis import maps
 
     saved = {}
-    original = plots.save_figure
+    original = maps.save_figure
 
     def keep(figure, stem):
         figure.canvas.draw()
         saved[Path(stem).name] = figure
         return original(figure, stem)
 
-    monkeypatch.setattr(plots, "save_figure", keep)
+    monkeypatch.setattr(maps, "save_figure", keep)
     return saved
 
 
@@ -191,14 +191,14 @@ def main_axes(figure):
 
 
 def test_contact_map_draws_the_input_with_residue_numbers(figures, tmp_path):
-    from plmtransfer import plots
+    from plmtransfer.analysis import maps
 
     rng = np.random.default_rng(0)
     contacts = rng.uniform(0, 1, (30, 30))
     truth = np.zeros((30, 30), dtype=bool)
     truth[20, 3] = truth[3, 20] = truth[12, 9] = True  # 12-9 is closer than 6 in sequence: not drawn
     structure = "CCHHHHHHCCEEEECC" + "C" * 14
-    written = plots.contact_map_plot(contacts, tmp_path / "map", "PROT_HUMAN", "esm2_t6_8M_UR50D",
+    written = maps.contact_map_plot(contacts, tmp_path / "map", "PROT_HUMAN", "esm2_t6_8M_UR50D",
                                      secondary_structure=structure, true_contacts=truth, true_label="truth")
     assert written == [tmp_path / "map.png", tmp_path / "map.pdf"] and all(path.stat().st_size for path in written)
     figure = figures["map"]
@@ -220,24 +220,24 @@ def test_contact_map_draws_the_input_with_residue_numbers(figures, tmp_path):
 
 
 def test_attention_heads_are_chosen_by_layer_and_head():
-    from plmtransfer import plots
+    from plmtransfer.analysis import maps
 
     attentions = np.arange(2 * 3 * 4 * 4, dtype=np.float32).reshape(2, 3, 4, 4)
-    chosen = plots.attention_heads(attentions, [5, 6], ["6:1", "5:0-1", "6:mean"])
+    chosen = maps.attention_heads(attentions, [5, 6], ["6:1", "5:0-1", "6:mean"])
     assert list(chosen) == ["layer 6, head 1", "layer 5, head 0", "layer 5, head 1", "layer 6, mean of heads"]
     np.testing.assert_array_equal(chosen["layer 6, head 1"], attentions[1, 1])
     np.testing.assert_array_equal(chosen["layer 6, mean of heads"], attentions[1].mean(0))
-    assert len(plots.attention_heads(attentions, [5, 6], ["5:all"])) == 3
+    assert len(maps.attention_heads(attentions, [5, 6], ["5:all"])) == 3
     for specs, message in ((["7:0"], r"layer\(s\) 5, 6"), (["6:3"], "heads 0..2"), (["six"], "LAYER:HEAD"),
                            (["5:all", "6:0-6"], "at most 16")):
         with pytest.raises(UserError, match=message):
-            plots.attention_heads(np.zeros((2, 10, 4, 4)) if "16" in message else attentions, [5, 6], specs)
+            maps.attention_heads(np.zeros((2, 10, 4, 4)) if "16" in message else attentions, [5, 6], specs)
     with pytest.raises(UserError, match="use 5:mean"):
-        plots.attention_heads(attentions.mean(1), [5, 6], ["5:0"])
+        maps.attention_heads(attentions.mean(1), [5, 6], ["5:0"])
 
 
 def test_plot_contacts_from_an_extract_output(tiny_model, fasta, tmp_path, figures):
-    from scripts.plot import main as plot_main
+    from plmtransfer.cli.plot import main as plot_main
 
     run_extraction(str(tiny_model), fasta, tmp_path / "maps",
                    ExtractOptions(include=("contacts", "attentions"), repr_layers=(1, 2), quiet=True))
@@ -272,7 +272,7 @@ def test_plot_contacts_from_an_extract_output(tiny_model, fasta, tmp_path, figur
     (["--attention", "3:0"], "layer(s) 1, 2"),
 ], ids=["letters", "length", "shape", "not-binary", "layer"])
 def test_plot_contacts_bad_input_is_one_line(flags, message, tiny_model, fasta, tmp_path, capsys):
-    from scripts.plot import main as plot_main
+    from plmtransfer.cli.plot import main as plot_main
 
     run_extraction(str(tiny_model), fasta, tmp_path / "maps",
                    ExtractOptions(include=("contacts", "attentions"), repr_layers=(1, 2), quiet=True))

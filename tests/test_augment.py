@@ -15,8 +15,8 @@ from sklearn.metrics import mean_absolute_error, r2_score
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import MinMaxScaler
 
-from plmtransfer import regress
 from plmtransfer.errors import UserError
+from plmtransfer.learn import regress
 from tests.conftest import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "reg_lassoCV.py"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import re
 import subprocess
 import sys
@@ -11,7 +11,7 @@ import warnings
 import pytest
 
 import plmtransfer
-from plmtransfer.cli import run_cli
+from plmtransfer.cli.common import run_cli
 from plmtransfer.errors import UserError
 from tests.conftest import REPO_ROOT
 
@@ -21,11 +21,8 @@ HEAVY = {"torch", "sklearn", "scipy", "pandas", "matplotlib", "statsmodels", "nu
 
 
 def load_script(name: str):
-    """Import ``scripts/<name>.py`` as a module (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"script_{name}", REPO_ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The stage module behind ``scripts/<name>.py`` (:mod:`plmtransfer.cli`)."""
+    return importlib.import_module(f"plmtransfer.cli.{name}")
 
 
 def imported_packages(*args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
@@ -90,3 +87,53 @@ def test_user_error_is_one_line_and_exit_code_2(capsys):
     assert run_cli(main, []) == 2
     err = capsys.readouterr().err
     assert err.endswith(": error: data/x.csv: no column 'target'\n") and err.count("\n") == 1
+
+
+# Each stage with an options dataclass (plmtransfer/options.py, a light module): the stage's module, the class,
+# and the parser's destinations whose field name differs
+OPTION_DEFAULTS = [("extract", "ExtractOptions", {}), ("compress", "CompressOptions", {}),
+                   ("reg_lassoCV", "RegressOptions", {"jobs": "n_jobs"}),
+                   ("reg_lassoCV_sampling", "RegressOptions", {"jobs": "n_jobs"}),
+                   ("finetune_go", "CallerOptions", {})]
+
+
+def default_expressions(name: str) -> dict[str, str]:
+    """The ``default=`` expression of each flag of a stage's parser source (by destination), as written."""
+    import ast
+
+    sources = [REPO_ROOT / "plmtransfer" / "cli" / f"{module}.py" for module in (name, "reg_lassoCV")]
+    found = {}
+    for source in sources[:1] if name != "reg_lassoCV_sampling" else sources:
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument":
+                flags = [arg.value for arg in node.args if isinstance(arg, ast.Constant)]
+                default = next((kw.value for kw in node.keywords if kw.arg == "default"), None)
+                if flags and default is not None:
+                    found[max(flags, key=len).lstrip("-").replace("-", "_")] = ast.unparse(default)
+    return found
+
+
+@pytest.mark.parametrize("name, dataclass_name, renamed", OPTION_DEFAULTS)
+def test_every_stage_option_default_has_one_home(name, dataclass_name, renamed):
+    """A flag that sets a field of the stage's options dataclass reads its default from the dataclass, and
+    the parser's default equals it: the dataclass is the one home of the default."""
+    import dataclasses
+
+    import plmtransfer.options as options
+
+    cls = getattr(options, dataclass_name)
+    fields = {field.name: field.default for field in dataclasses.fields(cls)}
+    parser = load_script(name).create_parser()
+    checked = 0
+    for dest, expression in default_expressions(name).items():
+        field = renamed.get(dest, dest)
+        if field not in fields:
+            continue
+        assert dataclass_name in expression, f"{name} --{dest}: default={expression}, not read from {dataclass_name}"
+        value = parser.get_default(dest)
+        expected = fields[field]
+        if field == "shard":
+            value = options.parse_shard(value)
+        assert (tuple(value) if isinstance(value, list) else value) == expected, f"{name} --{dest}"
+        checked += 1
+    assert checked >= 3

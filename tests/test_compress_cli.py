@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
 import re
 from pathlib import Path
@@ -11,23 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from plmtransfer.cli import run_cli
-from plmtransfer.compress import compress_protein
+from plmtransfer.cli import compress as SCRIPT  # noqa: N812  (the compress stage's module)
+from plmtransfer.cli.common import run_cli
+from plmtransfer.embed.methods import compress_protein
 from plmtransfer.io import load_compressed
+from plmtransfer.workflow.study import load_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAYER = 2
-
-
-def load_script():
-    """Import scripts/compress.py as a module."""
-    spec = importlib.util.spec_from_file_location("compress_script", REPO_ROOT / "scripts" / "compress.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SCRIPT = load_script()
 
 
 def write_pt(path: Path, residues: torch.Tensor, layer: int = LAYER, **overrides) -> None:
@@ -96,9 +86,12 @@ def test_existing_outputs_are_skipped_unless_overwrite(embed_dir, tmp_path, caps
     assert len(load_compressed(target)) == 5
 
 
-def test_study_alias_expands_to_the_study_methods():
-    assert SCRIPT.expand_methods(["study"])[-1] == "iDCT5"
-    assert len(SCRIPT.expand_methods(["study", "swe"])) == 16
+def test_study_alias_expands_to_the_configs_fourteen_methods():
+    """`-c study` runs config/study.yaml's list, the 14 methods the workflow runs (not pca1-2)."""
+    expanded = SCRIPT.expand_methods(["study"])
+    assert expanded == load_config()["method_lists"]["study"] and len(expanded) == 14
+    assert expanded[-1] == "iDCT5" and "pca1-2" not in expanded
+    assert SCRIPT.expand_methods(["study", "bos", "swe"]) == [*expanded, "swe"]
 
 
 def error_of(capsys, *args) -> str:

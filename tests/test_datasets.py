@@ -9,8 +9,8 @@ import sys
 import pandas as pd
 import pytest
 
-from plmtransfer.datasets import STUDY_DMS_ASSAYS, fasta_path, metadata_path, prepare_assays
-from plmtransfer.sequences import read_fasta
+from plmtransfer.data.datasets import STUDY_DMS_ASSAYS, fasta_path, metadata_path, prepare_assays
+from plmtransfer.data.sequences import read_fasta
 from tests.conftest import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "prepare_dms.py"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
-from plmtransfer import docs
+from plmtransfer.cli import docs
+from plmtransfer.stages import Stage
 from tests.conftest import REPO_ROOT
 
 README_LIMIT_BYTES = 12 * 1024
@@ -18,7 +21,8 @@ README_LIMIT_BYTES = 12 * 1024
 EXTERNAL_FILES = {"compressing_embeddings.py", "reg_LassoCV.py", "reg_LassoCV_sampling.py",
                   "scripts/reg_LassoCV.py", "scripts/extract_ESMC.py", "pretrained.py", "utils.py",
                   "submit_string.py", "examples/variant-prediction/predict.py", "predict.py",
-                  "proteingym/baselines/esm/compute_fitness.py"}
+                  "proteingym/baselines/esm/compute_fitness.py",
+                  "proteingym/performance_DMS_supervised_benchmarks.py"}
 # Where references are checked: the code and docs a user reads. Not bench/ (a baseline may be
 # rebuilt from files in git history) and not tests/ (made-up file names are test data).
 UNCHECKED_DIRECTORIES = ("bench/", "tests/")
@@ -44,7 +48,7 @@ def text_files() -> list[str]:
 
 
 def test_flag_tables_match_the_parsers():
-    """Regenerating docs/stages/*.md from the parsers changes nothing (run python -m plmtransfer.docs)."""
+    """Regenerating docs/stages/*.md from the parsers changes nothing (run python -m plmtransfer.cli.docs)."""
     assert docs.stale_pages() == []
 
 
@@ -114,13 +118,17 @@ def test_markdown_links_resolve():
     assert not broken, "broken links:\n" + "\n".join(broken)
 
 
-def test_a_new_script_gets_a_generated_page(tmp_path, monkeypatch, capsys):
-    (tmp_path / "scripts").mkdir()
-    (tmp_path / "scripts" / "new_stage.py").write_text(
-        "import argparse\n\n\ndef create_parser():\n    parser = argparse.ArgumentParser()\n"
-        "    parser.add_argument('--depth', type=int, default=2, help='how deep')\n    return parser\n")
+def test_a_new_stage_gets_a_generated_page(tmp_path, monkeypatch, capsys):
+    """A stage added to the stage table gets its page, flags generated from its module's parser."""
+    module = types.ModuleType("plmtransfer.cli.new_stage")
+    exec("import argparse\n\n\ndef create_parser():\n    parser = argparse.ArgumentParser()\n"
+         "    parser.add_argument('--depth', type=int, default=2, help='how deep')\n    return parser\n",
+         module.__dict__)
+    monkeypatch.setitem(sys.modules, "plmtransfer.cli.new_stage", module)
+    stage = Stage("new-stage", "new_stage", "a new stage", "new_stage")
     monkeypatch.setattr(docs, "REPO_ROOT", tmp_path)
-    monkeypatch.setattr(docs, "PAGES", {})
+    monkeypatch.setattr(docs, "STAGES", (stage,))
+    monkeypatch.setattr(docs, "BY_MODULE", {"new_stage": stage})
     assert docs.main(["--check"]) == 1
     assert docs.main([]) == 0
     page = (tmp_path / "docs" / "stages" / "new_stage.md").read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plmtransfer.command import run_stage
+from plmtransfer.cli.command import run_stage
 from plmtransfer.registry import MODELS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,8 +67,9 @@ def summary(output: str) -> tuple[int, int]:
 
 
 def shell_commands(output: str, script: str) -> list[str]:
-    """The stage commands a dry run prints that run ``script``."""
-    return [line for line in output.splitlines() if f"/scripts/{script} " in line and " > logs/" in line]
+    """The stage commands a dry run prints that run ``script`` (``extract.py``: ``-m plmtransfer.cli.extract``)."""
+    module = f"-m plmtransfer.cli.{Path(script).stem} "
+    return [line for line in output.splitlines() if module in line and " > logs/" in line]
 
 
 def mtimes(root: Path, *patterns: str) -> dict[Path, int]:
@@ -139,14 +140,14 @@ def test_results_equal_the_stage_commands_run_by_hand(swept_root, tiny_model, tm
     pairs = ((str(tiny_model), tiny_model.stem, 2, "mean"), ("onehot", "onehot", 0, "flat"))
     for model, model_dir, layer, method in pairs:
         name = f"embed_layer_{layer}_{method}.pkl"
-        assert run_stage("extract.py", [model, str(fasta), str(tmp_path / model_dir), "--repr_layers", str(layer),
+        assert run_stage("extract", [model, str(fasta), str(tmp_path / model_dir), "--repr_layers", str(layer),
                                         "--pool", method, "--quiet"]) == 0
         with open(tmp_path / model_dir / name, "rb") as mine, \
                 open(root / "embeddings" / "DMS_compressed" / model_dir / "ASSAY_A" / name, "rb") as theirs:
             by_hand, workflow = pickle.load(mine), pickle.load(theirs)
         assert by_hand.keys() == workflow.keys()
         assert all(np.array_equal(by_hand[key], workflow[key]) for key in by_hand)
-        assert run_stage("reg_lassoCV.py", ["-i", str(tmp_path / model_dir / name), "-m", str(metadata),
+        assert run_stage("regress", ["-i", str(tmp_path / model_dir / name), "-m", str(metadata),
                                             "-o", str(tmp_path / f"{model_dir}.csv"), "--dataset", "ASSAY_A",
                                             "--embedding-model", model_dir, "--quiet"]) == 0
         expected = pd.read_csv(tmp_path / f"{model_dir}.csv")[METRICS]
@@ -228,19 +229,16 @@ def test_a_killed_run_resumes_without_redoing_finished_jobs(tmp_path):
 
 
 def test_forced_failures_are_reported_and_the_sweep_goes_on(tmp_path):
-    """A bad FASTA, an unprepared data set and an unknown model fail, with logs named; the rest is done."""
+    """A bad FASTA fails with its log named; the other data set is done."""
     write_assay(tmp_path / "data", "GOOD", 30, seed=1)
     write_assay(tmp_path / "data", "BROKEN", 30, seed=2, bad_sequence=True)
     completed = run_driver("run_extraction_DMS.sh", "--root", str(tmp_path), "--datasets",
-                           "GOOD,BROKEN,NOT_PREPARED", "--models", "onehot:0:mean no_such_model", "--quiet")
+                           "GOOD,BROKEN", "--models", "onehot:0:mean", "--quiet")
     assert completed.returncode == 1
-    assert summary(completed.stdout) == (1, 3)
+    assert summary(completed.stdout) == (1, 1)
     assert (tmp_path / "embeddings" / "DMS_compressed" / "onehot" / "GOOD" / "embed_layer_0_mean.pkl").is_file()
-    failures = completed.stderr
-    assert "no_such_model: unknown model" in failures
-    assert f"prepare DMS/NOT_PREPARED: log: {tmp_path}/logs/prepare/DMS/NOT_PREPARED.log" in failures
     log = tmp_path / "logs" / "extraction" / "onehot" / "BROKEN.log"
-    assert f"extraction onehot/BROKEN: log: {log}" in failures
+    assert f"extraction onehot/BROKEN: log: {log}" in completed.stderr
     assert "'*'" in log.read_text()
     assert not list((tmp_path / "embeddings" / "DMS_compressed" / "onehot" / "BROKEN").glob("*.pkl"))
 
@@ -254,12 +252,12 @@ def test_dry_run_plans_the_study_defaults_and_runs_nothing(tmp_path):
     fasta = "data/DMS_mut_sequences/IF1_ECOLI_muts.fasta"
     out = "embeddings/DMS_compressed"
     expected = [
-        f"{sys.executable} {REPO}/scripts/extract.py esm1v_650M {fasta} {out}/esm1v_650M/IF1_ECOLI "
+        f"{sys.executable} -m plmtransfer.cli.extract esm1v_650M {fasta} {out}/esm1v_650M/IF1_ECOLI "
         "--repr_layers 33 --pool mean --overwrite",
-        f"{sys.executable} {REPO}/scripts/extract.py esm2_150M {fasta} {out}/esm2_150M/IF1_ECOLI "
+        f"{sys.executable} -m plmtransfer.cli.extract esm2_150M {fasta} {out}/esm2_150M/IF1_ECOLI "
         "--repr_layers 30 --pool mean maxPool bos pca1 pca2 rbf1 rbf2 sigmoid1 sigmoid2 "
         "iDCT1 iDCT2 iDCT3 iDCT4 iDCT5 --overwrite",
-        f"{sys.executable} {REPO}/scripts/extract.py onehot {fasta} {out}/onehot/IF1_ECOLI "
+        f"{sys.executable} -m plmtransfer.cli.extract onehot {fasta} {out}/onehot/IF1_ECOLI "
         "--repr_layers 0 --pool flat --overwrite",
     ]
     assert len(lines) == 8
@@ -274,7 +272,7 @@ def test_dry_run_plans_the_study_defaults_and_runs_nothing(tmp_path):
 def test_models_named_explicitly_get_their_study_methods(tmp_path, set_name, onehot):
     """#21: --models onehot runs flat on DMS and mean on PISCES; esm2_150M its 14 methods (dry run)."""
     completed = run_driver(f"run_extraction_{set_name}.sh", "--root", str(tmp_path), "--dry-run",
-                           "--datasets", "PCP_length" if set_name == "PISCES" else "SOME_ASSAY",
+                           "--datasets", "PCP_length" if set_name == "PISCES" else "IF1_ECOLI",
                            "--models", "onehot esm2_150M")
     assert completed.returncode == 0, completed.stderr
     study_methods = "mean maxPool bos pca1 pca2 rbf1 rbf2 sigmoid1 sigmoid2 iDCT1 iDCT2 iDCT3 iDCT4 iDCT5"
@@ -333,7 +331,7 @@ def test_usage_errors_exit_2(tmp_path):
 def test_drivers_read_the_model_registry(tmp_path):
     """A model known only to the registry (no driver lists it) is resolved with its last layer."""
     completed = run_driver("run_lassoCV_DMS.sh", "--root", str(tmp_path), "--dry-run",
-                           "--datasets", "ABSENT", "--models", "unirep256")
+                           "--datasets", "IF1_ECOLI", "--models", "unirep256")
     assert completed.returncode == 0, completed.stderr
     assert "methods: unirep256 (layer 4): mean" in completed.stdout
     script = (REPO / "scripts" / "driver_lib.sh").read_text()
@@ -353,7 +351,7 @@ def shellcheck_executable() -> str:
 def test_shellcheck_clean():
     """Every driver and the shared library pass shellcheck (following the sourced file)."""
     scripts = sorted(str(path) for path in [*REPO.glob("run_*.sh"), *(REPO / "scripts").glob("*.sh"),
-                                            REPO / ".ci" / "run"])
+                                            REPO / ".ci" / "run", REPO / ".ci" / "slurm.sh"])
     completed = subprocess.run([shellcheck_executable(), "-x", *scripts], capture_output=True, text=True,
                                cwd=REPO, check=False)
     assert completed.returncode == 0, completed.stdout
@@ -387,4 +385,263 @@ def test_the_cv_flag_sets_the_schemes_and_refuses_unknown_ones(tmp_path):
     assert any("results/lassoCV_contiguous/DMS/onehot/TOY_flat.csv" in c for c in commands)
     wrong = run_driver("run_lassoCV_DMS.sh", "--root", str(tmp_path), "--cv", "blocks", "--dry-run")
     assert wrong.returncode == 2
-    assert wrong.stderr.strip().endswith("unknown CV scheme(s) blocks: use random, contiguous, modulo, predefined")
+    assert wrong.stderr.strip() == ("run_lassoCV_DMS.sh: error: --cv: unknown value 'blocks' "
+                                    "(use random, contiguous, modulo, predefined)")
+
+
+def test_mistakes_in_the_config_and_the_flags_are_one_line_and_run_nothing(tmp_path):
+    """#31: an unknown key, a wrong type, an unknown model, method or data set: one line with a near miss, exit 2."""
+    root = tmp_path / "root"
+    typo, wrong_type = tmp_path / "typo.yaml", tmp_path / "type.yaml"
+    typo.write_text("modles: [onehot]\n")
+    wrong_type.write_text("models: 3\n")
+    cases = {
+        ("--configfile", str(typo)): f"{typo}: unknown key 'modles' (did you mean 'models'?)",
+        ("--configfile", str(wrong_type)): f"{wrong_type}: models: 3 is not a list of names",
+        ("--models", "esm2_8m"): "--models: unknown model 'esm2_8m' (did you mean 'esm2_8M'?)",
+        ("--methods", "maxpool"): "--methods: unknown method 'maxpool' (did you mean 'maxPool'?)",
+        ("--datasets", "IF1_ECLI"): "--datasets: unknown data set 'IF1_ECLI' (did you mean 'IF1_ECOLI'?)",
+    }
+    for flags, message in cases.items():
+        completed = run_driver("run_lassoCV_DMS.sh", "--root", str(root), *flags)
+        assert completed.returncode == 2, completed.stdout + completed.stderr
+        assert len(completed.stderr.splitlines()) == 1, completed.stderr
+        assert completed.stderr.startswith(f"run_lassoCV_DMS.sh: error: {message}"), completed.stderr
+        assert not root.exists()
+
+
+def fake_slurm(bin_dir: Path, record: Path) -> None:
+    """Slurm commands that do nothing, and an sbatch that records what it is asked to run."""
+    bin_dir.mkdir()
+    scripts = {name: "exit 0" for name in ("sacct", "squeue", "scancel", "scontrol", "sinfo", "sshare")}
+    scripts["sacctmgr"] = "echo acct"
+    scripts["sbatch"] = f'{{ echo "$*"; cat; }} >> {record}\necho 4242'
+    for name, body in scripts.items():
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+
+
+def test_submitted_jobs_name_no_path_outside_the_root_repository_and_environment(tmp_path):
+    """#31: every job reads the run's configuration under the root; nothing on its command line is elsewhere.
+
+    Allowed besides: Snakemake's own per-run source cache in the home directory's cache (shared by
+    a cluster's nodes, and there while the submitting Snakemake runs).
+    """
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    root, record = tmp_path / "root", tmp_path / "sbatch.txt"
+    write_assay(root / "data", "ASSAY_A", 30, seed=0)
+    fake_slurm(tmp_path / "bin", record)
+    environment = driver_environment({"PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"})
+    process = subprocess.Popen(["bash", str(REPO / "run_extraction_DMS.sh"), "--root", str(root), "--datasets",
+                                "ASSAY_A", "--models", "onehot", "--profile", "slurm", "--slurm-account", "acct",
+                                "--partition", "cpu,gpu", "--quiet"], env=environment, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (record.is_file() and "--wrap" in record.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    submitted = record.read_text()
+    assert f"--configfiles {root}/.plmtransfer/config.yaml" in submitted
+    assert "onehot" in (root / ".plmtransfer" / "config.yaml").read_text()
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "snakemake"
+    allowed = [root, REPO, Path(sys.prefix), cache]
+    paths = [Path(token.strip("'\"=")) for token in re.split(r"[\s=]", submitted) if token.strip("'\"").startswith("/")]
+    assert paths and all(any(path.is_relative_to(place) for place in allowed) for path in paths), paths
+
+
+def test_the_slurm_profile_without_plugin_or_with_placeholders_is_one_line(monkeypatch, capsys, tmp_path):
+    """#31: no executor plugin: what to install; the profile's placeholders: which flags to pass."""
+    from plmtransfer.workflow import sweep
+
+    argv = ["DMS", "all", "run_all_DMS.sh", "--root", str(tmp_path), "--profile", "slurm"]
+    monkeypatch.setattr(sweep, "slurm_plugin_installed", lambda: False)
+    assert sweep.main(argv) == 2
+    assert capsys.readouterr().err == ("run_all_DMS.sh: error: the slurm profile needs the Snakemake Slurm executor "
+                                       "plugin: pip install -e '.[slurm]' (in the repository; or pip install "
+                                       "'plmtransfer[slurm]')\n")
+    monkeypatch.setattr(sweep, "slurm_plugin_installed", lambda: True)
+    assert sweep.main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("run_all_DMS.sh: error: the slurm profile still has the placeholder(s) ACCOUNT, "
+                            "CPU_PARTITION, GPU_PARTITION: pass --slurm-account and --partition")
+    assert error.endswith(f"or edit {REPO}/workflow/profiles/slurm/config.yaml\n") and error.count("\n") == 1
+    args = sweep.create_parser("x", "DMS", "all").parse_args(["--slurm-account", "lab", "--partition", "short,gpu"])
+    arguments = sweep.cluster_arguments(args, sweep.profile_dir("slurm"))
+    assert {"slurm_account=lab", "slurm_partition=short", "gpu_partition=gpu"} <= set(arguments)
+
+
+def test_a_run_killed_with_sigkill_resumes_and_leaves_nothing_of_its_own_in_tmp(tmp_path):
+    """#31: after a SIGKILL of the whole driver, the same command clears the stale lock and does the rest."""
+    root, tmp = tmp_path / "root", tmp_path / "tmp"
+    tmp.mkdir()
+    for seed, name in enumerate(("KILL_A", "KILL_B")):
+        write_assay(root / "data", name, 30, seed)
+    command = ["bash", str(REPO / "run_lassoCV_DMS.sh"), "--root", str(root), "--datasets", "all", "--models", "onehot"]
+    environment = driver_environment({"TMPDIR": str(tmp)})
+    process = subprocess.Popen(command, env=environment, start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list(root.glob("results/**/*.csv")) and time.monotonic() < deadline:  # a regression has started
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    assert list((root / ".snakemake" / "locks").glob("*.lock"))  # the killed run's lock is left
+    # the embeddings a started regression reads are finished jobs (a file of a job that was running is redone)
+    started = [path.stem.removesuffix("_flat") for path in root.glob("results/**/*.csv")]
+    finished = {path: path.stat().st_mtime_ns for path in root.glob("embeddings/**/*.pkl")
+                if path.parent.name in started}
+    assert finished
+    completed = subprocess.run(command, env=environment, capture_output=True, text=True, check=False, timeout=600)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "run_lassoCV_DMS.sh: cleared the lock that an interrupted run (PID " in completed.stdout
+    done, failed = summary(completed.stdout)
+    assert failed == 0 and 1 <= done <= 4 - len(finished)
+    after = mtimes(root, "embeddings/**/*.pkl", "results/**/*.csv")
+    assert len(after) == 4 and all(after[path] == stamp for path, stamp in finished.items())
+    # nothing of the driver's (its configuration lives under the root); Snakemake's own empty per-run folder is
+    # the one thing a SIGKILL leaves (Snakemake makes it at start and removes it at exit)
+    left = list(tmp.iterdir())
+    assert all(path.name.startswith("snakemake") and not any(path.iterdir()) for path in left), left
+
+
+def test_a_lock_held_by_a_running_driver_is_refused_with_its_pid(tmp_path):
+    """#31: a lock whose recorded driver still runs (here: this test's process) is not cleared."""
+    from plmtransfer.workflow.sweep import LOCK_OWNERS, process_start
+
+    write_assay(tmp_path / "data", "ASSAY_A", 30, seed=0)
+    locks = tmp_path / ".snakemake" / "locks"
+    locks.mkdir(parents=True)
+    (locks / "0.output.lock").write_text(f"{tmp_path}/results\n")
+    (tmp_path / LOCK_OWNERS).write_text(f"{os.getpid()} {process_start(os.getpid())}\n")
+    completed = run_driver("run_lassoCV_DMS.sh", "--root", str(tmp_path), "--models", "onehot", "--datasets", "all")
+    assert completed.returncode == 2
+    assert completed.stderr == (f"run_lassoCV_DMS.sh: error: {tmp_path} is locked by a running driver run "
+                                f"(PID {os.getpid()}): wait for it to end, or stop it with `kill {os.getpid()}`\n")
+    assert (locks / "0.output.lock").is_file()
+
+
+MIRROR = REPO.parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (MIRROR / "dms").is_dir(), reason="no data mirror ../shared/data beside the repository")
+def test_drivers_prepare_from_the_mirror_beside_the_repository(tmp_path):
+    """#31: with ../shared/data beside the clone and no --mirror, a study assay is prepared offline;
+    a missing mirror is one line; a preparation that finds nothing leaves no file."""
+    completed = run_driver("run_extraction_DMS.sh", "--root", str(tmp_path / "root"), "--datasets", "IF1_ECOLI",
+                           "--models", "onehot", "--quiet")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert summary(completed.stdout) == (2, 0)  # preparation, extraction
+    assert (tmp_path / "root" / "data" / "DMS_metadata" / "IF1_ECOLI_metadata.csv").is_file()
+    nowhere = run_driver("run_extraction_DMS.sh", "--root", str(tmp_path / "other"), "--mirror", str(tmp_path / "no"))
+    assert nowhere.returncode == 2
+    assert nowhere.stderr == (f"run_extraction_DMS.sh: error: --mirror {tmp_path / 'no'}: no such directory "
+                              "(the data root holding dms/ and pisces/)\n")
+    (tmp_path / "empty" / "dms").mkdir(parents=True)
+    failed = run_driver("run_extraction_DMS.sh", "--root", str(tmp_path / "other"), "--mirror", str(tmp_path / "empty"),
+                        "--datasets", "IF1_ECOLI", "--models", "onehot", "--quiet")
+    assert failed.returncode == 1 and "prepare DMS/IF1_ECOLI: log:" in failed.stderr
+    assert not (tmp_path / "other" / "data").exists() or not list((tmp_path / "other" / "data").rglob("*.*"))
+
+
+# ----------------------------------------------------------------------------- FLIP's GB1 splits (#30)
+
+FLIP_RUN_SPLITS = ("one_vs_rest", "two_vs_rest", "three_vs_rest", "low_vs_high", "sampled")
+
+
+def write_flip_mirror(directory: Path, n_variants: int = 24, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """A generated FLIP GB1 mirror (``<split>.csv``): the same variants of the four sites in every split,
+    each split with its own train/test sets (a third of train marked validation); returns the frames."""
+    from plmtransfer.data import flip
+
+    rng = np.random.default_rng(seed)
+    residues = {"".join(rng.choice(list(AMINO_ACIDS), len(flip.GB1_SITES))) for _ in range(4 * n_variants)}
+    sequences = []
+    for combination in sorted(residues)[:n_variants]:
+        sequence = list(flip.GB1_WILDTYPE)
+        for site, residue in zip(flip.GB1_SITES, combination, strict=True):
+            sequence[site - 1] = residue
+        sequences.append("".join(sequence))
+    targets = rng.normal(size=n_variants)
+    directory.mkdir(parents=True, exist_ok=True)
+    frames = {}
+    for index, split in enumerate(FLIP_RUN_SPLITS):
+        is_train = np.roll(np.arange(n_variants) % 3 != 0, index)
+        frame = pd.DataFrame({"sequence": sequences, "target": targets,
+                              "set": np.where(is_train, "train", "test"),
+                              "validation": is_train & (np.arange(n_variants) % 4 == 1)})
+        frame.to_csv(directory / f"{split}.csv", index=False)
+        frames[split] = frame
+    return frames
+
+
+def test_flip_dry_run_plans_the_five_splits_on_their_own_train_test_sets(tmp_path):
+    """#30: run_all_FLIP.sh over prepared splits: one extraction of the shared GB1 FASTA, one regression per
+    split with --cv predefined on its own metadata into results/lassoCV_predefined/FLIP, one report; --cv
+    replaces the set's scheme."""
+    from plmtransfer.data import flip
+
+    write_flip_mirror(tmp_path / "mirror" / "flip_gb1")
+    flip.prepare(tmp_path / "mirror" / "flip_gb1", tmp_path / "root" / "data")
+    completed = run_driver("run_all_FLIP.sh", "--root", str(tmp_path / "root"), "--models", "onehot", "--dry-run")
+    assert completed.returncode == 0, completed.stderr
+    assert "methods: onehot (layer 0): flat" in completed.stdout
+    regressions = shell_commands(completed.stdout, "reg_lassoCV.py")
+    assert len(regressions) == 5
+    for split in FLIP_RUN_SPLITS:
+        expected = (f"-i embeddings/FLIP_compressed/onehot/gb1/embed_layer_0_flat.pkl "
+                    f"-m data/FLIP_metadata/gb1_{split}.csv "
+                    f"-o results/lassoCV_predefined/FLIP/onehot/gb1_{split}_flat.csv --dataset gb1_{split} "
+                    "--embedding-model onehot --cv predefined ")
+        assert sum(expected in line for line in regressions) == 1, split
+    extraction = shell_commands(completed.stdout, "extract.py")
+    assert len(extraction) == 1
+    assert " onehot data/FLIP/gb1.fasta embeddings/FLIP_compressed/onehot/gb1 --repr_layers 0 --pool flat " \
+        in extraction[0]
+    report = shell_commands(completed.stdout, "stats.py")
+    assert len(report) == 1 and "--results-dir results/lassoCV_predefined/FLIP " in report[0]
+    assert "--metadata-dir data/FLIP_metadata --out-dir results/stats_predefined/FLIP " in report[0]
+    assert not shell_commands(completed.stdout, "prepare_flip.py")  # the data are there
+    assert "summary: 7 jobs to run (dry run)" in completed.stdout
+    assert not (tmp_path / "root" / "embeddings").exists() and not (tmp_path / "root" / "results").exists()
+    random = run_driver("run_lassoCV_FLIP.sh", "--root", str(tmp_path / "root"), "--models", "onehot",
+                        "--datasets", "gb1_sampled", "--cv", "random", "--dry-run")
+    assert random.returncode == 0, random.stderr
+    [line] = shell_commands(random.stdout, "reg_lassoCV.py")
+    assert "-o results/lassoCV/FLIP/onehot/gb1_sampled_flat.csv " in line and "--cv" not in line
+
+
+def small_flip_mirror(directory: Path, per_set: int = 8) -> dict[str, pd.DataFrame]:
+    """The real mirror's splits cut to the union of each split's first ``per_set`` train and test variants."""
+    frames = {split: pd.read_csv(MIRROR / "flip_gb1" / f"{split}.csv.gz") for split in FLIP_RUN_SPLITS}
+    kept = set()
+    for frame in frames.values():
+        for name in ("train", "test"):
+            kept |= set(frame.loc[frame["set"] == name, "sequence"].iloc[:per_set])
+    directory.mkdir(parents=True)
+    small = {split: frame[frame["sequence"].isin(kept)] for split, frame in frames.items()}
+    for split, frame in small.items():
+        frame.to_csv(directory / f"{split}.csv", index=False)
+    return small
+
+
+@pytest.mark.skipif(not (MIRROR / "flip_gb1").is_dir(), reason="no FLIP GB1 mirror ../shared/data/flip_gb1")
+def test_flip_sweep_prepares_from_the_mirror_and_reports_the_five_splits(tmp_path):
+    """#30: run_all_FLIP.sh --models onehot on the mirror's splits cut small: preparation, one extraction,
+    five regressions of one outer fold each (the split's own train/test) and the report over the five."""
+    small = small_flip_mirror(tmp_path / "mirror" / "flip_gb1")
+    root = tmp_path / "root"
+    datasets = ",".join(f"gb1_{split}" for split in FLIP_RUN_SPLITS)
+    completed = run_driver("run_all_FLIP.sh", "--root", str(root), "--mirror", str(tmp_path / "mirror"),
+                           "--datasets", datasets, "--models", "onehot", "--jobs", "2", "--quiet")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert summary(completed.stdout) == (8, 0)  # preparation, extraction, 5 regressions, report
+    for split, frame in small.items():
+        metadata = pd.read_csv(root / "data" / "FLIP_metadata" / f"gb1_{split}.csv")
+        assert metadata["set"].value_counts().to_dict() == frame["set"].value_counts().to_dict()
+        result = pd.read_csv(root / "results" / "lassoCV_predefined" / "FLIP" / "onehot" / f"gb1_{split}_flat.csv")
+        assert result["Fold"].tolist() == [1] and result["Dataset"].tolist() == [f"gb1_{split}"]
+        assert result["Protocol"].str.contains("predefined").all()
+    assert not (root / "results" / "lassoCV").exists()
+    means = pd.read_csv(root / "results" / "stats_predefined" / "FLIP" / "summary_by_model_method.csv")
+    assert means.loc[means["response"] == "R2_score_test", "n_datasets"].tolist() == [5]

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from plmtransfer.analysis.stats import model_info
 from plmtransfer.backends import load_featuriser, resolve_backend
 from plmtransfer.backends.base import LoadOptions
-from plmtransfer.backends.esmc import (
+from plmtransfer.backends.esmc.featuriser import (
     EsmcFeaturiser,
     EsmcModel,
     ffn_width,
@@ -22,7 +23,6 @@ from plmtransfer.backends.esmc import (
 )
 from plmtransfer.errors import UserError
 from plmtransfer.registry import find_spec
-from plmtransfer.stats import model_info
 from tests.conftest import REPO_ROOT
 
 FIXTURE = REPO_ROOT / "tests" / "data" / "esmc_tiny_reference.npz"
@@ -249,7 +249,7 @@ def test_drivers_accept_esmc_models(tmp_path):
     completed = run_driver("run_extraction_DMS.sh", "--root", str(tmp_path), "--dry-run",
                            "--datasets", "IF1_ECOLI", "--models", "esmc_300m esmc_600m")
     assert completed.returncode == 0, completed.stderr
-    lines = sorted(line for line in completed.stdout.splitlines() if "extract.py" in line)
+    lines = sorted(line for line in completed.stdout.splitlines() if "plmtransfer.cli.extract " in line)
     assert len(lines) == 2
-    assert "extract.py esmc_300m " in lines[0] and "/esmc_300M/IF1_ECOLI --repr_layers 30 " in lines[0]
-    assert "extract.py esmc_600m " in lines[1] and "/esmc_600M/IF1_ECOLI --repr_layers 36 " in lines[1]
+    assert "plmtransfer.cli.extract esmc_300m " in lines[0] and "/esmc_300M/IF1_ECOLI --repr_layers 30 " in lines[0]
+    assert "plmtransfer.cli.extract esmc_600m " in lines[1] and "/esmc_600M/IF1_ECOLI --repr_layers 36 " in lines[1]

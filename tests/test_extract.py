@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from plmtransfer import extract
-from plmtransfer.backends import esm
-from plmtransfer.backends.esm import LoadedModel, load_model
-from plmtransfer.backends.onehot import onehot_encode
-from plmtransfer.cli import run_cli
+from plmtransfer.backends.esm import featuriser as esm
+from plmtransfer.backends.esm.featuriser import LoadedModel, load_model
+from plmtransfer.backends.onehot.featuriser import onehot_encode
+from plmtransfer.cli.common import run_cli
+from plmtransfer.cli.extract import main as cli_main
+from plmtransfer.embed import extract
+from plmtransfer.embed.extract import ExtractOptions, run_extraction
 from plmtransfer.errors import UserError
-from plmtransfer.extract import ExtractOptions, run_extraction
 from plmtransfer.io import load_compressed
-from scripts.extract import main as cli_main
 
 TOLERANCE = 1e-5
 SEQUENCES = {

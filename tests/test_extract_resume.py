@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from plmtransfer.extract import ExtractOptions, run_extraction
+from plmtransfer.embed.extract import ExtractOptions, run_extraction
 from plmtransfer.io import load_compressed
 from tests.conftest import REPO_ROOT
 

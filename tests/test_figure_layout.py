@@ -5,12 +5,16 @@ Each figure is drawn on the study's worst cases: its 40 DMS assays (the longest 
 every model of the registry plus a random-weights test model, mean R² down to -4 and missing
 results; and on a single level. The text is recorded as matplotlib's renderer draws it
 (``Text.draw`` after ``fig.canvas.draw()``), so exactly what a reader sees is compared: titles,
-tick labels, axis labels, legends, colour bars and annotations, as their window boxes.
+tick labels, axis labels, legends, colour bars and annotations, as their window boxes. The same
+record checks that no number reads as a negative zero and that no title line is a lone word; the
+heat maps of one report share their colour scale and data-set order, and forest plots name what
+they compare.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -19,11 +23,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plmtransfer import plots, stats
-from plmtransfer.compress import METHODS
-from plmtransfer.datasets import STUDY_DMS_ASSAYS
+from plmtransfer.analysis import figure_layout, figures, maps, stats
+from plmtransfer.data.datasets import STUDY_DMS_ASSAYS
+from plmtransfer.embed.methods import METHODS
+from plmtransfer.learn.regress import sample_sizes
 from plmtransfer.registry import MODELS
-from plmtransfer.regress import sample_sizes
 
 LAYOUT_DPI = 72  # so that pixels are points
 TOLERANCE_PX = 0.5
@@ -116,9 +120,24 @@ def layout_problems(figure, drawn: dict) -> list[str]:
     return problems
 
 
+NEGATIVE_ZERO = re.compile(r"(?<![\w.])[-\N{MINUS SIGN}]0(\.0+)?(?![\d.])")
+
+
+def lone_word_lines(title: str) -> list[str]:
+    """Lines of a title that hold one word while the title has several lines; the pieces of one
+    long name broken after ``_`` (``MTH3_`` / ``HAEAESTABILIZED_Tawfik2015``) are not words."""
+    lines = [line.strip() for line in title.split("\n") if line.strip()]
+    return [line for previous, line in zip(["", *lines], lines, strict=False)
+            if len(lines) > 1 and len(line.split()) == 1 and not previous.endswith("_") and not line.endswith("_")]
+
+
 @pytest.fixture
 def checked(monkeypatch):
-    """Instead of saving, draw each figure at low dpi and record its text layout problems."""
+    """Instead of writing, draw each saved figure at low dpi and record its text layout problems.
+
+    Only the file writing is replaced: :func:`figure_layout.save_figure` itself runs, as it does for
+    a user. Each page is recorded as (name, problems, drawn texts, suptitle, colour limits, heat-map rows).
+    """
     drawn: dict = {}
     original = matplotlib.text.Text.draw
 
@@ -132,38 +151,47 @@ def checked(monkeypatch):
         drawn.clear()
         figure.canvas.draw()
         assert drawn, "nothing was drawn"
-        pages.append((Path(stem).name, layout_problems(figure, drawn)))
+        images = [axis for axis in figure.axes if axis.images]
+        pages.append((Path(stem).name, layout_problems(figure, drawn), [text for text, _ in drawn.values()],
+                      figure._suptitle.get_text() if figure._suptitle else "",
+                      [axis.images[0].get_clim() for axis in images],
+                      [[label.get_text() for label in axis.get_yticklabels()] for axis in images]))
         plt.close(figure)
         return [Path(stem)]
 
     pages: list = []
     monkeypatch.setattr(matplotlib.text.Text, "draw", recording_draw)
-    monkeypatch.setattr(plots, "save_figure", check)
+    monkeypatch.setattr(figure_layout, "write_figure", check)
     return pages
 
 
-def assert_legible(pages, expected_pages):
-    """Every page drawn, none with overlapping text or text outside the figure."""
-    assert [name for name, _ in pages] == expected_pages
-    problems = [f"{name}: {problem}" for name, found in pages for problem in found]
+def assert_legible(pages, expected_pages, titles=True):
+    """Every page drawn, none with overlapping text or text outside the figure, a negative zero
+    or (``titles``: a results figure, whose title is a sentence) a title line of one word."""
+    assert [name for name, *_ in pages] == expected_pages
+    problems = [f"{name}: {problem}" for name, found, *_ in pages for problem in found]
+    problems += [f"{name}: negative zero in {text!r}" for name, _, texts, *_ in pages for text in texts
+                 if NEGATIVE_ZERO.search(text)]
+    problems += [f"{name}: lone word {line!r} in the title" for name, _, _, title, *_ in pages
+                 for line in lone_word_lines(title) if titles]
     assert not problems, "\n".join(problems[:20])
 
 
 def test_learning_curves_full_page_of_16_models(checked, tmp_path):
-    longest = sorted(STUDY_DMS_ASSAYS, key=len)[-plots.MAX_PANELS:]
-    plots.learning_curve_plot(learning_curves(longest), tmp_path / "curves", method="mean")
+    longest = sorted(STUDY_DMS_ASSAYS, key=len)[-figures.MAX_PANELS:]
+    figures.learning_curve_plot(learning_curves(longest), tmp_path / "curves", method="mean")
     assert_legible(checked, ["curves"])
 
 
 def test_learning_curves_of_40_assays_go_onto_4_pages(checked, tmp_path):
-    written = plots.learning_curve_plot(learning_curves(models=(RANDOM_MODEL,)), tmp_path / "curves")
+    written = figures.learning_curve_plot(learning_curves(models=(RANDOM_MODEL,)), tmp_path / "curves")
     assert written == [tmp_path / f"curves_page{page}" for page in (1, 2, 3, 4)]
     assert_legible(checked, [f"curves_page{page}" for page in (1, 2, 3, 4)])
 
 
 def test_learning_curves_single_assay_single_model(checked, tmp_path):
     frame = learning_curves(("MTH3_HAEAESTABILIZED_Tawfik2015",), (RANDOM_MODEL,))
-    plots.learning_curve_plot(frame, tmp_path / "curve")
+    figures.learning_curve_plot(frame, tmp_path / "curve")
     assert_legible(checked, ["curve"])
 
 
@@ -173,19 +201,19 @@ def test_learning_curves_single_assay_single_model(checked, tmp_path):
     (("bos",), "Compression_method", "mean"),
 ], ids=["methods", "models", "single"])
 def test_forest(checked, tmp_path, levels, factor, reference):
-    plots.forest_plot(contrasts(list(levels), factor, reference), tmp_path / "forest")
+    figures.forest_plot(contrasts(list(levels), factor, reference), tmp_path / "forest")
     assert_legible(checked, ["forest"])
 
 
 @pytest.mark.parametrize("models", [ALL_MODELS, ("esm2_t6_8M_UR50D",)], ids=["all", "single"])
 def test_model_size(checked, tmp_path, models):
-    plots.model_size_plot(per_fold(models=models, methods=("mean",)), tmp_path / "size")
+    figures.model_size_plot(per_fold(models=models, methods=("mean",)), tmp_path / "size")
     assert_legible(checked, ["size"])
 
 
 @pytest.mark.parametrize("models", [ALL_MODELS, (RANDOM_MODEL,)], ids=["all", "single"])
 def test_datasize(checked, tmp_path, models):
-    plots.datasize_plot(per_fold(models=models, methods=("mean",)), tmp_path / "datasize")
+    figures.datasize_plot(per_fold(models=models, methods=("mean",)), tmp_path / "datasize")
     assert_legible(checked, ["datasize"])
 
 
@@ -197,7 +225,7 @@ def test_datasize(checked, tmp_path, models):
 ], ids=["methods", "models", "values-printed", "single"])
 def test_heatmap(checked, tmp_path, assays, models, methods, columns):
     frame = per_fold(assays, models, methods, missing=0.05)
-    plots.heatmap_plot(frame, tmp_path / "heatmap", columns, title_context="(esm2_t30_150M_UR50D)")
+    figures.heatmap_plot(frame, tmp_path / "heatmap", columns, title_context="model: esm2_t30_150M_UR50D")
     assert_legible(checked, ["heatmap"])
 
 
@@ -212,7 +240,7 @@ def contact_inputs(length: int, seed: int = 0):
     structure = "".join(letter * 5 for letter in runs)[:length]
     truth = contacts > 0.6
     heads = {f"layer 33, head {head}": rng.dirichlet(np.ones(length), size=length)
-             for head in range(plots.MAX_HEAD_PANELS)}
+             for head in range(maps.MAX_HEAD_PANELS)}
     return contacts, structure, truth, heads
 
 
@@ -223,9 +251,105 @@ def test_contact_map(checked, tmp_path, length, tracks):
     protein = "MTH3_HAEAESTABILIZED_Tawfik2015_A20V:G45D"
     model = max(ALL_MODELS, key=len)
     if tracks:
-        plots.contact_map_plot(contacts, tmp_path / "contacts", protein, model, heads, structure, truth,
+        maps.contact_map_plot(contacts, tmp_path / "contacts", protein, model, heads, structure, truth,
                                "distance < 8 Å")
-        assert_legible(checked, ["contacts", "contacts_attention"])
+        assert_legible(checked, ["contacts", "contacts_attention"], titles=False)  # the model on a line of its own
     else:
-        plots.contact_map_plot(contacts, tmp_path / "contacts", protein, RANDOM_MODEL)
-        assert_legible(checked, ["contacts"])
+        maps.contact_map_plot(contacts, tmp_path / "contacts", protein, RANDOM_MODEL)
+        assert_legible(checked, ["contacts"], titles=False)
+
+
+def test_the_checks_catch_negative_zeros_and_lone_words():
+    assert all(NEGATIVE_ZERO.search(text) for text in ("−0.00", "-0.0", "-0", "cells below -0.00 take"))
+    assert not any(NEGATIVE_ZERO.search(text) for text in ("-0.01", "0.00", "−0.5", "10", "esm2_t6-0"))
+    assert lone_word_lines("Mean test R² against\nsize") == ["size"] and lone_word_lines("one line") == []
+
+
+def test_titles_wrap_into_even_lines_without_a_lone_word():
+    """Where filling lines greedily leaves the last word alone, the title is wrapped into as many
+    lines of even length instead."""
+    figure_layout.apply_style()
+    title = ("Mean test R² against data-set size (mean compression); lines: OLS on log10(size), drawn for at "
+             "least 5 data sets spanning at least 0.5 decade")
+    size = figure_layout.font_size("figure.titlesize")
+    pieces = list(filter(None, re.split(r"(?<=[ _])", title)))
+    widths = [width / 20 for width in range(30, 140)]
+    greedy_lone = [width for width in widths
+                   if lone_word_lines("\n".join(figure_layout._greedy_lines(pieces, width * 72, size)))]
+    assert greedy_lone  # the greedy fill does leave lone words at some widths
+    for width in greedy_lone:
+        wrapped = figure_layout.wrap_label(title, width, size)
+        assert not lone_word_lines(wrapped), wrapped
+        assert wrapped.count("\n") == len(figure_layout._greedy_lines(pieces, width * 72, size)) - 1
+        assert max(figure_layout.text_width_pt(line, size) for line in wrapped.split("\n")) <= width * 72
+
+
+def model_contrasts(method: str, levels=("esm2_t6_8M_UR50D", "esm2_t30_150M_UR50D")) -> pd.DataFrame:
+    """The model contrasts of one compression method against the baseline, as the report writes them."""
+    return contrasts(list(levels), "Embedding_model", "onehot").assign(within=method, reference_method="flat")
+
+
+def test_forest_titles_name_model_method_and_baseline(checked, tmp_path):
+    figures.forest_plot(model_contrasts("mean"), tmp_path / "forest_Embedding_model_mean")
+    figures.forest_plot(model_contrasts("bos", ["unirep_256"]), tmp_path / "forest_Embedding_model_bos")
+    methods = contrasts(["bos", "maxPool"], "Compression_method", "mean").assign(within="esm2_t30_150M_UR50D")
+    figures.forest_plot(methods, tmp_path / "forest_Compression_method_esm2_t30_150M_UR50D")
+    assert_legible(checked, ["forest_Embedding_model_mean", "forest_Embedding_model_bos",
+                             "forest_Compression_method_esm2_t30_150M_UR50D"])
+    titles = [" ".join(title.split()) for _, _, _, title, *_ in checked]
+    assert titles[0].startswith("test R² with mean compression: each model − one-hot flat (baseline)")
+    assert titles[1].startswith("test R² with bos compression: each model − one-hot flat (baseline)")
+    assert titles[2].startswith("test R² of esm2_t30_150M_UR50D: each compression method − mean")
+    assert any("vs one-hot flat (baseline)" in text for text in checked[0][2])
+
+
+def report_frame(assays=STUDY_DMS_ASSAYS[:8]) -> pd.DataFrame:
+    """Per-fold results of a report: two ESM-2 models with three methods, one-hot with its study
+    baseline ``flat`` and ``mean``."""
+    frame = per_fold(assays, ("esm2_t6_8M_UR50D", "esm2_t30_150M_UR50D", "onehot"), ("mean", "maxPool", "flat"),
+                     missing=0.0)
+    onehot, method = frame["Embedding_model"] == "onehot", frame["Compression_method"]
+    return frame[~((onehot & (method == "maxPool")) | (~onehot & (method == "flat")))]
+
+
+def test_heat_maps_of_one_report_share_colour_scale_and_data_set_order(checked, tmp_path):
+    paths, notes = figures.all_figures(report_frame(), tmp_path)
+    heatmaps = [page for page in checked if page[0].startswith("heatmap")]
+    assert [page[0] for page in heatmaps] == ["heatmap_methods_esm2_t30_150M_UR50D", "heatmap_methods_esm2_t6_8M_UR50D",
+                                              "heatmap_methods_onehot", "heatmap_models_mean"]
+    assert_legible(heatmaps, [page[0] for page in heatmaps])
+    limits = {tuple(np.round(clims[0], 9)) for *_, clims, _ in heatmaps}
+    assert len(limits) == 1
+    orders = [[label.split(f" ({figure_layout.BELOW}")[0] for label in rows[0]] for *_, rows in heatmaps]
+    assert all(order == orders[0] for order in orders) and len(orders[0]) == 8
+    assert any("one-hot flat (baseline)" in text for text in heatmaps[-1][2])
+    sizes = [page for page in checked if page[0] in ("model_size_mean", "datasize_mean")]
+    assert all(any("one-hot flat (baseline)" in text for text in page[2]) for page in sizes)
+    assert notes == ["no figure learning_curves: learning curves were not asked for (no --sampling-dir)"]
+    assert isinstance(notes[0], figures.Fact)
+
+
+def narrow_sizes(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with data-set sizes within 0.1 decade (1,435 to 1,801 rows, as the demo's assays)."""
+    assays = sorted(frame["Dataset"].unique())
+    sizes = dict(zip(assays, np.linspace(1435, 1801, len(assays)).round(), strict=True))
+    return frame.assign(dataset_size=frame["Dataset"].map(sizes))
+
+
+@pytest.mark.parametrize("assays", [STUDY_DMS_ASSAYS[:3], STUDY_DMS_ASSAYS[:12]], ids=["3-assays", "12-assays"])
+def test_datasize_without_support_for_a_line_labels_the_assays_and_says_why(checked, tmp_path, assays):
+    frame = narrow_sizes(per_fold(assays, ALL_MODELS, ("mean",)))
+    figures.datasize_plot(frame, tmp_path / "datasize")
+    assert_legible(checked, ["datasize"])
+    texts = " ".join(checked[0][2])
+    assert "no line against size" in " ".join(checked[0][3].split()) and "a line needs at least 5" in texts.replace(
+        "\n", " ")
+    assert all(assay.split("_")[0] in texts for assay in assays)  # every assay labelled (names wrap at _)
+    assert "n=" not in texts  # no slope in the legend
+
+
+def test_datasize_with_support_for_a_line_fits_and_gives_slopes(checked, tmp_path):
+    figures.datasize_plot(per_fold(STUDY_DMS_ASSAYS[:8], ("esm2_t6_8M_UR50D", "onehot"), ("mean",)),
+                          tmp_path / "datasize")
+    assert_legible(checked, ["datasize"])
+    assert sum("n=8)" in text for text in checked[0][2]) == 2 and "no line" not in " ".join(checked[0][2])

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from plmtransfer import finetune, regress, trainable
 from plmtransfer.errors import UserError
 from plmtransfer.io import save_compressed
-from plmtransfer.trainable import TrainSettings
+from plmtransfer.learn import features, finetune, regress, trainable
+from plmtransfer.learn.trainable import TrainSettings
 
 WILD_TYPE = "MKTAYIAKQRQISFVKSHFSRQ"
 LETTERS = "ACDEFGHIKLMNPQRSTVWY"
@@ -43,11 +43,11 @@ def quick(**changes) -> TrainSettings:
 
 def lasso_test_ids(metadata_path, cv, tmp_path):
     """Test IDs per fold of the LassoCV stage on the same metadata (embeddings for every ID)."""
-    metadata = regress.clean_targets(regress.read_metadata(metadata_path), str(metadata_path))
+    metadata = features.clean_targets(features.read_metadata(metadata_path), str(metadata_path))
     rng = np.random.default_rng(0)
     embeddings = {label: rng.normal(size=4) for label in metadata["ID"]}
     save_compressed(embeddings, tmp_path / "embed_layer_2_mean.pkl")
-    table = regress.join(metadata, embeddings, "x")
+    table = features.join(metadata, embeddings, "x")
     rows, folds = regress.outer_split(table.metadata, cv, "x")
     ids = table.metadata["ID"].to_numpy()[rows]
     return [sorted(ids[test]) for _, test in folds]
@@ -165,10 +165,11 @@ def test_unirep_encoder_pools_the_backends_last_layer(one_torch_thread):
     pytest.importorskip("plmtransfer.backends.unirep", reason="the UniRep backend is not in this checkout")
     from plmtransfer.backends import load_featuriser
     from plmtransfer.backends.base import LoadOptions
+    from plmtransfer.backends.unirep.encoder import UnirepEncoder
 
     sequences = ["MKTAYIAKQRQISFVKSHFSRQ", "MSHHWGYGKHNGPEHW"]
     encoder, name = trainable.load_encoder("unirep64")
-    assert name == "unirep_64" and isinstance(encoder, trainable.UnirepEncoder) and encoder.num_layers == 4
+    assert name == "unirep_64" and isinstance(encoder, UnirepEncoder) and encoder.num_layers == 4
     embedded = load_featuriser("unirep_64", LoadOptions(nogpu=True)).embed(sequences, [4], False)
     expected = torch.stack([item.representations[4].mean(0) for item in embedded])
     with torch.no_grad():

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from plmtransfer import function_caller, go_terms, trainable
-from plmtransfer.backends.esm import write_test_model
+from plmtransfer.backends.esm.featuriser import write_test_model
+from plmtransfer.cli import predict_rank
 from plmtransfer.errors import UserError
-from plmtransfer.function_caller import CallerOptions
-from plmtransfer.trainable import TrainSettings
-from scripts import predict_rank
+from plmtransfer.learn import function_caller, go_terms, trainable
+from plmtransfer.learn.function_caller import CallerOptions
+from plmtransfer.learn.trainable import TrainSettings
 
 OBO = """format-version: 1.2
 
@@ -302,3 +302,61 @@ def test_predict_rank_as_a_user_runs_it(trained, tmp_path, monkeypatch, capsys):
 
 def test_fmax_is_nan_when_no_true_term_weighs_anything():
     assert np.isnan(go_terms.fmax(SCORES, TRUTH, np.zeros(3)).fmax)
+
+
+# ----------------------------------------------------------------------------- silent acceptances, the README's flags
+
+
+def test_an_aspect_column_that_disagrees_with_the_namespace_is_counted_and_filed_by_namespace(tmp_path, ontology):
+    path = tmp_path / "terms.tsv"
+    # protein binding is a molecular function; the first two rows call it a cellular component
+    path.write_text("EntryID\tterm\taspect\nP7\tGO:0005515\tCCO\nP8\tGO:0005515\tCCO\nP9\tGO:0005737\tCCO\n")
+    with pytest.warns(UserWarning, match=r"2 row\(s\) whose aspect column disagrees.*GO:0005515 marked CCO, "
+                      r"namespace MFO"):
+        molecular = go_terms.read_annotations(path, ontology, "mf")
+    assert molecular == {"P7": {"GO:0005515", "GO:0005488"}, "P8": {"GO:0005515", "GO:0005488"}}
+    with pytest.warns(UserWarning, match="2 row"):
+        assert go_terms.read_annotations(path, ontology, "cc") == {"P9": {"GO:0005737", "GO:0110165"}}
+
+
+def test_sequences_without_annotation_are_counted(cafa, capsys):
+    data = function_caller.load_cafa(cafa, OPTIONS)
+    assert data.entries == ["P1", "P2", "P4", "P6"]  # P3 (a process) and P5 (a component) have no function
+    assert "2 sequence(s) have no annotation of --dataset_subset mf and are left out" in capsys.readouterr().err
+
+
+def test_a_repeated_entry_id_is_an_error(cafa):
+    fasta = cafa / "Train" / "train_sequences.fasta"
+    fasta.write_text(fasta.read_text() + f">P2 10090\n{SEQUENCES['P4']}\n")
+    with pytest.raises(UserError, match=r"1 repeated EntryID\(s\), e.g. 'P2'"):
+        function_caller.load_cafa(cafa, OPTIONS)
+
+
+@pytest.mark.parametrize(("spelling", "subset"), [("biological_process", "bp"), ("molecular_function", "mf"),
+                                                  ("cellular_component", "cc"), ("BPO", "bp"), ("mf", "mf"),
+                                                  ("all", "all")])
+def test_dataset_subset_takes_the_original_readmes_spellings(spelling, subset):
+    from plmtransfer.cli import finetune_go
+
+    assert finetune_go.create_parser().parse_args(["--dataset_subset", spelling]).dataset_subset == subset
+
+
+def test_defaults_and_flags_of_the_original_readme(capsys):
+    from plmtransfer.cli import finetune_go
+
+    assert finetune_go.create_parser().parse_args([]).run_dir_path == "./runs/instruction-tune"
+    assert predict_rank.create_parser().parse_args(["--seed", "7"]).seed == 7
+    with pytest.raises(SystemExit):
+        finetune_go.create_parser().parse_args(["--dataset_subset", "biology"])
+    assert "invalid choice: 'biology'" in capsys.readouterr().err
+
+
+def test_resume_without_a_checkpoint_starts_a_new_run(cafa, tiny_model, tmp_path, one_torch_thread):
+    said = []
+    fresh = function_caller.train(cafa, str(tiny_model), quick(num_epochs=2), OPTIONS, tmp_path / "new.pt",
+                                  tmp_path / "runs", resume=True, log=said.append)
+    assert any(f"--resume: no checkpoint at {tmp_path / 'new.pt'} yet: starting a new run" in line for line in said)
+    assert trainable.load_checkpoint(tmp_path / "new.pt")["epoch"] == 2
+    again = function_caller.train(cafa, str(tiny_model), quick(num_epochs=2), OPTIONS, tmp_path / "plain.pt",
+                                  tmp_path / "runs2", log=lambda _: None)
+    assert fresh == again

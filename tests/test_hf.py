@@ -14,15 +14,15 @@ from safetensors.torch import load_file
 
 from plmtransfer.backends import load_featuriser, resolve_backend
 from plmtransfer.backends.base import LoadOptions
-from plmtransfer.backends.esm import load_model
-from plmtransfer.backends.hf import (
+from plmtransfer.backends.esm.featuriser import load_model
+from plmtransfer.backends.hf.featuriser import (
     ESM_VOCAB,
     HfEsmFeaturiser,
     convert_esm2_checkpoint,
     rotary_esm_representations,
 )
+from plmtransfer.embed.extract import ExtractOptions, run_extraction
 from plmtransfer.errors import UserError
-from plmtransfer.extract import ExtractOptions, run_extraction
 from plmtransfer.io import load_compressed
 from tests.conftest import REPO_ROOT
 
@@ -244,7 +244,7 @@ def test_drivers_accept_hf_names(tmp_path):
     completed = run_driver("run_extraction_DMS.sh", "--root", str(tmp_path), "--dry-run",
                            "--datasets", "IF1_ECOLI", "--models", "facebook/esm2_t30_150M_UR50D")
     assert completed.returncode == 0, completed.stderr
-    lines = [line for line in completed.stdout.splitlines() if "extract.py" in line]
+    lines = [line for line in completed.stdout.splitlines() if "plmtransfer.cli.extract " in line]
     assert len(lines) == 1
-    assert "extract.py facebook/esm2_t30_150M_UR50D " in lines[0]
+    assert "plmtransfer.cli.extract facebook/esm2_t30_150M_UR50D " in lines[0]
     assert "/esm2_150M/IF1_ECOLI --repr_layers 30 " in lines[0]

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from plmtransfer.backends import weights
-from plmtransfer.backends.esm import (
+from plmtransfer.backends.esm.featuriser import (
     load_model,
     regression_path,
     resolve_checkpoint,

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plmtransfer.pisces import (
+from plmtransfer.data.pisces import (
     dssp_states,
     isoelectric_point,
     net_charge,
@@ -20,7 +20,7 @@ from plmtransfer.pisces import (
     sequence_targets,
     structure_fractions,
 )
-from plmtransfer.sequences import Record
+from plmtransfer.data.sequences import Record
 
 REPO = Path(__file__).resolve().parents[1]
 GLYCINE_WEIGHT = 75.0666  # average mass of free glycine (IUPAC), as ProtParam

@@ -1,4 +1,5 @@
-"""Tests of plmtransfer.plots and the scripts: every figure is written with the expected axes."""
+"""Tests of plmtransfer.analysis.figures (and its layout toolkit) and the scripts: every figure is written
+with the expected axes."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plmtransfer import plots, stats
+from plmtransfer.analysis import figure_layout, figures, stats
 from tests.test_stats import simulate, write_tree
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,7 +25,7 @@ def captured(monkeypatch):
     Shared labels are read from the figure and its subfigures (the panels and the legend area).
     """
     records = []
-    original = plots.save_figure
+    original = figures.save_figure
 
     def recording(figure, stem):
         figure.canvas.draw()
@@ -53,7 +54,7 @@ def captured(monkeypatch):
         })
         return original(figure, stem)
 
-    monkeypatch.setattr(plots, "save_figure", recording)
+    monkeypatch.setattr(figures, "save_figure", recording)
     return records
 
 
@@ -82,7 +83,7 @@ def assert_written(paths):
 
 def test_forest_plot(tmp_path, captured):
     table = stats.fit_contrasts(simulate(n_datasets=4), adjust="single-step").contrasts
-    assert_written(plots.forest_plot(table, tmp_path / "forest"))
+    assert_written(figures.forest_plot(table, tmp_path / "forest"))
     record = captured[0]
     assert "each compression method − mean" in record["suptitle"]
     assert "single-step" in record["suptitle"]
@@ -93,13 +94,13 @@ def test_forest_plot_degenerate_contrasts(tmp_path, captured):
     table = stats.fit_contrasts(simulate(n_datasets=4), adjust="single-step").contrasts
     table.loc[0, ["ci_low", "ci_high"]] = np.nan
     table.loc[1, "estimate"] = np.nan
-    assert_written(plots.forest_plot(table, tmp_path / "forest"))
+    assert_written(figures.forest_plot(table, tmp_path / "forest"))
     texts = captured[0]["texts"]
     assert texts.count("no estimate") == 1 and len(texts) == len(table)
 
 
 def test_model_size_plot(tmp_path, captured):
-    assert_written(plots.model_size_plot(per_fold_frame(), tmp_path / "size", method="mean"))
+    assert_written(figures.model_size_plot(per_fold_frame(), tmp_path / "size", method="mean"))
     record = captured[0]
     assert record["titles"] == ["esm2"] and record["xscales"] == ["log"]
     assert "model parameters (count, log scale)" in record["xlabels"]
@@ -112,7 +113,7 @@ def test_model_size_panels_ordered_by_size_on_one_scale(tmp_path, captured):
     unirep = frame[frame["Embedding_model"] == "esm2_8M"].assign(Embedding_model="unirep_64")
     frame = stats.normalise_results(pd.concat([frame, unirep]).drop(
         columns=["Model_family", "Model_size", "Parameters", "Random_weights"]), "test")
-    plots.model_size_plot(frame, tmp_path / "size")
+    figures.model_size_plot(frame, tmp_path / "size")
     record = captured[0]
     assert record["titles"] == ["unirep", "esm2"]
     assert record["xlims"][0] == record["xlims"][1] == pytest.approx((152_029 / 2, 150e6 * 2))
@@ -121,10 +122,14 @@ def test_model_size_panels_ordered_by_size_on_one_scale(tmp_path, captured):
 
 def test_datasize_and_heatmap(tmp_path, captured):
     frame = per_fold_frame()
-    assert_written(plots.datasize_plot(frame, tmp_path / "datasize", method="mean"))
-    assert captured[0]["xscales"] == ["log"]
-    assert captured[0]["xlabels"][0] == "data-set size (rows, log scale)"
-    assert_written(plots.heatmap_plot(frame[frame["Embedding_model"] == "esm2_8M"],
+    assert_written(figures.datasize_plot(frame, tmp_path / "datasize", method="mean"))
+    # 3 data sets support no line against size: each at its place, labelled, in order of size
+    assert captured[0]["xscales"] == ["linear"]
+    assert captured[0]["xlabels"][0] == "data set (rows), in order of size"
+    assert [tick.replace("\n", "") for tick in captured[0]["xticks"][0]] == [
+        "PROT0_HUMAN_X (300 rows)", "PROT1_HUMAN_X (1k rows)", "PROT2_HUMAN_X (5k rows)"]
+    assert "no line against size: 3 data sets spanning 1.22 decade of size" in captured[0]["suptitle"]
+    assert_written(figures.heatmap_plot(frame[frame["Embedding_model"] == "esm2_8M"],
                                       tmp_path / "heatmap"))
     assert captured[1]["ylabels"][0] == "data set"
     assert "per data set and compression method" in captured[1]["suptitle"]
@@ -134,7 +139,7 @@ def test_heatmap_scale_covers_typical_cells_and_labels_off_scale_rows(tmp_path, 
     frame = stats.normalise_results(simulate(n_datasets=8, effects={"mean": 0.0, "bos": -0.05}),
                                     "simulated")
     frame.loc[frame["Dataset"] == "PROT0_HUMAN_X", "R2_score_test"] -= 3.5
-    plots.heatmap_plot(frame, tmp_path / "heatmap")
+    figures.heatmap_plot(frame, tmp_path / "heatmap")
     record = captured[0]
     hard = frame[frame["Dataset"] == "PROT0_HUMAN_X"].groupby("Compression_method")[
         "R2_score_test"].mean().min()
@@ -149,11 +154,11 @@ def test_learning_curves_flag_random_models(tmp_path, captured):
     curves = pd.concat([frame.assign(Sample_size=n, R2_score_test=frame["R2_score_test"]
                                      - 0.1 * np.log10(1000 / n)) for n in (50, 200)])
     curves["Embedding_model"] = curves["Embedding_model"].replace("esm2_8M", "esm2_t2_tiny_random")
-    assert_written(plots.learning_curve_plot(curves, tmp_path / "curves"))
+    assert_written(figures.learning_curve_plot(curves, tmp_path / "curves"))
     record = captured[0]
     assert len(record["titles"]) == 3 and set(record["xscales"]) == {"log"}
     assert "training sample size (sequences, log scale)" in record["xlabels"]
-    assert plots.model_label("esm2_t2_tiny_random") == "esm2_t2_tiny_random [random weights]"
+    assert figure_layout.model_label("esm2_t2_tiny_random") == "esm2_t2_tiny_random [random weights]"
 
 
 def curve_frame(sizes=(32, 100, 320, 1000, 5000), datasets=("PROT0_HUMAN_X",)):
@@ -170,7 +175,7 @@ def curve_frame(sizes=(32, 100, 320, 1000, 5000), datasets=("PROT0_HUMAN_X",)):
 
 def test_learning_curve_range_ticks_and_off_scale_marks(tmp_path, captured):
     frame = curve_frame()
-    plots.learning_curve_plot(frame, tmp_path / "curves")
+    figures.learning_curve_plot(frame, tmp_path / "curves")
     record = captured[0]
     means = frame.groupby(["Embedding_model", "Sample_size"])["R2_score_test"].agg(["mean", "std"])
     focus = means[means.index.get_level_values("Sample_size") >= 100]
@@ -183,7 +188,7 @@ def test_learning_curve_range_ticks_and_off_scale_marks(tmp_path, captured):
 
 def test_learning_curves_beyond_max_panels_go_onto_pages(tmp_path, captured):
     frame = curve_frame(sizes=(100, 1000), datasets=("PROT0_HUMAN_X", "PROT1_HUMAN_X", "PROT2_X"))
-    paths = plots.learning_curve_plot(frame, tmp_path / "curves", max_panels=2)
+    paths = figures.learning_curve_plot(frame, tmp_path / "curves", max_panels=2)
     assert [p.name for p in paths] == ["curves_page1.png", "curves_page1.pdf",
                                        "curves_page2.png", "curves_page2.pdf"]
     assert [len(r["titles"]) for r in captured] == [2, 1]
@@ -192,31 +197,31 @@ def test_learning_curves_beyond_max_panels_go_onto_pages(tmp_path, captured):
 
 
 def test_all_figures_returns_every_learning_curve_page(tmp_path, monkeypatch):
-    monkeypatch.setattr(plots, "MAX_PANELS", 1)
+    monkeypatch.setattr(figures, "MAX_PANELS", 1)
     frame = curve_frame(sizes=(100, 1000), datasets=("PROT0_HUMAN_X", "PROT1_HUMAN_X"))
     per_fold = frame[frame["Sample_size"] == 1000].drop(columns="Sample_size").assign(
         dataset_size=1000)
-    paths, _ = plots.all_figures(per_fold, tmp_path, sampling=frame)
+    paths, _ = figures.all_figures(per_fold, tmp_path, sampling=frame)
     assert {p.name for p in paths} >= {"learning_curves_mean_page1.png",
                                        "learning_curves_mean_page2.pdf"}
     assert all(p.is_file() for p in paths)
 
 
 def test_helpers_wrap_ticks_styles_and_ranges():
-    assert plots.wrap_label("MTH3_HAEAESTABILIZED_Tawfik2015", 2.0, 9) == (
+    assert figure_layout.wrap_label("MTH3_HAEAESTABILIZED_Tawfik2015", 2.0, 9) == (
         "MTH3_HAEAESTABILIZED_\nTawfik2015")
-    assert plots.wrap_label("GAL4_YEAST_Shendure2015", 2.0, 9) == "GAL4_YEAST_Shendure2015"
-    assert [plots.human_count(v) for v in (32, 1000, 3200, 152_029, 15e9)] == [
+    assert figure_layout.wrap_label("GAL4_YEAST_Shendure2015", 2.0, 9) == "GAL4_YEAST_Shendure2015"
+    assert [figure_layout.human_count(v) for v in (32, 1000, 3200, 152_029, 15e9)] == [
         "32", "1k", "3.2k", "152k", "15B"]
-    styles = {(s["color"], s["marker"]) for s in map(plots.line_style, range(64))}
+    styles = {(s["color"], s["marker"]) for s in map(figure_layout.line_style, range(64))}
     assert len(styles) == 64
-    assert plots.informative_range("R2_score_test", [0.1, 0.4], [-3, 0.1, 0.4]) == pytest.approx(
+    assert figure_layout.informative_range("R2_score_test", [0.1, 0.4], [-3, 0.1, 0.4]) == pytest.approx(
         (-0.5 - 0.045, 0.4 + 0.045))
-    assert plots.informative_range("R2_score_test", [0.5], [-16, 0.5, 14]) == pytest.approx(
+    assert figure_layout.informative_range("R2_score_test", [0.5], [-16, 0.5, 14]) == pytest.approx(
         (-0.5 - 0.075, 1.0 + 0.075))
-    assert plots.informative_range("MAE_score_test", [0.1], [0.1, 3.0]) == pytest.approx(
+    assert figure_layout.informative_range("MAE_score_test", [0.1], [0.1, 3.0]) == pytest.approx(
         (0.1 - 0.145, 3.0 + 0.145))
-    assert list(plots.typical([0.1, 0.2, 0.3, 0.4, -3.0])) == [0.1, 0.2, 0.3, 0.4]
+    assert list(figure_layout.typical([0.1, 0.2, 0.3, 0.4, -3.0])) == [0.1, 0.2, 0.3, 0.4]
 
 
 def test_report_cli_on_tiny_tree(tmp_path):
@@ -231,7 +236,9 @@ def test_report_cli_on_tiny_tree(tmp_path):
             "contrasts_Compression_method_esm2_t2_tiny_random.csv", "datasize_fits.csv",
             "forest_Compression_method_esm2_t2_tiny_random.png", "datasize_mean.pdf",
             "heatmap_methods_esm2_t2_tiny_random.png", "model_size_mean.png"} <= written
-    assert "RANDOM weights" in done.stderr and "skipped figure learning_curves" in done.stderr
+    assert "RANDOM weights" in done.stderr and "learning_curves" not in done.stderr  # not asked for: a fact
+    assert "no figure learning_curves: learning curves were not asked for" in (
+        tmp_path / "stats" / "report.html").read_text(encoding="utf-8")
     contrasts = pd.read_csv(tmp_path / "stats" / "contrasts_Compression_method_esm2_t2_tiny_random.csv")
     assert sorted(contrasts["level"]) == ["bos", "pca1-2"]
     assert contrasts["level_random_weights"].eq(False).all()
@@ -249,7 +256,7 @@ def test_cli_user_error_is_one_line(tmp_path):
 def test_heatmap_beyond_max_rows_goes_onto_pages_with_one_scale(tmp_path, captured):
     frame = per_fold_frame()
     frame = frame[frame["Embedding_model"] == "esm2_8M"]
-    paths = plots.heatmap_plot(frame, tmp_path / "heatmap", max_rows=2)
+    paths = figures.heatmap_plot(frame, tmp_path / "heatmap", max_rows=2)
     assert [p.name for p in paths] == ["heatmap_page1.png", "heatmap_page1.pdf",
                                        "heatmap_page2.png", "heatmap_page2.pdf"]
     assert [len(r["yticks"][0]) for r in captured] == [2, 1]

@@ -3,36 +3,35 @@ learning-curve sizes, the CV options, the CLIs and every input error."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import itertools
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 from sklearn import metrics
-from sklearn.linear_model import LassoCV, RidgeCV, lasso_path
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Lasso, LassoCV, RidgeCV, lasso_path
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import MinMaxScaler
 
-from plmtransfer import coordinate_descent, regress
-from plmtransfer.backends.onehot import onehot_encode
-from plmtransfer.cli import run_cli
-from plmtransfer.compress import compress_protein
+from plmtransfer.backends.onehot.featuriser import onehot_encode
+from plmtransfer.cli.common import run_cli
+from plmtransfer.embed.methods import compress_protein
 from plmtransfer.errors import UserError
 from plmtransfer.io import load_compressed, save_compressed
-from tests.conftest import REPO_ROOT
+from plmtransfer.learn import coordinate_descent, lasso, regress
 
 METRIC_COLUMNS = ["R2_score_train", "MAE_score_train", "RMSE_score_train", "R2_score_test",
                   "MAE_score_test", "RMSE_score_test", "rho_score_train", "rho_score_test"]
 
 
 def load_script(name: str):
-    """Import ``scripts/<name>.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The stage module behind ``scripts/<name>.py`` (:mod:`plmtransfer.cli`)."""
+    return importlib.import_module(f"plmtransfer.cli.{name}")
 
 
 def make_data(n_rows: int, n_varying: int, n_constant: int, seed: int = 0):
@@ -190,7 +189,7 @@ def test_fast_gives_the_same_results_in_threads(tmp_path):
 def test_inner_training_grams_equal_the_centred_products():
     X = np.random.default_rng(3).random((53, 7))
     folds = list(KFold(5).split(X))
-    for (train, _), gram in zip(folds, regress.inner_training_grams(X, folds), strict=True):
+    for (train, _), gram in zip(folds, lasso.inner_training_grams(X, folds), strict=True):
         centred = X[train] - X[train].mean(axis=0)
         np.testing.assert_allclose(gram, centred.T @ centred, rtol=1e-10, atol=1e-12)
 
@@ -198,7 +197,7 @@ def test_inner_training_grams_equal_the_centred_products():
 def test_inner_training_grams_need_a_partition():
     X = np.ones((10, 2))
     with pytest.raises(ValueError, match="partition"):
-        regress.inner_training_grams(X, [(np.arange(5, 10), np.arange(0, 4))])
+        lasso.inner_training_grams(X, [(np.arange(5, 10), np.arange(0, 4))])
 
 
 @pytest.mark.parametrize("rows", [np.arange(10, 20), np.r_[0:5, 30:50], np.array([3, 1, 4, 1, 5, 9, 2, 6]),
@@ -206,7 +205,7 @@ def test_inner_training_grams_need_a_partition():
                          ids=["one run", "two runs", "shuffled", "empty", "strided"])
 def test_rows_of_copies_rows_column_major(rows):
     X = np.asfortranarray(np.random.default_rng(4).random((50, 6)))
-    selected = regress.rows_of(X, rows)
+    selected = lasso.rows_of(X, rows)
     np.testing.assert_array_equal(selected, X[rows])
     assert selected.flags["F_CONTIGUOUS"]
     assert not np.shares_memory(selected, X)
@@ -232,12 +231,12 @@ def test_inner_walk_meets_the_studys_duality_gap_at_every_alpha(n_rows, n_featur
     X = np.asfortranarray(rng.random((n_rows, n_features)).astype(dtype))
     y = X[:, :5] @ rng.normal(size=5) + rng.normal(scale=0.3, size=n_rows)
     folds = list(KFold(5).split(X))
-    grams = regress.inner_training_grams(X, folds) if n_rows > n_features else [None] * 5
-    alphas = regress.study_alpha_grid(X, y)
+    grams = lasso.inner_training_grams(X, folds) if n_rows > n_features else [None] * 5
+    alphas = lasso.study_alpha_grid(X, y)
     for (train, test), gram in zip(folds, grams, strict=True):
-        fold = regress.InnerFold.make(X, np.ascontiguousarray(X), y, train, test, gram)
-        fold.walk(alphas[:11])
-        fold.walk(alphas[11:60])
+        fold = lasso.InnerFold.make(X, np.ascontiguousarray(X), y, train, test, gram)
+        fold.walk(alphas[:11], regress.TOL, regress.MAX_ITER)
+        fold.walk(alphas[11:60], regress.TOL, regress.MAX_ITER)
         coefs = np.hstack(fold.walked)
         assert coefs.shape == (n_features, 60)
         assert np.count_nonzero(coefs[:, 0]) == 0 < np.count_nonzero(coefs[:, -1])
@@ -255,7 +254,7 @@ def test_coordinate_descent_converges_to_lasso_path_at_a_tight_tolerance(n_rows,
     X = np.asfortranarray(X - X.mean(axis=0))
     y = X[:, :5] @ rng.normal(size=5) + rng.normal(scale=0.3, size=n_rows)
     y -= y.mean()
-    alphas = regress.study_alpha_grid(X, y)[:40]
+    alphas = lasso.study_alpha_grid(X, y)[:40]
     expected = lasso_path(X, y, alphas=alphas, tol=1e-12, max_iter=100_000)[1]
     data_path, data_unconverged = coordinate_descent.walk_data(
         X, y, np.einsum("ij,ij->j", X, X), np.zeros(n_features), alphas * n_rows, 1e-12, 100_000)
@@ -283,7 +282,7 @@ def test_coordinate_descent_skips_all_zero_columns():
 def test_test_mse_evaluates_repeated_columns_once_with_the_same_values():
     rng = np.random.default_rng(5)
     X, y = rng.random((40, 6)), rng.random(40)
-    fold = regress.InnerFold.make(X, X, y, np.arange(10, 40), np.arange(10), None)
+    fold = lasso.InnerFold.make(X, X, y, np.arange(10, 40), np.arange(10), None)
     column = rng.random(6)
     column[1] = 0.0
     coefs = np.column_stack([column, column, rng.random(6), column, np.zeros(6)])
@@ -424,7 +423,7 @@ def test_position_cv_on_a_multi_mutant_assay_writes_no_folds(tmp_path, capsys):
     assert run_cli(load_script("reg_lassoCV").main, [*argv[:-6], "--dataset", "MULTI", "--embedding-model", "m",
                                                     "--quiet"]) == 0
     (random.parent / "MULTI_bos.csv").write_text(output.read_text())
-    from plmtransfer import stats
+    from plmtransfer.analysis import stats
 
     collected = stats.collect_results(tmp_path / "random", tmp_path)
     assert len(collected) == 5 and set(collected["Compression_method"]) == {"mean"}
@@ -525,9 +524,9 @@ def test_fast_searches_the_studys_alpha_grid():
     X = MinMaxScaler().fit_transform(np.stack(list(vectors.values())))
     y = metadata["target"].to_numpy()
     study = LassoCV(max_iter=1000, tol=1e-2).fit(X, y)
-    grid = regress.study_alpha_grid(X, y)
+    grid = lasso.study_alpha_grid(X, y)
     np.testing.assert_array_equal(grid, study.alphas_)
-    fast = regress.fit_fast_lasso(X, y)
+    fast = regress.study_compiled_lassocv().fit(X, y)
     assert np.min(np.abs(grid - fast.alpha_) / grid) < 1e-9
     grid_step = np.log(grid[0] / grid[1])
     # the CV curve is flat near its minimum: warm starts at tol=1e-2 may shift the choice a few steps
@@ -541,16 +540,16 @@ def test_fast_walks_the_studys_own_curve():
     X = np.asfortranarray(MinMaxScaler().fit_transform(np.stack(list(vectors.values()))).astype(np.float32))
     y = metadata["target"].to_numpy()
     walked = []
-    original = regress.InnerFold.walk
+    original = lasso.InnerFold.walk
 
-    def recording(fold, alphas):
-        walked.append((id(fold), original(fold, alphas)))
+    def recording(fold, alphas, tol, max_iter):
+        walked.append((id(fold), original(fold, alphas, tol, max_iter)))
         return walked[-1][1]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(regress.InnerFold, "walk", recording)
+        patch.setattr(lasso.InnerFold, "walk", recording)
         study = LassoCV(max_iter=1000, tol=1e-2, random_state=42, n_jobs=1).fit(X, y)
-        fast = regress.fit_fast_lasso(X, y)
+        fast = regress.study_compiled_lassocv().fit(X, y)
     folds = list(dict.fromkeys(key for key, _ in walked))
     assert len(folds) == 5
     for column, key in enumerate(folds):
@@ -563,12 +562,14 @@ def test_fast_walks_the_studys_own_curve():
 def test_fast_walk_does_not_stop_on_a_curve_flat_at_the_null_model():
     flat_then_falling = np.concatenate([np.full(15, 1.0), np.linspace(0.99999, 0.5, 10), np.linspace(0.5, 0.9, 75)])
     flat_then_falling[3] = 0.999999  # a negligible dip near the null model
-    assert not regress.walk_finished(flat_then_falling[:15], 14)
-    assert regress.walk_finished(flat_then_falling[:15], 14, null_margin=None)
-    assert regress.walk_finished(flat_then_falling[:36], 35)
+    shipped = regress.study_compiled_lassocv()
+    rule = (shipped.patience, shipped.null_margin)
+    assert not lasso.walk_finished(flat_then_falling[:15], 14, *rule)
+    assert lasso.walk_finished(flat_then_falling[:15], 14, shipped.patience, null_margin=None)
+    assert lasso.walk_finished(flat_then_falling[:36], 35, *rule)
     clear_minimum = np.concatenate([np.linspace(1.0, 0.5, 10), np.linspace(0.5, 0.9, 90)])
-    assert regress.walk_finished(clear_minimum[:20], 19)
-    assert not regress.walk_finished(clear_minimum[:19], 18)
+    assert lasso.walk_finished(clear_minimum[:20], 19, *rule)
+    assert not lasso.walk_finished(clear_minimum[:19], 18, *rule)
 
 
 def test_error_fast_with_another_regressor(tmp_path, capsys):
@@ -581,3 +582,58 @@ def test_method_is_read_whole_from_the_compressed_file_name():
     assert regress.method_from_path("emb/embed_layer_30_mean.pkl") == "mean"
     assert regress.method_from_path("emb/embed_layer_4_h_final.npz") == "h_final"
     assert regress.method_from_path("x/embed_layer_4_fusion.pkl") == "fusion"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_refit_convergence_agrees_with_the_solvers_own_warning(dtype):
+    """`refit_converged` says what scikit-learn's warning says, including fits stopped at max_iter."""
+    rng = np.random.default_rng(0)
+    X = rng.random((120, 300)).astype(dtype)
+    y = X[:, :5] @ [3.0, -2.0, 1.0, 1.0, 2.0] + rng.normal(0, 0.5, 120)
+    verdicts = []
+    for alpha, max_iter in itertools.product(np.geomspace(1e-5, 1e-1, 9), (5, 50, 1000)):
+        model = Lasso(alpha=alpha, max_iter=max_iter, tol=1e-2)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(X, y)
+        warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        verdicts.append((regress.refit_converged(model, y), not warned))
+    assert all(ours == solver for ours, solver in verdicts)
+    assert {solver for _, solver in verdicts} == {True, False}  # both cases occur
+    assert regress.refit_converged(RidgeCV().fit(X, y), y)
+
+
+def test_convergence_warnings_become_one_line_per_input_file(tmp_path, capsys, monkeypatch):
+    """At max_iter=1 many coordinate-descent fits stop early: their warnings are counted (as an
+    independent LassoCV with the same settings raises them), not printed one by one."""
+    monkeypatch.setattr(regress, "MAX_ITER", 1)
+    metadata, vectors = make_data(150, 30, 0)
+    embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
+    results = regress.run(embeddings_path, metadata_path, regress.Options(n_jobs=1))
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "Objective did not converge" not in lines[0]
+    features = regress.scale(np.stack(list(vectors.values())))
+    target = metadata["target"].to_numpy()
+    warned = 0
+    for train, _ in KFold(5, shuffle=True, random_state=42).split(features):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            LassoCV(max_iter=1, tol=1e-2, random_state=42).fit(features[train], target[train])
+        warned += sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+    refits_converged = int(results[regress.CONVERGED].sum())
+    assert results[regress.CONVERGED].dtype == bool
+    assert (f": {warned - (5 - refits_converged)} of 2500 coordinate-descent fits along the alpha path stopped "
+            f"at max_iter=1 before the duality gap reached tol=0.01") in lines[0]
+    assert f"the refit at the chosen alpha converged in {refits_converged} of 5 outer folds" in lines[0]
+    assert warned > 50
+
+
+def test_other_warnings_pass_through_the_convergence_count():
+    convergence = regress.Convergence()
+    with pytest.warns(RuntimeWarning, match="kept"), convergence.counting():
+        warnings.warn("kept", RuntimeWarning, stacklevel=1)
+        warnings.warn("Objective did not converge", ConvergenceWarning, stacklevel=1)
+        warnings.warn("coordinate descent did not reach tol=0.01 within 1000 epochs at 7 alpha(s) of an inner fold",
+                      ConvergenceWarning, stacklevel=1)
+    assert convergence.stopped == 8
+    assert convergence.summary("x") is not None and regress.Convergence().summary("x") is None

@@ -6,8 +6,8 @@ import gzip
 
 import pytest
 
+from plmtransfer.data.sequences import Record, duplicate_labels, read_fasta, write_fasta
 from plmtransfer.errors import UserError
-from plmtransfer.sequences import Record, duplicate_labels, read_fasta, write_fasta
 
 
 def write(tmp_path, text: str, name: str = "input.fasta"):
@@ -38,10 +38,11 @@ def test_round_trip(tmp_path):
     ("", "no FASTA records"),
     ("MKT\n>a\nMKT\n", "line 1: text before the first '>' header"),
     (">a\nMKT\n>\nMKT\n", "line 3: empty FASTA header"),
-    (">a\nMKT\n>b\n>c\nMK\n", r"record 2 \('>b', line 3\): empty sequence"),
-    (">a\nMK*\n", r"characters '\*' are not amino acids"),
+    (">a\nMKT\n>b\n>c\nMK\n", r"line 3: record 2 \('>b'\): empty sequence"),
+    (">a\nMK*\n", r"line 2: record 1 \('>a'\): characters '\*' are not amino acids"),
     (">a\nMK-T\n", r"characters '-' are not amino acids"),
     (">a\nMK1J\n", r"characters '1J' are not amino acids"),
+    (">a\nMKT\n>b two\nMKTAY\nmkty\nMK*T\nKK-\n", r"line 6: record 2 \('>b two'\): characters '\*-'"),
 ])
 def test_bad_input_names_file_record_and_problem(tmp_path, text, message):
     path = write(tmp_path, text)
@@ -49,6 +50,14 @@ def test_bad_input_names_file_record_and_problem(tmp_path, text, message):
         read_fasta(path)
     assert str(path) in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_the_error_names_the_line_of_the_offending_sequence_in_a_gzipped_file(tmp_path):
+    path = tmp_path / "x.fasta.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write(">s\nACDE\n\n>t\nACDE\nAC\nAC*D\n")
+    with pytest.raises(UserError, match=r"x\.fasta\.gz: line 7: record 2 \('>t'\): characters '\*'"):
+        read_fasta(path)
 
 
 def test_missing_file(tmp_path):

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from plmtransfer.snakemake_main import COMMAND, patch_scheduler, schedule_one_reevaluation
+from plmtransfer.workflow.snakemake_main import COMMAND, patch_scheduler, schedule_one_reevaluation
 
 
 class FakeScheduler:
@@ -33,4 +33,4 @@ def test_the_patch_applies_to_the_installed_snakemake(monkeypatch):
                         job_scheduler.JobScheduler._schedule_reevalutation)  # restored after the test
     assert patch_scheduler()
     assert job_scheduler.JobScheduler._schedule_reevalutation is schedule_one_reevaluation
-    assert COMMAND[1:] == ["-m", "plmtransfer.snakemake_main"]
+    assert COMMAND[1:] == ["-m", "plmtransfer.workflow.snakemake_main"]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.model_selection import KFold
 
-from plmtransfer import splits
 from plmtransfer.errors import UserError
+from plmtransfer.learn import splits
 
 # positions 3 3 5 7 9 11 12 12 15 20 21 -> 9 distinct mutated positions
 MUTANTS = ["A3P", "A3G", "C5D", "E7F", "G9H", "I11K", "L12M", "L12N", "P15Q", "R20S", "T21V"]

@@ -1,4 +1,4 @@
-"""Tests of plmtransfer.stats: reading results, mixed-effects contrasts, adjustments, data size."""
+"""Tests of plmtransfer.analysis.stats: reading results, mixed-effects contrasts, adjustments, data size."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plmtransfer import stats
+from plmtransfer.analysis import stats
 from plmtransfer.errors import UserError
 
 TRUE_EFFECTS = {"mean": 0.0, "bos": -0.06, "max": -0.12, "pca1-2": 0.04}
@@ -173,15 +173,49 @@ def test_duplicate_results_fail(tmp_path):
         stats.collect_results(results)
 
 
+def size_rows(sizes) -> pd.DataFrame:
+    """Two folds per data set of one model whose score grows by 0.2 per tenfold more rows."""
+    return pd.DataFrame([{"Dataset": f"D{i}", "Fold": f, "Embedding_model": "esm2_8M",
+                          "Compression_method": "mean", "dataset_size": size,
+                          "R2_score_test": 0.1 + 0.2 * np.log10(size)}
+                         for i, size in enumerate(sizes) for f in range(2)])
+
+
 def test_datasize_fit_recovers_slope():
-    rows = [{"Dataset": f"D{i}", "Fold": f, "Embedding_model": "esm2_8M",
-             "Compression_method": "mean", "dataset_size": size,
-             "R2_score_test": 0.1 + 0.2 * np.log10(size)}
-            for i, size in enumerate((100, 1000, 10000, 3000)) for f in range(2)]
-    fit = stats.datasize_fits(pd.DataFrame(rows)).iloc[0]
+    fit = stats.datasize_fits(size_rows((100, 1000, 10000, 3000, 300))).iloc[0]
     assert fit["slope_per_log10_size"] == pytest.approx(0.2)
     assert fit["intercept"] == pytest.approx(0.1)
-    assert fit["r_squared"] == pytest.approx(1.0) and fit["n_datasets"] == 4
+    assert fit["r_squared"] == pytest.approx(1.0) and fit["n_datasets"] == 5
+    assert fit["size_decades"] == pytest.approx(2.0) and fit["no_fit_reason"] == ""
+
+
+@pytest.mark.parametrize("sizes, reason", [
+    ((1435, 1600, 1801), "3 data sets spanning 0.10 decade of size"),  # the demo's assays
+    ((100, 1000, 10000, 3000), "4 data sets spanning 2.00 decade of size"),
+    ((1000, 1100, 1200, 1300, 1400, 1500), "6 data sets spanning 0.18 decade of size"),
+])
+def test_datasize_fit_needs_five_data_sets_over_half_a_decade(sizes, reason):
+    fit = stats.datasize_fits(size_rows(sizes)).iloc[0]
+    assert fit["no_fit_reason"] == f"{reason}; a line needs at least 5 spanning at least 0.5 decade"
+    assert fit[["slope_per_log10_size", "intercept", "r_squared", "slope_se", "slope_p_value"]].isna().all()
+    assert fit["n_datasets"] == len(sizes) and fit["min_size"] == min(sizes) and fit["max_size"] == max(sizes)
+    assert stats.datasize_fit_reason([1000, 2000, 3000, 3162.3, 3162.3]) is None  # 5 spanning exactly 0.5 decade
+
+
+def test_the_baseline_is_the_studys_one_hot_definition():
+    assert stats.baseline_method("DMS") == "flat" and stats.baseline_method("PISCES") == "mean"
+    assert stats.baseline_label() == "onehot:flat" and stats.baseline_name("flat") == "one-hot flat (baseline)"
+    frame = pd.DataFrame({"Embedding_model": ["onehot"] * 3 + ["esm2_8M"] * 2,
+                          "Compression_method": ["mean", "flat", "maxPool", "mean", "maxPool"],
+                          "R2_score_test": [0.1, 0.2, 0.3, 0.4, 0.5]})
+    assert stats.results_baseline(frame) == "flat"
+    for method in ("mean", "maxPool"):  # every method's models meet one-hot flat, relabelled
+        rows = stats.method_rows(frame, method)
+        assert rows.set_index("Embedding_model")["R2_score_test"].to_dict() == {
+            "esm2_8M": {"mean": 0.4, "maxPool": 0.5}[method], "onehot": 0.2}
+        assert set(rows["Compression_method"]) == {method}
+    assert stats.results_baseline(frame[frame["Compression_method"] != "flat"]) == "mean"  # PISCES' baseline
+    assert stats.results_baseline(frame[frame["Embedding_model"] != "onehot"]) is None
 
 
 def test_reml_variances_equal_anova_estimates_on_balanced_design(simulated_fit):

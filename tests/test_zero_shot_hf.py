@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from plmtransfer import zero_shot
 from plmtransfer.backends.base import LoadOptions
-from plmtransfer.backends.hf import convert_esm2_checkpoint
+from plmtransfer.backends.hf.featuriser import convert_esm2_checkpoint
 from plmtransfer.backends.language_model import load_language_model
 from plmtransfer.errors import UserError
+from plmtransfer.learn import zero_shot
 from plmtransfer.options import MASKED_LM_SCORINGS
 from tests.test_zero_shot import MUTANTS, write_metadata
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from plmtransfer import zero_shot
 from plmtransfer.backends.base import LoadOptions
 from plmtransfer.backends.language_model import load_language_model
-from plmtransfer.extract import ExtractOptions, run_extraction
+from plmtransfer.embed.extract import ExtractOptions, run_extraction
+from plmtransfer.learn import zero_shot
 from tests.conftest import REPO_ROOT
 from tests.test_drivers import VARIANTS, write_assay
 

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plmtransfer import zero_shot
-from plmtransfer.backends import unirep
 from plmtransfer.backends.base import LoadOptions
 from plmtransfer.backends.language_model import load_language_model
+from plmtransfer.backends.unirep import featuriser as unirep
 from plmtransfer.errors import UserError
+from plmtransfer.learn import zero_shot
 from tests.test_zero_shot import MUTANTS, WILDTYPE, mutate, run_script, write_metadata
 
 TOLERANCE = 1e-4          # package (float32) against the float64 reference

@@ -1,9 +1,9 @@
 """The featuriser interface: what the extraction stage needs from a model, and nothing more.
 
 A *featuriser* turns protein sequences into per-residue representations, layer by layer.
-Each model family has one backend module in this package that builds featurisers
+Each model family has one folder in this package whose featuriser module builds featurisers
 (``load(location, spec, options) -> Featuriser``); :func:`plmtransfer.backends.load_featuriser`
-picks the module from the model registry. The orchestration in :mod:`plmtransfer.extract`
+picks the family from the model registry. The orchestration in :mod:`plmtransfer.embed.extract`
 (records, token-budget batches, resume, shards, outputs) talks only to this interface and
 never asks which family it holds.
 """

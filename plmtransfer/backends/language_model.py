@@ -11,24 +11,22 @@ Two kinds of head, one interface each:
   its next-residue head.
 
 Each model lists the scorings its head serves (``scorings``: the masked or the causal ones of
-:mod:`plmtransfer.options`). Zero-shot scoring (:mod:`plmtransfer.zero_shot`) talks only to
-these interfaces; each family with a usable head implements one in its backend (``esm_lm``
-for fair-esm checkpoints, ``unirep_lm`` for UniRep) and is listed in
-:data:`LANGUAGE_MODEL_MODULES`.
+:mod:`plmtransfer.options`). Zero-shot scoring (:mod:`plmtransfer.learn.zero_shot`) talks only to
+these interfaces; each family with a usable head implements one in its folder
+(``plmtransfer/backends/<family>/language_model.py``) and names that module in its registration
+(:attr:`plmtransfer.backends.Family.language_model`).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from plmtransfer.backends import resolve_backend
+from plmtransfer.backends import family, language_model_backends, resolve_backend
 from plmtransfer.backends.base import LoadOptions
 from plmtransfer.errors import UserError
-from plmtransfer.options import LANGUAGE_MODEL_MODULES
 
 
 @runtime_checkable
@@ -95,9 +93,8 @@ class CausalLanguageModel(Protocol):
 def load_language_model(location: str, options: LoadOptions) -> LanguageModel | CausalLanguageModel:
     """The model at ``location`` with its language-model head, from the backend the registry names."""
     backend, spec = resolve_backend(location)
-    if backend not in LANGUAGE_MODEL_MODULES:
-        served = ", ".join(LANGUAGE_MODEL_MODULES)
+    if not family(backend).language_model:
+        served = ", ".join(language_model_backends())
         raise UserError(f"model {location!r} ({backend} backend) has no language-model head for "
                         f"zero-shot scoring in this version (served: {served} models)")
-    module = importlib.import_module(LANGUAGE_MODEL_MODULES[backend])
-    return module.load_language_model(location, spec, options)
+    return family(backend).module("language_model").load_language_model(location, spec, options)

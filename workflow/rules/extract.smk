@@ -4,94 +4,115 @@
 # The engine decides what is up to date: the stage commands get --overwrite.
 
 
-def extract_resources(plan):
+def extract_resources(set_name, gpu):
     """An extraction job's resources: memory and runtime from the model's size; a GPU and the GPU
     partition unless the model has no weights (onehot); a local .pt counts as 1000M parameters."""
-    spec = registry.find_spec(plan.argument)
-    millions = spec.parameters / 1e6 if spec else 1000
-    resources = {"gpu": int(millions > 0), "mem_mb": int(8000 + 8 * millions), "runtime": int(60 + millions / 10)}
-    if millions > 0 and config.get("gpu_partition"):
+
+    def millions(wildcards):
+        spec = registry.find_spec(plan_of(set_name, wildcards).argument)
+        return spec.parameters / 1e6 if spec else 1000
+
+    resources = {"gpu": int(gpu), "mem_mb": lambda wildcards: int(8000 + 8 * millions(wildcards)),
+                 "runtime": lambda wildcards: int(60 + millions(wildcards) / 10)}
+    if gpu and config.get("gpu_partition"):
         resources["slurm_partition"] = config["gpu_partition"]
     return resources
 
 
-def unit_wildcard(set_name):
-    """The wildcard of a family's embedding unit: the DMS assay, or the fixed PISCES chain set."""
-    return "{dms_dataset}" if set_name == "DMS" else config["sets"][set_name]["unit"]
+def compressed_outputs(set_name, plans):
+    """The compressed files of a job shape: one per method, {model} and the unit as wildcards."""
+    pattern = pattern_plan(plans)
+    return [study.compressed_path(set_name, pattern, unit_pattern(set_name), method) for method in pattern.methods]
+
+
+def extraction_targets(set_name):
+    """What extraction gives on a family: the compressed files (pool) or per-token directories (per_tok)."""
+    if MODE == study.PER_TOKEN_MODE:
+        return [study.per_token_dir(set_name, plan, name) for plan in PLANS[set_name]
+                for name in study.units(config, set_name)]
+    return compression_targets(set_name)
+
+
+def compression_targets(set_name):
+    """Every compressed file of a family: each model's methods for each embedding unit."""
+    return [study.compressed_path(set_name, plan, name, method) for plan in PLANS[set_name]
+            for name in study.units(config, set_name) for method in plan.methods]
 
 
 for set_name in RUN_SETS:
-    units = study.units(config, set_name)
-    unit = unit_wildcard(set_name)
-    for plan in PLANS[set_name]:
-        compressed = [study.compressed_path(set_name, plan, unit, method) for method in plan.methods]
-        TARGETS.setdefault(("compression", set_name), []).extend(
-            study.compressed_path(set_name, plan, name, method) for name in units for method in plan.methods)
-        if MODE == study.POOL_MODE:
-            TARGETS.setdefault(("extraction", set_name), []).extend(
-                study.compressed_path(set_name, plan, name, method) for name in units for method in plan.methods)
+    unit = unit_pattern(set_name)
+    if MODE == study.POOL_MODE:
+        for (layer, methods, gpu), plans in shapes(set_name, lambda plan: (needs_gpu(plan),)).items():
 
             rule:
                 name:
-                    f"extract_{set_name}_{plan.rule_suffix}"
+                    f"extract_{set_name}_L{layer}_{methods_label(methods)}"
                 input:
                     fasta=study.fasta_path(set_name, unit),
                 output:
-                    compressed,
+                    compressed_outputs(set_name, plans),
                 log:
-                    f"logs/extraction/{plan.directory}/{unit}.log",
+                    str(layout.log_path(EXTRACT_STEP, "{model}", unit)),
+                wildcard_constraints:
+                    model=alternatives(plan.directory for plan in plans),
                 params:
                     **COMMON,
-                    model=plan.argument,
-                    layer=plan.layer,
-                    methods=" ".join(plan.methods),
+                    model=lambda wildcards, set_name=set_name: plan_of(set_name, wildcards).argument,
+                    layer=layer,
+                    methods=" ".join(methods),
                     out_dir=lambda wildcards, output: str(Path(output[0]).parent),
                 resources:
-                    **extract_resources(plan),
+                    **extract_resources(set_name, gpu),
                 shell:
-                    "{params.python} {params.scripts}/extract.py {params.model} {input.fasta} {params.out_dir} "
+                    "{params.python} -m plmtransfer.cli.extract {params.model} {input.fasta} {params.out_dir} "
                     "--repr_layers {params.layer} --pool {params.methods} --overwrite {params.stage_args} "
                     "> {log} 2>&1"
 
-        else:
-            per_token = study.per_token_dir(set_name, plan, unit)
-            TARGETS.setdefault(("extraction", set_name), []).extend(
-                study.per_token_dir(set_name, plan, name) for name in units)
+    else:
+        for gpu in dict.fromkeys(needs_gpu(plan) for plan in PLANS[set_name]):
+            plans = [plan for plan in PLANS[set_name] if needs_gpu(plan) == gpu]
 
             rule:
                 name:
-                    f"extract_per_tok_{set_name}_{plan.rule_suffix}"
+                    f"extract_per_tok_{set_name}{'' if gpu else '_nogpu'}"
                 input:
                     fasta=study.fasta_path(set_name, unit),
                 output:
-                    directory(per_token),
+                    directory(study.per_token_dir(set_name, pattern_plan(plans), unit)),
                 log:
-                    f"logs/extraction/{plan.directory}/{unit}.log",
+                    str(layout.log_path(EXTRACT_STEP, "{model}", unit)),
+                wildcard_constraints:
+                    model=alternatives(plan.directory for plan in plans),
                 params:
                     **COMMON,
-                    model=plan.argument,
-                    layer=plan.layer,
-                    include="bos per_tok" if plan.has_bos else "per_tok",
+                    model=lambda wildcards, set_name=set_name: plan_of(set_name, wildcards).argument,
+                    layer=lambda wildcards, set_name=set_name: plan_of(set_name, wildcards).layer,
+                    include=lambda wildcards, set_name=set_name: (
+                        "bos per_tok" if plan_of(set_name, wildcards).has_bos else "per_tok"),
                 resources:
-                    **extract_resources(plan),
+                    **extract_resources(set_name, gpu),
                 shell:
-                    "{params.python} {params.scripts}/extract.py {params.model} {input.fasta} {output} "
+                    "{params.python} -m plmtransfer.cli.extract {params.model} {input.fasta} {output} "
                     "--repr_layers {params.layer} --include {params.include} {params.stage_args} > {log} 2>&1"
+
+        for (layer, methods), plans in shapes(set_name).items():
 
             rule:
                 name:
-                    f"compress_{set_name}_{plan.rule_suffix}"
+                    f"compress_{set_name}_L{layer}_{methods_label(methods)}"
                 input:
-                    per_token,
+                    study.per_token_dir(set_name, pattern_plan(plans), unit),
                 output:
-                    compressed,
+                    compressed_outputs(set_name, plans),
                 log:
-                    f"logs/compression/{plan.directory}/{unit}.log",
+                    str(layout.log_path(COMPRESS_STEP, "{model}", unit)),
+                wildcard_constraints:
+                    model=alternatives(plan.directory for plan in plans),
                 params:
                     **COMMON,
-                    layer=plan.layer,
-                    methods=" ".join(plan.methods),
+                    layer=layer,
+                    methods=" ".join(methods),
                     out_dir=lambda wildcards, output: str(Path(output[0]).parent),
                 shell:
-                    "{params.python} {params.scripts}/compress.py -e {input} -o {params.out_dir} -c {params.methods} "
+                    "{params.python} -m plmtransfer.cli.compress -e {input} -o {params.out_dir} -c {params.methods} "
                     "-l {params.layer} --overwrite {params.stage_args} > {log} 2>&1"

@@ -1,0 +1,1 @@
+"""Analysis floor: statistics, figures and the report."""

@@ -1,0 +1,1 @@
+"""Command-line floor: every stage's main() (argparse, parse, call, exit) and the `plmtransfer` command."""

@@ -1,0 +1,1 @@
+"""Data floor: DMS, PISCES and plain-sequence preparation; sequences and mutant strings."""

@@ -1,0 +1,1 @@
+"""Embedding floor: extraction orchestration and the compression methods (a registry)."""

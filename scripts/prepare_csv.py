@@ -1,0 +1,6 @@
+#!/usr/bin/env python
+"""The study's script name for `python -m plmtransfer.cli.prepare_csv` (the code lives there)."""
+from plmtransfer.cli.common import run_cli
+from plmtransfer.cli.prepare_csv import main
+
+raise SystemExit(run_cli(main))
