@@ -30,15 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
+from plmtransfer import config as study_config
 from plmtransfer import layout
-from plmtransfer.workflow import study
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MIRROR = Path(os.environ.get("PLMTRANSFER_MIRROR", REPO_ROOT.parent / "shared" / "data"))
 IDCT_SHAPES = {"iDCT1": (5, 44), "iDCT2": (10, 64), "iDCT3": (10, 128), "iDCT4": (10, 512),
                "iDCT5": (10, 640)}
 # the study's methods (config/study.yaml) and pca1-2, which shares their PCA
-METHODS = [*study.method_list("study", study.load_config()), "pca1-2"]
+METHODS = [*study_config.method_list("study", study_config.load_config()), "pca1-2"]
 
 
 def create_parser() -> argparse.ArgumentParser:

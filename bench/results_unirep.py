@@ -32,6 +32,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from plmtransfer import config as study_config  # noqa: E402
 from plmtransfer import layout, registry  # noqa: E402
 from plmtransfer.cli.common import version_text  # noqa: E402
 from plmtransfer.io import atomic_open, load_compressed  # noqa: E402
@@ -52,8 +53,8 @@ def mean_models() -> str:
     A model whose defaults give several methods is written ``NAME:LAYER:mean``; the others as they
     are (their one method is ``mean`` already), e.g. ``onehot unirep_64 unirep_256:4:mean ...``.
     """
-    config = study.load_config()
-    merge(config, study.load_config(CONFIG))
+    config = study_config.load_config()
+    merge(config, study_config.load_config(CONFIG))
     entries = []
     for plan in study.plan_models(config, "DMS"):
         entries.append(f"{plan.entry}:{plan.layer}:mean" if len(plan.methods) > 1 else plan.entry)
@@ -104,7 +105,7 @@ def create_parser() -> argparse.ArgumentParser:
 
 def subsample() -> dict:
     """The ``subsample`` of config/unirep.yaml: DMS variants per assay, PISCES chains, seed."""
-    return study.load_config(CONFIG)["subsample"]
+    return study_config.load_config(CONFIG)["subsample"]
 
 
 def prepare(root: Path, mirror: Path) -> None:
@@ -629,7 +630,7 @@ def report(root: Path, out: Path) -> int:
     contiguous_scores = per_dataset(read_results(root, REGRESS_STEP, layout.DMS, "contiguous"))
     random, contiguous = overall(random_scores), overall(contiguous_scores)
     sizes = prepared_sizes(root)
-    unit = study.load_config()["sets"][layout.PISCES]["unit"]  # the study config's chain set (unirep.yaml keeps it)
+    unit = study_config.load_config()["sets"][layout.PISCES]["unit"]  # the chain set (unirep.yaml keeps it)
     pisces_chains = sum(1 for line in open(layout.fasta_path(layout.PISCES, unit, root / layout.DATA_DIR))
                         if line[0] == ">")
     lines = ["# Real results: pretrained UniRep against one-hot on the study's protocol", "",

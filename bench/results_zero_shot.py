@@ -42,9 +42,10 @@ from sklearn.exceptions import ConvergenceWarning
 
 from plmtransfer import layout
 from plmtransfer.cli.command import timed_stage
-from plmtransfer.cli.common import HelpFormatter, positive_int, run_cli
+from plmtransfer.cli.common import HelpFormatter, run_cli
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_open, write_dataframe_csv
+from plmtransfer.options import positive_int
 from plmtransfer.registry import MODELS, find_spec
 from plmtransfer.stages import REGRESS_STEP
 from plmtransfer.workflow.sweep import ONE_THREAD_ENV

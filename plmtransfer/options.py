@@ -9,6 +9,7 @@ reads it); the stage modules import both.
 
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,3 +148,9 @@ def parse_shard(text: str) -> tuple[int, int]:
     if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
         raise UserError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. 1/4")
     return int(match.group(1)), int(match.group(2))
+
+def positive_int(text: str) -> int:
+    """argparse type: a positive integer, written as one (``--jobs 2``; not ``0``, ``-1`` or ``2.5``)."""
+    if not re.fullmatch(r"[1-9][0-9]*", text.strip()):
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got '{text}'")
+    return int(text)

@@ -8,6 +8,7 @@ from scipy.fftpack import dct, idct
 from sklearn.decomposition import PCA, KernelPCA
 from sklearn.preprocessing import MinMaxScaler
 
+from plmtransfer.config import load_config
 from plmtransfer.embed.methods import (
     IDCT_SHAPES,
     METHODS,
@@ -18,7 +19,6 @@ from plmtransfer.embed.methods import (
     compress_protein,
 )
 from plmtransfer.errors import UserError
-from plmtransfer.workflow.study import load_config
 
 TOLERANCE = 1e-5
 

@@ -12,9 +12,9 @@ import torch
 
 from plmtransfer.cli import compress as SCRIPT  # noqa: N812  (the compress stage's module)
 from plmtransfer.cli.common import run_cli
+from plmtransfer.config import load_config
 from plmtransfer.embed.methods import compress_protein
 from plmtransfer.io import load_compressed
-from plmtransfer.workflow.study import load_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAYER = 2

@@ -12,6 +12,7 @@ import pytest
 import tomllib
 import yaml
 
+from plmtransfer import config as study_config
 from plmtransfer.workflow import study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -382,7 +383,7 @@ def test_regression_scripts_take_several_inputs_in_one_process(tmp_path, monkeyp
 def test_models_outside_the_registry_get_a_directory_and_their_last_layer(tmp_path):
     """--models takes what extract.py takes: a Hugging Face directory (layers from its config.json),
     a hub name, an official ESM C file name, a fair-esm .pt; a layer nobody states must be given."""
-    config = study.load_config()
+    config = study_config.load_config()
     hf_dir = tmp_path / "my_esm2"
     hf_dir.mkdir()
     (hf_dir / "config.json").write_text('{"model_type": "esm", "num_hidden_layers": 7}')
@@ -405,7 +406,7 @@ def test_models_outside_the_registry_get_a_directory_and_their_last_layer(tmp_pa
 def test_methods_a_layer_is_too_narrow_for_are_dropped_and_named():
     """iDCT4 (512) and iDCT5 (640) need wider layers than UniRep 256 has: the plan drops them for
     that model (the study ran iDCT only where the dimension allows) and the summary says so."""
-    config = study.load_config()
+    config = study_config.load_config()
     config["model_defaults"]["unirep_256"] = {"methods": ["study", "h_avg"]}
     plan = study.plan_model("unirep_256", config, "DMS")
     assert plan.too_wide == ("iDCT4", "iDCT5")

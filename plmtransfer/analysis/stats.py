@@ -687,10 +687,10 @@ def baseline_method(set_name: str = layout.DMS) -> str:
     methods in ``config/study.yaml``: ``flat`` (per-position indicators) on DMS, ``mean``
     (amino-acid composition) on PISCES.
     """
-    from plmtransfer.workflow import study
+    from plmtransfer import config as study_config
 
-    config = study.load_config()
-    return study.method_list(study.model_defaults(config, BASELINE).get("methods"), config, set_name)[0]
+    config = study_config.load_config()
+    return study_config.method_list(study_config.model_defaults(config, BASELINE).get("methods"), config, set_name)[0]
 
 
 def baseline_label(set_name: str = layout.DMS) -> str:

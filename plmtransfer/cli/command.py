@@ -127,9 +127,9 @@ def timed_stage(command: str, argv: list[str]) -> tuple[int, float]:
 
 def run_workflow(args: argparse.Namespace, extra: list[str]) -> int:
     """Run Snakemake on the shipped workflow in the working directory; return its exit status."""
+    from plmtransfer.config import resource_dir
     from plmtransfer.errors import UserError
     from plmtransfer.workflow.snakemake_main import COMMAND as SNAKEMAKE
-    from plmtransfer.workflow.study import resource_dir
     from plmtransfer.workflow.sweep import profile_dir
 
     try:

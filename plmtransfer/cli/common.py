@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -80,11 +79,6 @@ class VersionAction(argparse.Action):
         parser.exit()
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a positive integer, written as one (``--jobs 2``; not ``0``, ``-1`` or ``2.5``)."""
-    if not re.fullmatch(r"[1-9][0-9]*", text.strip()):
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got '{text}'")
-    return int(text)
 
 
 def add_version(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -24,11 +24,11 @@ import argparse
 import os
 import sys
 
-from plmtransfer.cli.common import HelpFormatter, add_version, positive_int, run_cli
+from plmtransfer import config as study_config
+from plmtransfer.cli.common import HelpFormatter, add_version, run_cli
 from plmtransfer.embed.compress import compress_directory
 from plmtransfer.embed.methods import check_methods, methods_help
-from plmtransfer.options import FORMAT_CHOICES, CompressOptions
-from plmtransfer.workflow import study
+from plmtransfer.options import FORMAT_CHOICES, CompressOptions, positive_int
 
 
 def available_cores() -> int:
@@ -41,10 +41,10 @@ def available_cores() -> int:
 
 def create_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    named = study.load_config().get("method_lists") or {}
+    named = study_config.load_config().get("method_lists") or {}
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter,
                                      epilog=methods_help() + "\n\nnamed lists of config/study.yaml (-c NAME):\n"
-                                     + "\n".join(f"  {name}: {' '.join(study.split_list(methods))}"
+                                     + "\n".join(f"  {name}: {' '.join(study_config.split_list(methods))}"
                                                   for name, methods in named.items()))
     parser.add_argument("-e", "--embed_dir", required=True,
                         help="directory of fair-esm .pt files with per-residue 'representations' "
@@ -79,7 +79,7 @@ def create_parser() -> argparse.ArgumentParser:
 
 def expand_methods(names: list[str]) -> list[str]:
     """Replace a named list of config/study.yaml (``study``: the study's methods) by its methods; validate."""
-    return check_methods(study.method_list(names, study.load_config()))
+    return check_methods(study_config.method_list(names, study_config.load_config()))
 
 
 def main(argv=None) -> int:

@@ -10,7 +10,7 @@ import argparse
 import pathlib
 import sys
 
-from plmtransfer.cli.common import HelpFormatter, add_version, positive_int, run_cli
+from plmtransfer.cli.common import HelpFormatter, add_version, run_cli
 from plmtransfer.embed.methods import METHODS
 from plmtransfer.embed.request import check_request
 from plmtransfer.options import (
@@ -21,6 +21,7 @@ from plmtransfer.options import (
     LONG_CHOICES,
     ExtractOptions,
     parse_shard,
+    positive_int,
     shard_text,
 )
 from plmtransfer.registry import model_table_text

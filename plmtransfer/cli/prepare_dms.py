@@ -8,7 +8,7 @@ import sys
 from tqdm import tqdm
 
 from plmtransfer import layout
-from plmtransfer.cli.common import HelpFormatter, add_version, positive_int, run_cli
+from plmtransfer.cli.common import HelpFormatter, add_version, run_cli
 from plmtransfer.data.datasets import (
     CANONICAL_URL,
     DUPLICATE_POLICIES,
@@ -18,6 +18,7 @@ from plmtransfer.data.datasets import (
 )
 from plmtransfer.errors import UserError, did_you_mean
 from plmtransfer.io import write_dataframe_csv
+from plmtransfer.options import positive_int
 
 EPILOG = f"""\
 writes DMS_metadata/<D>_metadata.csv, DMS_mut_sequences/<D>_muts.fasta and

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from plmtransfer import layout
-from plmtransfer.cli.common import HelpFormatter, add_version, positive_int, run_cli
+from plmtransfer.cli.common import HelpFormatter, add_version, run_cli
 from plmtransfer.data.pisces import (
     LEHNINGER_PK,
     MAX_LENGTH,
@@ -20,6 +20,7 @@ from plmtransfer.data.pisces import (
 from plmtransfer.data.sequences import read_fasta, write_fasta
 from plmtransfer.errors import UserError
 from plmtransfer.io import write_dataframe_csv
+from plmtransfer.options import positive_int
 
 MIRROR_FILES = {"sequences": "ss3_sequences.fasta.gz", "labels": "ss3_sampled.fasta.gz",
                 "mask": "ss3_mask.fasta.gz"}

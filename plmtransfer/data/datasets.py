@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from plmtransfer import config as study_config
 from plmtransfer import layout
 from plmtransfer.data.sequences import check_sequence, write_fasta
 from plmtransfer.errors import UserError
 from plmtransfer.io import write_dataframe_csv
-from plmtransfer.workflow import study
 
 if TYPE_CHECKING:  # pandas is imported where it is used: prepare_dms.py --help must answer at once
     import pandas as pd
@@ -46,7 +46,7 @@ OUTPUT_COLUMNS = ["ID", "mutant", "target", "sequence"]
 DUPLICATE_POLICIES = ("mean", "first", "error")
 
 # The 40 DMS assays of the study (Vieira, Handojo & Wilke 2025), in the study's order: config/study.yaml.
-STUDY_DMS_ASSAYS: tuple[str, ...] = tuple(study.datasets(study.load_config(), "DMS"))
+STUDY_DMS_ASSAYS: tuple[str, ...] = tuple(study_config.datasets(study_config.load_config(), "DMS"))
 
 
 @dataclass

@@ -19,50 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plmtransfer import layout, registry
+from plmtransfer.config import (
+    datasets,
+    method_list,
+    model_defaults,
+    split_list,
+    split_models,
+)
 from plmtransfer.errors import UserError
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
 SETS = layout.SETS
 PER_TOKEN_MODE = "per_tok"
 POOL_MODE = "pool"
-
-
-def resource_dir(name: str) -> Path:
-    """``workflow`` or ``config``: beside the package in a checkout, under ``plmtransfer/resources`` installed."""
-    for candidate in (PACKAGE_DIR / "resources" / name, PACKAGE_DIR.parent / name):
-        if candidate.is_dir():
-            return candidate
-    raise UserError(f"cannot find the {name}/ directory of plmtransfer next to or inside {PACKAGE_DIR}")
-
-
-def study_config_path() -> Path:
-    """The study configuration file shipped with the project."""
-    return resource_dir("config") / "study.yaml"
-
-
-def load_config(path: str | Path | None = None) -> dict:
-    """The study configuration as a dict (``path`` defaults to the shipped ``config/study.yaml``)."""
-    import yaml
-
-    path = Path(path) if path else study_config_path()
-    with open(path) as handle:
-        return yaml.safe_load(handle)
-
-
-def split_list(value) -> list[str]:
-    """A list from a YAML list or a comma/space separated string (the drivers' flag syntax)."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [item for item in re.split(r"[,\s]+", value) if item]
-    return [str(item) for item in value]
-
-
-def split_models(value) -> list[str]:
-    """Model entries from a YAML list or a whitespace-separated string (commas separate an entry's methods)."""
-    if isinstance(value, str):
-        return value.split()
-    return [str(item) for item in value or []]
 
 
 @dataclass(frozen=True)
@@ -85,32 +53,6 @@ class ModelPlan:
     def rule_suffix(self) -> str:
         """A rule-name-safe label: ``<directory>_L<layer>``."""
         return re.sub(r"\W", "_", f"{self.directory}_L{self.layer}")
-
-
-def method_list(value, config: dict, set_name: str | None = None) -> list[str]:
-    """Expand a methods value: a list, a ``method_lists`` name, or a ``{set: value}`` mapping (per ``set_name``).
-
-    A list may name method lists among its methods (``[study, h_avg, fusion]``); the result
-    keeps the first occurrence of each method, in order.
-    """
-    if isinstance(value, dict):
-        value = value.get(set_name, value.get("default"))
-    named = config.get("method_lists", {})
-    methods = []
-    for item in split_list(value):
-        methods += split_list(named[item]) if item in named else [item]
-    return list(dict.fromkeys(methods))
-
-
-def model_defaults(config: dict, name: str) -> dict:
-    """The ``model_defaults`` entry of a model under any of its registry names (empty if none)."""
-    spec = registry.find_spec(name)
-    names = spec.names if spec else (name,)
-    defaults = config.get("model_defaults") or {}
-    for candidate in names:
-        if candidate in defaults:
-            return defaults[candidate] or {}
-    return {}
 
 
 def local_model(name: str, entry: str) -> tuple[str, int | None]:
@@ -174,11 +116,6 @@ def plan_models(config: dict, set_name: str) -> list[ModelPlan]:
     plans = [plan_model(entry, config, set_name) for entry in split_models(config.get("models"))]
     unique = {(plan.directory, plan.layer): plan for plan in reversed(plans)}
     return [plan for plan in plans if unique[(plan.directory, plan.layer)] is plan]
-
-
-def datasets(config: dict, set_name: str) -> list[str]:
-    """The data sets of a family (DMS assays or PISCES targets) in the configured order."""
-    return split_list(config["sets"][set_name]["datasets"])
 
 
 def unit(config: dict, set_name: str, dataset: str) -> str:

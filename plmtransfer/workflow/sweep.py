@@ -37,9 +37,10 @@ from pathlib import Path
 
 import yaml
 
+from plmtransfer import config as study_config
 from plmtransfer import layout
-from plmtransfer.cli.common import positive_int
 from plmtransfer.errors import UserError
+from plmtransfer.options import positive_int
 from plmtransfer.stages import COMPRESS_STEP, LEARNING_CURVE_STEP, STEP_NAMES, WORKFLOW_STEPS
 from plmtransfer.workflow import study, validation
 from plmtransfer.workflow.snakemake_main import COMMAND as SNAKEMAKE
@@ -156,7 +157,7 @@ def default_mode(stage: str) -> str:
 
 def learning_curves(set_name: str) -> bool:
     """Whether the study configuration runs learning curves for a data-set family."""
-    return bool(study.load_config()["sets"][set_name].get("learning_curves"))
+    return bool(study_config.load_config()["sets"][set_name].get("learning_curves"))
 
 
 @dataclass
@@ -178,7 +179,7 @@ def resolve_datasets(args, config: dict, set_name: str, root: Path, plan: Plan) 
     """
     requested = study.split_list(args.datasets)
     if not requested:
-        defaults = study.datasets(config, set_name)
+        defaults = study_config.datasets(config, set_name)
         plan.datasets = [name for name in defaults if study.is_prepared(root, config, set_name, name)]
         absent = [name for name in defaults if name not in plan.datasets]
         if absent:
@@ -189,7 +190,7 @@ def resolve_datasets(args, config: dict, set_name: str, root: Path, plan: Plan) 
         if not plan.datasets:
             plan.notes.append(f"no data sets found under {root}/data")
     else:
-        listed = study.datasets(config, set_name) + study.present_datasets(root, set_name)
+        listed = study_config.datasets(config, set_name) + study.present_datasets(root, set_name)
         mirror = Path(config.get("mirror") or "") / validation.MIRROR_FOLDERS[set_name]
         in_mirror = [name for name in requested
                      if config.get("mirror") and any(path.is_file() for path in layout.mirror_candidates(mirror, name))]
@@ -225,10 +226,10 @@ def resolve_models(config: dict, set_name: str, plan: Plan) -> None:
 
 def make_plan(args, set_name: str, stage: str, root: Path) -> Plan:
     """The run's configuration (study config + config file + flags, each validated), data sets and models."""
-    config = validation.check_file(study.study_config_path())
+    config = validation.check_file(study_config.study_config_path())
     if args.configfile:
         merge(config, validation.check_file(args.configfile))
-    validation.check_plan(config, args.configfile or str(study.study_config_path()))
+    validation.check_plan(config, args.configfile or str(study_config.study_config_path()))
     check_flags(args, config)
     resolve_mirror(args, config)
     if args.models:
@@ -259,7 +260,7 @@ def merge(base: dict, override: dict) -> None:
 
 def profile_dir(profile: str) -> Path:
     """A profile name under workflow/profiles/, or a directory."""
-    named = study.resource_dir("workflow") / "profiles" / profile
+    named = study_config.resource_dir("workflow") / "profiles" / profile
     path = named if named.is_dir() else Path(profile)
     if not (path / "config.yaml").is_file():
         raise UserError(f"no Snakemake profile '{profile}' (use local, slurm or a directory with a config.yaml)")
@@ -321,7 +322,7 @@ def snakemake_command(args, plan: Plan, set_name: str, stage: str, root: Path, p
     stages = [s for s in STAGES if s != LEARNING_CURVE_STEP or plan.config["sets"][set_name].get("learning_curves")]
     targets = [f"{s}_{set_name}" for s in (stages if stage == ALL else [stage])]
     parallel = ["--cores", str(args.jobs)] if profile.name == "local" else ["--jobs", str(args.jobs)]
-    command = [*SNAKEMAKE, "--snakefile", str(study.resource_dir("workflow") / "Snakefile"),
+    command = [*SNAKEMAKE, "--snakefile", str(study_config.resource_dir("workflow") / "Snakefile"),
                "--directory", str(root), "--profile", str(profile), *parallel,
                "--configfile", str(root / RUN_CONFIG), *cluster,
                "--keep-going", "--rerun-triggers", "mtime", "--rerun-incomplete", "--printshellcmds"]

@@ -27,7 +27,7 @@ MIRROR_FOLDERS = {layout.DMS: "dms", layout.PISCES: "pisces", "FLIP": "flip_gb1"
 
 def schema_path() -> Path:
     """The study configuration's JSON schema (YAML), beside the Snakefile."""
-    from plmtransfer.workflow.study import resource_dir
+    from plmtransfer.config import resource_dir
 
     return resource_dir("workflow") / "schemas" / "study.schema.yaml"
 
