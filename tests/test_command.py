@@ -65,3 +65,18 @@ def test_a_script_and_its_subcommand_answer_alike():
     sub = subprocess.run([sys.executable, "-m", "plmtransfer.cli.command", "regress", "--version"],
                          capture_output=True, text=True, check=True)
     assert script.stdout == sub.stdout and script.stdout.startswith("plmtransfer ")
+
+
+def test_no_module_reads_the_configuration_at_import_time():
+    """Importing every module of the package opens no YAML file (the config is read on first use)."""
+    code = ("import builtins, importlib, pkgutil, plmtransfer\n"
+            "real, opened = builtins.open, []\n"
+            "def spy(file, *args, **kwargs):\n"
+            "    opened.append(str(file))\n"
+            "    return real(file, *args, **kwargs)\n"
+            "builtins.open = spy\n"
+            "for module in pkgutil.walk_packages(plmtransfer.__path__, 'plmtransfer.'):\n"
+            "    importlib.import_module(module.name)\n"
+            "print([name for name in opened if name.endswith(('.yaml', '.yml'))])\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert completed.stdout.strip() == "[]"

@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from plmtransfer.data.datasets import STUDY_DMS_ASSAYS, fasta_path, metadata_path, prepare_assays
+from plmtransfer.data.datasets import fasta_path, metadata_path, prepare_assays, study_dms_assays
 from plmtransfer.data.sequences import read_fasta
 from tests.conftest import REPO_ROOT
 
@@ -120,7 +120,7 @@ def test_cli_exit_code_1_when_an_assay_fails(tmp_path):
 
 
 def test_study_assay_list():
-    assert len(STUDY_DMS_ASSAYS) == 40 == len(set(STUDY_DMS_ASSAYS))
+    assert len(study_dms_assays()) == 40 == len(set(study_dms_assays()))
 
 
 def test_prepares_every_assay_of_the_mirror(tmp_path, mirror):

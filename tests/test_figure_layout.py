@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from plmtransfer.analysis import figure_layout, figures, maps, stats
-from plmtransfer.data.datasets import STUDY_DMS_ASSAYS
+from plmtransfer.data.datasets import study_dms_assays
 from plmtransfer.embed.methods import METHODS
 from plmtransfer.learn.regress import sample_sizes
 from plmtransfer.registry import MODELS
@@ -39,7 +39,9 @@ RANDOM_MODEL = "esm2_t2_tiny_random"
 ALL_MODELS = (*(spec.name for spec in MODELS), RANDOM_MODEL)
 
 
-def per_fold(assays=STUDY_DMS_ASSAYS, models=ALL_MODELS, methods=ALL_METHODS, folds=5, seed=0,
+STUDY_ASSAYS = study_dms_assays()  # the study's 40 assay names, the figures' realistic labels
+
+def per_fold(assays=STUDY_ASSAYS, models=ALL_MODELS, methods=ALL_METHODS, folds=5, seed=0,
              missing=0.02):
     """Tidy per-fold results with realistic spreads: hard assays (R² to -4), some results missing."""
     rng = np.random.default_rng(seed)
@@ -62,7 +64,7 @@ def per_fold(assays=STUDY_DMS_ASSAYS, models=ALL_MODELS, methods=ALL_METHODS, fo
     return stats.normalise_results(rows, "fixture")
 
 
-def learning_curves(assays=STUDY_DMS_ASSAYS, models=ALL_MODELS, seed=0):
+def learning_curves(assays=STUDY_ASSAYS, models=ALL_MODELS, seed=0):
     """Per-fold learning curves at the study's training sizes (32 up to the data-set size).
 
     Mean R² is about -3 at 32 sequences and -0.2..0.7 from 320 on, as on real assays.
@@ -178,7 +180,7 @@ def assert_legible(pages, expected_pages, titles=True):
 
 
 def test_learning_curves_full_page_of_16_models(checked, tmp_path):
-    longest = sorted(STUDY_DMS_ASSAYS, key=len)[-figures.MAX_PANELS:]
+    longest = sorted(study_dms_assays(), key=len)[-figures.MAX_PANELS:]
     figures.learning_curve_plot(learning_curves(longest), tmp_path / "curves", method="mean")
     assert_legible(checked, ["curves"])
 
@@ -218,9 +220,9 @@ def test_datasize(checked, tmp_path, models):
 
 
 @pytest.mark.parametrize("assays, models, methods, columns", [
-    (STUDY_DMS_ASSAYS, ("esm2_t30_150M_UR50D",), ALL_METHODS, "Compression_method"),
-    (STUDY_DMS_ASSAYS, ALL_MODELS, ("mean",), "Embedding_model"),
-    (STUDY_DMS_ASSAYS[:6], ("esm2_t30_150M_UR50D",), ALL_METHODS[:4], "Compression_method"),
+    (study_dms_assays(), ("esm2_t30_150M_UR50D",), ALL_METHODS, "Compression_method"),
+    (study_dms_assays(), ALL_MODELS, ("mean",), "Embedding_model"),
+    (study_dms_assays()[:6], ("esm2_t30_150M_UR50D",), ALL_METHODS[:4], "Compression_method"),
     (("MTH3_HAEAESTABILIZED_Tawfik2015",), (RANDOM_MODEL,), ("mean",), "Embedding_model"),
 ], ids=["methods", "models", "values-printed", "single"])
 def test_heatmap(checked, tmp_path, assays, models, methods, columns):
@@ -303,7 +305,7 @@ def test_forest_titles_name_model_method_and_baseline(checked, tmp_path):
     assert any("vs one-hot flat (baseline)" in text for text in checked[0][2])
 
 
-def report_frame(assays=STUDY_DMS_ASSAYS[:8]) -> pd.DataFrame:
+def report_frame(assays=STUDY_ASSAYS[:8]) -> pd.DataFrame:
     """Per-fold results of a report: two ESM-2 models with three methods, one-hot with its study
     baseline ``flat`` and ``mean``."""
     frame = per_fold(assays, ("esm2_t6_8M_UR50D", "esm2_t30_150M_UR50D", "onehot"), ("mean", "maxPool", "flat"),
@@ -336,7 +338,7 @@ def narrow_sizes(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(dataset_size=frame["Dataset"].map(sizes))
 
 
-@pytest.mark.parametrize("assays", [STUDY_DMS_ASSAYS[:3], STUDY_DMS_ASSAYS[:12]], ids=["3-assays", "12-assays"])
+@pytest.mark.parametrize("assays", [study_dms_assays()[:3], study_dms_assays()[:12]], ids=["3-assays", "12-assays"])
 def test_datasize_without_support_for_a_line_labels_the_assays_and_says_why(checked, tmp_path, assays):
     frame = narrow_sizes(per_fold(assays, ALL_MODELS, ("mean",)))
     figures.datasize_plot(frame, tmp_path / "datasize")
@@ -349,7 +351,7 @@ def test_datasize_without_support_for_a_line_labels_the_assays_and_says_why(chec
 
 
 def test_datasize_with_support_for_a_line_fits_and_gives_slopes(checked, tmp_path):
-    figures.datasize_plot(per_fold(STUDY_DMS_ASSAYS[:8], ("esm2_t6_8M_UR50D", "onehot"), ("mean",)),
+    figures.datasize_plot(per_fold(study_dms_assays()[:8], ("esm2_t6_8M_UR50D", "onehot"), ("mean",)),
                           tmp_path / "datasize")
     assert_legible(checked, ["datasize"])
     assert sum("n=8)" in text for text in checked[0][2]) == 2 and "no line" not in " ".join(checked[0][2])

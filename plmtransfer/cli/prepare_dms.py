@@ -12,9 +12,9 @@ from plmtransfer.cli.common import HelpFormatter, add_version, run_cli
 from plmtransfer.data.datasets import (
     CANONICAL_URL,
     DUPLICATE_POLICIES,
-    STUDY_DMS_ASSAYS,
     AssayReport,
     prepare_assays,
+    study_dms_assays,
 )
 from plmtransfer.errors import UserError, did_you_mean
 from plmtransfer.io import write_dataframe_csv
@@ -44,7 +44,7 @@ examples:
 def create_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(description=__doc__, epilog=EPILOG, formatter_class=HelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=list(STUDY_DMS_ASSAYS), metavar="D",
+    parser.add_argument("--datasets", nargs="+", default=list(study_dms_assays()), metavar="D",
                         help="assay names (default: the study's 40 DMS assays)")
     parser.add_argument("--mirror", default=None, metavar="DIR",
                         help="offline mirror holding <D>.csv.gz files, e.g. ../shared/data/dms")
@@ -65,7 +65,7 @@ def check_assay_names(names: list[str], mirror: str | None) -> None:
     the mirror and is close to a study assay, with a "did you mean" (other names are looked up)."""
     for name in names:
         in_mirror = mirror is not None and any(path.is_file() for path in layout.mirror_candidates(mirror, name))
-        hint = "" if name in STUDY_DMS_ASSAYS or in_mirror else did_you_mean(name, STUDY_DMS_ASSAYS)
+        hint = "" if name in study_dms_assays() or in_mirror else did_you_mean(name, study_dms_assays())
         if hint:
             where = "config/study.yaml's DMS assays" + (f" nor in {mirror}" if mirror else "")
             raise UserError(f"unknown assay {name!r} (not one of {where}): {hint}")

@@ -20,6 +20,7 @@ when the repeated rows share one sequence), ``first`` or ``error``.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import urllib.error
@@ -45,8 +46,13 @@ REQUIRED_COLUMNS = ("ID", "target", "sequence")
 OUTPUT_COLUMNS = ["ID", "mutant", "target", "sequence"]
 DUPLICATE_POLICIES = ("mean", "first", "error")
 
-# The 40 DMS assays of the study (Vieira, Handojo & Wilke 2025), in the study's order: config/study.yaml.
-STUDY_DMS_ASSAYS: tuple[str, ...] = tuple(study_config.datasets(study_config.load_config(), "DMS"))
+
+
+@functools.cache
+def study_dms_assays() -> tuple[str, ...]:
+    """The 40 DMS assays of the study (Vieira, Handojo & Wilke 2025) in its order, read from config/study.yaml
+    on first use (no module reads the configuration at import time)."""
+    return tuple(study_config.datasets(study_config.load_config(), "DMS"))
 
 
 @dataclass
