@@ -16,6 +16,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -c 'from plmtransfer.learn.lasso import compile_solver; compile_solver()'  # the solver's numba cache
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install the pinned requirements

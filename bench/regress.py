@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark of the regression stage: the study's plain LassoCV call vs our default vs ``--fast``.
+"""Benchmark of the regression stage: the study's plain LassoCV call vs our default vs ``--solver fast``.
 
 On the same scaled features and the same outer folds (the study's KFold), times the whole
 5-fold cross-validation three ways:
@@ -7,7 +7,7 @@ On the same scaled features and the same outer folds (the study's KFold), times 
 - plain: the study's code path (pandas frames, ``LassoCV(max_iter=1000, tol=1e-2,
   random_state=42, n_jobs=-1)`` on each outer training part);
 - default: ``plmtransfer.learn.regress.cross_validate`` (must give the same per-fold metrics, 1e-6);
-- fast: the same with ``fast=True`` (target: >= 5x faster, test R² within 0.005 per fold).
+- fast: the same with ``solver="fast"`` (target: >= 5x faster, test R² within 0.005 per fold).
 
 Features: one-hot ``flat`` of a real DMS assay from the mirror, and a random-projection
 STAND-IN for pLM mean embeddings (tanh of one-hot times a fixed Gaussian 20L x 1280 matrix):
@@ -15,7 +15,7 @@ NOT a protein language model, only dense 1280-dimensional features of the same s
 Reports median wall seconds and process CPU seconds (all threads; steadier on a shared machine)
 over ``--repeats`` interleaved runs, and the range of the per-round fast speed-ups.
 
-``--patience-check ROWS`` instead checks the early stop of ``--fast`` on every DMS assay of
+``--patience-check ROWS`` instead checks the early stop of ``--solver fast`` on every DMS assay of
 the mirror: it records the study's mean inner-CV MSE curve (plain LassoCV, 100 alphas) of each
 outer fold on up to ROWS rows, for both feature kinds, and counts the folds in which stopping
 ``patience`` alphas past the running minimum would have missed the curve's minimum.
@@ -38,8 +38,8 @@ from sklearn.linear_model import Lasso, LassoCV
 from sklearn.preprocessing import MinMaxScaler
 from threadpoolctl import threadpool_limits
 
-from plmtransfer.backends.onehot.featuriser import onehot_encode
 from plmtransfer.cli.common import HelpFormatter, run_cli
+from plmtransfer.data.sequences import onehot_encode
 from plmtransfer.learn import lasso, regress, splits
 from plmtransfer.learn.features import Table
 
@@ -60,7 +60,8 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs of each variant per case (interleaved); medians are reported")
     parser.add_argument("--patience-check", type=int, metavar="ROWS",
-                        help="instead of timing, check --fast's early stop on every mirror assay (up to ROWS rows)")
+                        help="instead of timing, check --solver fast's early stop on every mirror assay "
+                        "(up to ROWS rows)")
     return parser
 
 
@@ -104,7 +105,7 @@ def timed(function):
 
 
 def load_compiled_solver() -> float:
-    """Load (or on first use compile and cache) ``--fast``'s numba solver for both dtypes; the seconds it took.
+    """Load (or on first use compile and cache) the numba solver for both dtypes; the seconds it took.
 
     A one-off cost per process (per installation when it compiles), kept out of the timed runs.
     """
@@ -129,7 +130,7 @@ def run_case(assay: pd.DataFrame, kind: str, n_rows: int, repeats: int) -> dict:
     table = Table(sample[["ID", "target"]], features)
     variants = {"plain": lambda: plain_study_call(features, sample["target"]),
                 "default": lambda: regress.cross_validate(table, regress.Options()),
-                "fast": lambda: regress.cross_validate(table, regress.Options(fast=True))}
+                "fast": lambda: regress.cross_validate(table, regress.Options(solver="fast"))}
     runs = {name: [] for name in variants}
     for _ in range(repeats):
         for name, variant in variants.items():
@@ -212,14 +213,14 @@ def study_folds(assay: pd.DataFrame, name: str, kind: str, n_rows: int) -> list[
 
 
 SHIPPED = regress.study_compiled_lassocv()
-"""``--fast``'s estimator: its early-stop rule and tie margin are the shipped ones."""
+"""``--solver fast``'s estimator: its early-stop rule and tie margin are the shipped ones."""
 
 RULES = [(3, None), (5, None), (8, None), (10, None), (5, 0.0), (5, 0.01), (10, 0.0), (10, 0.01)]
 """Early-stop rules checked: (patience, null-model margin); ``None`` = no null-model guard."""
 
 
 def early_stop_choice(curve: np.ndarray, patience: int, null_margin: float | None) -> tuple[int, int]:
-    """The alpha index ``--fast`` picks from ``curve`` under one early-stop rule, and how many alphas it walked."""
+    """The alpha index ``--solver fast`` picks from ``curve`` under one early-stop rule; how many alphas it walked."""
     walked = np.full(len(curve), np.inf)
     for chunk in lasso.walk_chunks(len(curve), patience):
         walked[chunk] = curve[chunk]
@@ -231,7 +232,7 @@ def early_stop_choice(curve: np.ndarray, patience: int, null_margin: float | Non
 def patience_check(mirror: Path, n_rows: int) -> tuple[pd.DataFrame, ...]:
     """Per early-stop rule and feature kind, simulated on the study's own curves: the folds in
     which the early stop misses the study's alpha, what the misses cost in test R² and how many
-    alphas the walk takes; for the shipped rule, each miss. Then the shipped ``--fast`` itself
+    alphas the walk takes; for the shipped rule, each miss. Then the shipped ``--solver fast`` itself
     (``CompiledLassoCV`` run on every fold) and, as the yardstick of the study's own
     reproducibility, the study's LassoCV with BLAS held to one thread (which rounds products
     differently): how often each picks another alpha than the study's LassoCV with default
@@ -266,7 +267,7 @@ def patience_check(mirror: Path, n_rows: int) -> tuple[pd.DataFrame, ...]:
             if (patience, null_margin) == shipped:
                 shipped_misses += misses
     actual = []
-    variants = (("--fast (shipped)", "fast_alpha_index", "fast_test_r2"),
+    variants = (("--solver fast (shipped)", "fast_alpha_index", "fast_test_r2"),
                 ("study's LassoCV, BLAS on 1 thread", "one_thread_alpha_index", "one_thread_test_r2"))
     for label, alpha_field, r2_field in variants:
         for kind in KINDS:
@@ -306,13 +307,13 @@ def main(argv=None) -> int:
         print(f"\nfolds missed by the shipped rule (patience {SHIPPED.patience}, "
               f"null margin {SHIPPED.null_margin})\n")
         print(markdown(misses) if len(misses) else "none")
-        print("\n--fast and the study's LassoCV on one BLAS thread vs the study's LassoCV (default threads)\n")
+        print("\n--solver fast and the study's LassoCV on one BLAS thread vs the study's LassoCV (default threads)\n")
         print(markdown(actual))
         print("\nfolds where the test R2 differs by more than 0.005\n")
         print(markdown(actual_misses) if len(actual_misses) else "none")
         return 0
     assay = pd.read_csv(Path(args.mirror) / "dms" / f"{args.assay}.csv.gz", dtype={"ID": str})
-    print(f"--fast's compiled solver loaded (once per process) in {load_compiled_solver():.2f} s, not timed below")
+    print(f"the compiled solver loaded (once per process) in {load_compiled_solver():.2f} s, not timed below")
     cases = [(KINDS[0], n) for n in args.onehot_sizes] + [(KINDS[1], n) for n in args.dense_sizes]
     rows = []
     for kind, n_rows in cases:

@@ -294,7 +294,9 @@ def lasso_section(ours: pd.DataFrame, lasso: pd.DataFrame) -> list[str]:
              "`scripts/reg_lassoCV.py --cv predefined`: the study's protocol (MinMax scaling over all rows, "
              "`LassoCV(max_iter=1000, tol=1e-2, random_state=42)` with its inner 5-fold CV) fitted once on "
              "the split's `train` rows (validation included), scored on its `test` rows. Test Spearman; "
-             "FLIP's ridge (ours) and FLIP's published CNN and ESM-1b rows for comparison.", "",
+             "FLIP's ridge (ours) and FLIP's published CNN and ESM-1b rows for comparison. (`--inner-cv "
+             "validation` would instead tune alpha on the split's `validation` rows, FLIP's protocol, and refit on "
+             "every `train` row: docs/stages/regress.md.)", "",
              "| features | " + " | ".join(SPLITS) + " |", "|---|" + "---|" * len(SPLITS)]
     for label, row in lasso.dropna(how="all").iterrows():
         lines.append(f"| LassoCV, {label} | " + " | ".join(number(row[split], 3) for split in SPLITS) + " |")

@@ -4,7 +4,7 @@
 Two steps, each resumable:
 
   python bench/results_unirep.py run --root runs/unirep --mirror ../shared/data
-  python bench/results_unirep.py report --root runs/unirep
+  python bench/results_unirep.py report --root runs/unirep [--agreement runs/exact/onehot_full.csv]
 
 ``run`` prepares the mirror's DMS assays and PISCES chains with the subsample of
 ``config/unirep.yaml`` (its ``subsample`` key: the one home of the sizes and the seed), then runs
@@ -12,7 +12,10 @@ the project's own drivers over that configuration, as a user would, and appends 
 time to ``<root>/timings.tsv``. The drivers skip what is done, so a re-run after an interruption
 resumes. ``report`` reads the run's result CSVs, statistics and figures and writes
 ``docs/results_unirep.md``, its figures under ``docs/results_unirep/`` and the per-assay scores as
-``docs/results_unirep/per_assay.csv``.
+``docs/results_unirep/per_assay.csv``. The document opens with the robustness of the study's three
+claims under the study's protocol and its variants (``stats.robustness_table``), names the inputs
+that carry no information instead of ranking them, and states how LassoCV was solved (with the
+compiled solver's agreement with scikit-learn when ``--agreement`` gives its per-fold CSV).
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ sys.path.insert(0, str(REPO))
 
 from plmtransfer import config as study_config  # noqa: E402
 from plmtransfer import layout, registry  # noqa: E402
+from plmtransfer.analysis import stats  # noqa: E402
 from plmtransfer.cli.common import version_text  # noqa: E402
+from plmtransfer.errors import UserError  # noqa: E402
 from plmtransfer.io import atomic_open, load_compressed  # noqa: E402
 from plmtransfer.stages import LEARNING_CURVE_STEP, REGRESS_STEP  # noqa: E402
 from plmtransfer.workflow import study  # noqa: E402
@@ -62,13 +67,27 @@ def mean_models() -> str:
 
 
 MEAN_MODELS = mean_models()
+# The protocol variants of the regression (reg_lassoCV.py --inner-cv; docs/protocol.md), run for `mean` only
+VARIANTS = ("shuffled", "grouped")
+PROTOCOLS = (layout.STUDY_PROTOCOL, *VARIANTS)
+PROTOCOL_TEXT = {  # what each protocol's alpha search does (the outer folds are the same for all)
+    layout.STUDY_PROTOCOL: "the study's: LassoCV's inner 5-fold CV unshuffled, on rows in the metadata's order "
+                           "(sorted by mutated position)",
+    "shuffled": "inner CV `KFold(5, shuffle=True, random_state=42)`",
+    "grouped": "inner CV `GroupKFold(5)` on the mutated position: no inner fold splits a position (single "
+               "mutants; docs/protocol.md)",
+}
 # The sweep, in order: (step, driver, extra flags). All steps read config/unirep.yaml.
 STEPS = (
     ("DMS lassoCV, random CV (all methods)", "run_lassoCV_DMS.sh", ()),
     ("DMS lassoCV, contiguous CV (mean)", "run_lassoCV_DMS.sh", ("--models", MEAN_MODELS, "--cv", "contiguous")),
+    ("DMS lassoCV, shuffled and grouped inner CV (mean)", "run_lassoCV_DMS.sh",
+     ("--models", MEAN_MODELS, "--protocols", " ".join(VARIANTS))),
     ("DMS learning curves (mean)", "run_lassoCV_sampling_DMS.sh", ("--models", MEAN_MODELS)),
     ("DMS statistics, random CV", "run_stats_DMS.sh", ()),
     ("DMS statistics, contiguous CV", "run_stats_DMS.sh", ("--models", MEAN_MODELS, "--cv", "contiguous")),
+    ("DMS statistics, shuffled and grouped inner CV", "run_stats_DMS.sh",
+     ("--models", MEAN_MODELS, "--protocols", " ".join(VARIANTS))),
     ("PISCES extraction, lassoCV, statistics (mean)", "run_all_PISCES.sh", ("--models", MEAN_MODELS)),
 )
 STUDY_METHOD_ORDER = "mean, then maxPool, iDCT, PCA / kernel PCA, bos"
@@ -97,6 +116,10 @@ def create_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write docs/results_unirep.md from a finished run")
     report.add_argument("--root", type=Path, required=True)
     report.add_argument("--out", type=Path, default=REPO / "docs" / "results_unirep.md")
+    report.add_argument("--agreement", type=Path, default=None, metavar="CSV",
+                        help="per-fold agreement of --solver compiled with scikit-learn's LassoCV (columns "
+                             "features, Fold, same_alpha, ...); its count is stated beside the solver "
+                             "(default: no such sentence)")
     return parser
 
 
@@ -158,6 +181,19 @@ def read_results(root: Path, step: str, set_name: str, cv: str = layout.STUDY_CV
     return pd.concat([pd.read_csv(path) for path in files], ignore_index=True)
 
 
+def read_protocols(root: Path) -> pd.DataFrame:
+    """The DMS per-fold rows of every protocol of :data:`PROTOCOLS` that has results, in the statistics'
+    tidy columns (``Protocol``, ``Parameters``, ``Model_family``, ...: ``stats.collect_results``)."""
+    frames = []
+    for protocol in PROTOCOLS:
+        folder = layout.results_dir(REGRESS_STEP, layout.STUDY_CV, layout.DMS, root, protocol=protocol)
+        try:
+            frames.append(stats.collect_results(folder))
+        except UserError:  # not run yet, or no folds (a protocol not defined for any assay)
+            continue
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def per_dataset(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean over the outer folds of test R² and Spearman, per model x method x data set."""
     keys = ["Embedding_model", "Compression_method", "Dataset"]
@@ -172,9 +208,12 @@ def overall(scores: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-def read_contrasts(root: Path, cv: str, set_name: str, name: str) -> pd.DataFrame:
-    """A contrasts table written by ``stats.py report`` (empty if absent)."""
-    path = layout.stats_dir(set_name, cv, root) / f"contrasts_{name}.csv"
+def read_contrasts(root: Path, cv: str, set_name: str, name: str,
+                   protocol: str = layout.STUDY_PROTOCOL) -> pd.DataFrame:
+    """A contrasts table written by ``stats.py report`` (empty if absent): ``contrasts_<name>.csv`` for the
+    study's protocol, ``contrasts_<protocol>_<name>.csv`` for a variant, in that protocol's statistics folder."""
+    stem = name if protocol == layout.STUDY_PROTOCOL else f"{protocol}_{name}"
+    path = layout.stats_dir(set_name, cv, root, protocol=protocol) / f"contrasts_{stem}.csv"
     return pd.read_csv(path) if path.is_file() else pd.DataFrame()
 
 
@@ -202,7 +241,7 @@ def failed_jobs(root: Path) -> list[str]:
 
 def prepared_sizes(root: Path) -> pd.DataFrame:
     """Per assay: variants in the mirror after de-duplication and variants kept (prepare report)."""
-    report = pd.read_csv(layout.dms_report_path(root / layout.DATA_DIR))
+    report = pd.read_csv(layout.dms_report_path(root / layout.DATA_DIR), dtype={"subsample": str})
     report = report[report["status"] == "prepared"].copy()
     report["subsample"] = report["subsample"].fillna("")
     report["variants_all"] = [int(text.split(" of ")[1].split()[0]) if text else kept
@@ -234,18 +273,41 @@ def model_label(directory: str) -> str:
     return f"UniRep {spec.embed_dim} ({spec.size})"
 
 
+def p_text(value: float) -> str:
+    """A p-value cell: two significant digits, ``-`` for missing."""
+    return "-" if value is None or pd.isna(value) else f"{value:.2g}"
+
+
 def contrast_rows(contrasts: pd.DataFrame) -> pd.DataFrame:
-    """Contrast, estimate, 95% CI, adjusted p and stars of a stats contrasts table."""
+    """Contrast, estimate, 95% CI, adjusted p and stars of a stats contrasts table (the fold-level mixed
+    model), and beside them its assay-level columns where ``stats.py report`` wrote them: the assays each
+    side wins, the Wilcoxon p over assays (Holm-adjusted) and whether the two levels agree."""
     if contrasts.empty:
         return pd.DataFrame({"contrast": ["(not computed)"]})
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "contrast": contrasts["contrast"],
         "estimate (test R²)": contrasts["estimate"].map(number),
         "95% CI": [f"[{number(low)}, {number(high)}]" for low, high in zip(contrasts["ci_low"], contrasts["ci_high"],
                                                                              strict=True)],
-        "p (adjusted)": contrasts["p_adjusted"].map(lambda p: f"{p:.2g}"),
+        "p (adjusted, fold level)": contrasts["p_adjusted"].map(p_text),
         "": contrasts["stars"].fillna(""),
     })
+    if "assay_n" in contrasts:
+        table["assays better / worse"] = [f"{better} / {worse} of {n}" for better, worse, n in zip(
+            contrasts["assay_wins_level"], contrasts["assay_wins_reference"], contrasts["assay_n"], strict=True)]
+        table["Wilcoxon p (Holm, assay level)"] = contrasts["assay_p_adjusted"].map(p_text)
+        table["agreement"] = contrasts["agreement"]
+    return table
+
+
+def contrast_block(contrasts: pd.DataFrame, name: str) -> list[str]:
+    """A contrasts table and, in words, where its fold-level and assay-level tests disagree (``name``
+    opens each such sentence)."""
+    lines = [markdown(contrast_rows(contrasts)), ""]
+    if "agreement" in contrasts:
+        notes = stats.disagreement_notes(contrasts, name)
+        lines += [f"- {note}." for note in notes] + ([""] if notes else [])
+    return lines
 
 
 # ----------------------------------------------------------------------------- sections
@@ -256,8 +318,179 @@ def shown(root: Path) -> str:
     return os.path.relpath(root, REPO)
 
 
-def section_run(root: Path, sizes: pd.DataFrame, pisces_chains: int) -> list[str]:
-    """What was run: data, subsample, models, protocol, commands, machine and wall times."""
+def side_name(name: str, factor: str) -> str:
+    """One side of a claim in words: a model's short label (``UniRep 256``) or a method (```bos```)."""
+    return model_label(name).split(" (")[0] if factor == "Embedding_model" else f"`{name}`"
+
+
+def comparison_text(row) -> str:
+    """A robustness row's comparison: ``UniRep 256 > one-hot`` (models, within `mean`) or
+    ```mean` > `bos` (UniRep 256)`` (methods, within a model)."""
+    text = f"{side_name(row.better, row.factor)} > {side_name(row.worse, row.factor)}"
+    return text if row.factor == "Embedding_model" else f"{text} ({side_name(row.within, 'Embedding_model')})"
+
+
+def protocol_verdict(rows: pd.DataFrame) -> str:
+    """A claim under one protocol in words: ``holds (3 of 3 comparisons)``, else the counts of each verdict
+    and the comparisons that do not hold."""
+    if (rows["verdict"] == "holds").all():
+        return f"holds ({len(rows)} of {len(rows)} comparison{'s' if len(rows) != 1 else ''})"
+    counts = rows["verdict"].value_counts()
+    parts = [f"{verdict} on {int(counts[verdict])}" for verdict in ("holds", "reverses", "not significant", "no data")
+             if verdict in counts]
+    others = [f"{row.verdict}: {comparison_text(row)}" for row in rows.itertuples(index=False)
+              if row.verdict != "holds"]
+    return f"{', '.join(parts)} of {len(rows)} comparisons ({'; '.join(others)})"
+
+
+def claim_sentence(question: str, rows: pd.DataFrame) -> str:
+    """Whether one of the study's claims holds under every protocol of :data:`PROTOCOLS`, in words, with
+    each protocol's verdict (``not run`` for a protocol without results for it)."""
+    present = [protocol for protocol in PROTOCOLS if (rows[stats.PROTOCOL] == protocol).any()]
+    holds = {protocol: (rows.loc[rows[stats.PROTOCOL] == protocol, "verdict"] == "holds").all()
+             for protocol in present}
+    if present == [layout.STUDY_PROTOCOL] and question == "pooling":
+        status = (f"**study protocol only** (the variants ran `mean` only): "
+                  f"{'holds' if holds[layout.STUDY_PROTOCOL] else 'does not hold'} there")
+    elif len(present) == len(PROTOCOLS) and all(holds.values()):
+        status = "**holds under every protocol**"
+    elif len(present) == len(PROTOCOLS):
+        status = "**does not hold under every protocol**"
+    else:
+        missing = ", ".join(protocol for protocol in PROTOCOLS if protocol not in present)
+        status = f"**not tested under every protocol** (no results for {missing})"
+    verdicts = "; ".join(f"{protocol}: {protocol_verdict(rows[rows[stats.PROTOCOL] == protocol])}"
+                         if protocol in present else f"{protocol}: not run" for protocol in PROTOCOLS)
+    claim = stats.QUESTIONS[question]
+    return f"- **{claim[:1].upper()}{claim[1:]}**: {status}. {verdicts}."
+
+
+def robustness_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The robustness table as markdown cells: claim, comparison, protocol, estimate with CI, assay wins,
+    Wilcoxon p (Holm) and verdict."""
+    return pd.DataFrame({
+        "claim": table["question"],
+        "comparison": [comparison_text(row) for row in table.itertuples(index=False)],
+        "protocol": table[stats.PROTOCOL],
+        "estimate: mean Δ test R² [95% CI]": [
+            f"{number(d)} [{number(low)}, {number(high)}]" for d, low, high in zip(
+                table["mean_difference"], table["ci_low"], table["ci_high"], strict=True)],
+        "assays better / worse": [f"{better} / {worse} of {n}" for better, worse, n in zip(
+            table["wins_better"], table["wins_worse"], table["n_assays"], strict=True)],
+        "Wilcoxon p (Holm)": table["p_adjusted"].map(p_text),
+        "verdict": table["verdict"].map("**{}**".format),
+    })
+
+
+def section_robustness(frame: pd.DataFrame) -> list[str]:
+    """The study's three claims under the study's protocol and each variant: the verdicts in words, then the
+    table (:func:`plmtransfer.analysis.stats.robustness_table`, assay level, test R²)."""
+    lines = ["## Do the study's claims hold? Three protocols", ""]
+    if frame.empty:
+        return lines + ["(no DMS results)", ""]
+    table = stats.robustness_table(frame, "R2_score_test", "mean", fold_level=False)
+    table = table.sort_values(stats.PROTOCOL, key=lambda names: names.map(PROTOCOLS.index), kind="stable")
+    table = table.sort_values("question", key=lambda names: names.map(list(stats.QUESTIONS).index), kind="stable")
+    lines += ["Each claim, on DMS within `mean` (one-hot: `flat`), under the study's protocol and the two "
+              "variants of its alpha search (the same rows and outer folds; " +
+              "; ".join(f"`{protocol}`: {text}" for protocol, text in PROTOCOL_TEXT.items()) + "):", ""]
+    lines += [claim_sentence(question, table[table["question"] == question])
+              for question in stats.QUESTIONS if (table["question"] == question).any()]
+    lines += ["", "Per comparison: the mean over assays of the per-assay difference in test R² (better - worse; "
+              "per assay the mean over its 5 outer folds) with its bootstrap 95% CI over assays, the assays each "
+              "side wins, the Wilcoxon signed-rank test over assays (Holm-adjusted within the claim and protocol) "
+              "and the verdict from it: **holds** / **reverses** (significant at 0.05 for or against the claim) / "
+              "**not significant**. Methods that carry no information of their own on an assay are left out "
+              "(named in the compression section).", "",
+              markdown(robustness_rows(table)), ""]
+    return lines
+
+
+def variant_table(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
+    """Per model (`mean`; one-hot `flat`): mean over assays of test R², Spearman ρ and the median alpha under
+    the study's protocol and under ``protocol``, over the assays both have."""
+    rows = []
+    for directory in MODELS:
+        method = "flat" if directory == "onehot" else "mean"
+        own = frame[(frame["Embedding_model"] == directory) & (frame["Compression_method"] == method)]
+        study_rows = own[own[stats.PROTOCOL] == layout.STUDY_PROTOCOL]
+        variant_rows = own[own[stats.PROTOCOL] == protocol]
+        assays = sorted(set(study_rows["Dataset"]) & set(variant_rows["Dataset"]))
+        cells = [model_label(directory), f"`{method}`"]
+        for part in (study_rows, variant_rows):
+            part = part[part["Dataset"].isin(assays)]
+            means = part.groupby("Dataset")[["R2_score_test", "rho_score_test"]].mean().mean()
+            cells += [number(means.get("R2_score_test")), number(means.get("rho_score_test"))]
+        for part in (study_rows, variant_rows):
+            alpha = part.loc[part["Dataset"].isin(assays), "alpha"] if "alpha" in part else pd.Series(dtype=float)
+            cells.append(f"{alpha.median():.2g}" if alpha.notna().any() else "-")
+        rows.append([*cells, len(assays)])
+    columns = ["model", "method", "R² study", "ρ study", f"R² {protocol}", f"ρ {protocol}",
+               "alpha study", f"alpha {protocol}", "assays"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def section_variant(frame: pd.DataFrame, root: Path, protocol: str) -> list[str]:
+    """One protocol variant beside the study's protocol: per-model scores and median alpha, and its model
+    contrasts (fold level and assay level, from its own statistics folder)."""
+    lines = [f"## Protocol variant `{protocol}`: {PROTOCOL_TEXT[protocol]}", ""]
+    if frame.empty or not (frame[stats.PROTOCOL] == protocol).any():
+        return lines + ["(not run)", ""]
+    return lines + [
+        f"The same rows and outer folds as the study's protocol; only LassoCV's choice of alpha differs. "
+        f"`mean` only (one-hot: `flat`): the compression ranking (all methods of UniRep 256) is study-protocol "
+        f"only, the variants were run for `mean` alone to fit the {BUDGET_MINUTES}-minute budget. Mean over "
+        "assays of the per-assay test R² and Spearman ρ (mean over 5 outer folds) and the median alpha over "
+        "folds and assays, each protocol over the assays both have:", "",
+        markdown(variant_table(frame, protocol)), "",
+        f"Mixed-effects contrasts against one-hot under `{protocol}` (fold level) with the assay level beside "
+        "them:", "",
+        *contrast_block(read_contrasts(root, layout.STUDY_CV, layout.DMS, "Embedding_model_mean", protocol),
+                        f"`{protocol}`")]
+
+
+def agreement_text(path: Path | None) -> str:
+    """``same alpha as scikit-learn's LassoCV on X of Y outer folds (features ...)`` from a per-fold
+    agreement CSV (columns ``assay``, ``features``, ``rows``, ``Fold``, ``same_alpha``, the test R² and
+    seconds of both solvers); empty without one. A line still being written is skipped."""
+    if path is None or not path.is_file():
+        return ""
+    frame = pd.read_csv(path, on_bad_lines="skip")
+    if "same_alpha" not in frame:
+        return ""
+    frame = frame[frame["same_alpha"].astype(str).isin(["True", "False"])]
+    if frame.empty:
+        return ""
+    same = int((frame["same_alpha"].astype(str) == "True").sum())
+    facts = [f"features {', '.join(sorted(frame['features'].astype(str).unique()))}",
+             f"{frame['assay'].nunique()} assays at full size, {int(frame['rows'].min())}-{int(frame['rows'].max())} "
+             "rows"]
+    if {"R2_test_sklearn", "R2_test_compiled"} <= set(frame.columns):
+        gap = (pd.to_numeric(frame["R2_test_sklearn"], errors="coerce")
+               - pd.to_numeric(frame["R2_test_compiled"], errors="coerce")).abs().max()
+        facts.append(f"largest |test R² difference| {gap:.2g}")
+    if {"seconds_sklearn", "seconds_compiled"} <= set(frame.columns):
+        seconds = frame.groupby("assay")[["seconds_sklearn", "seconds_compiled"]].first().sum()
+        facts.append(f"{seconds['seconds_sklearn'] / 60:.1f} min with scikit-learn, "
+                     f"{seconds['seconds_compiled'] / 60:.1f} min compiled")
+    return (f"; the same alpha as scikit-learn's LassoCV on {same} of {len(frame)} outer folds "
+            f"({'; '.join(facts)}: `{os.path.relpath(path, REPO)}`)")
+
+
+def solver_text(agreement: Path | None) -> str:
+    """How this sweep's LassoCV was solved (the ``solver`` of the study configuration as config/unirep.yaml
+    leaves it), with the compiled solver's agreement with scikit-learn where a CSV gives it."""
+    config = study_config.load_config()
+    merge(config, study_config.load_config(CONFIG))
+    solver = config["solver"]
+    if solver != "compiled":
+        return f"LassoCV solved by `--solver {solver}` ([docs/fast-lasso.md](fast-lasso.md))"
+    return ("LassoCV solved by `--solver compiled` ([docs/fast-lasso.md](fast-lasso.md): LassoCV's whole alpha "
+            f"grid and its choice of alpha, compiled{agreement_text(agreement)})")
+
+
+def section_run(root: Path, sizes: pd.DataFrame, pisces_chains: int, agreement: Path | None = None) -> list[str]:
+    """What was run: data, subsample, models, protocol and solver, commands, machine and wall times."""
     sub = subsample()
     cut = sizes[sizes["variants_all"] > sizes["variants_used"]]
     timings = read_timings(root)
@@ -288,7 +521,10 @@ def section_run(root: Path, sizes: pd.DataFrame, pisces_chains: int) -> list[str
         "compressions plus UniRep's own `h_avg` (average hidden state over start token + residues) and "
         "`fusion` (`h_avg | h_final | c_final`).",
         "- **Protocol**: the study's (global MinMax scaling; outer `KFold(5, shuffle, seed 42)`; "
-        "`LassoCV(max_iter=1000, tol=1e-2)` with inner 5-fold CV; scikit-learn's solver, not `--fast`). "
+        "`LassoCV(max_iter=1000, tol=1e-2)` with inner 5-fold CV unshuffled) for every model and method; "
+        f"its variants {', '.join(f'`{protocol}`' for protocol in VARIANTS)} (the alpha search's inner CV, "
+        "`--protocols`) for `mean`. "
+        f"{solver_text(agreement)}. "
         "`contiguous` CV (ProteinGym's 5 blocks of mutated positions; single substitutions only) for `mean`; "
         "learning curves (the study's sampling protocol: subsets of 32, 100, 320, ... rows drawn with "
         "`random_state=42`, then all rows) for `mean`. A score is the mean over the 5 outer folds; "
@@ -355,16 +591,43 @@ def section_models(random: pd.DataFrame, contiguous: pd.DataFrame, root: Path) -
     lines = ["## Does a pretrained pLM beat one-hot, and does size help?", "",
              "Mean over assays of the per-assay test R² and Spearman ρ (mean over 5 outer folds):", "",
              markdown(pd.DataFrame(rows, columns=columns)), "",
-             "Mixed-effects contrasts against one-hot (`stats.py report`: test R² ~ model, random intercepts per "
-             "assay and fold; single-step adjusted), random CV:", "",
-             markdown(contrast_rows(read_contrasts(root, layout.STUDY_CV, "DMS", "Embedding_model_mean"))), "",
+             "Mixed-effects contrasts against one-hot (`stats.py report`, the study's model, fold level: test R² "
+             "~ model, random intercepts per assay and fold; single-step adjusted) and, where written, the assay "
+             "level beside them (one value per assay, the mean over its folds: assays won, Wilcoxon signed-rank "
+             "test, Holm-adjusted), random CV:", "",
+             *contrast_block(read_contrasts(root, layout.STUDY_CV, "DMS", "Embedding_model_mean"),
+                             "Random CV, study protocol"),
              "Contiguous CV:", "",
-             markdown(contrast_rows(read_contrasts(root, "contiguous", "DMS", "Embedding_model_mean"))), ""]
+             *contrast_block(read_contrasts(root, "contiguous", "DMS", "Embedding_model_mean"), "Contiguous CV")]
     return lines
 
 
-def section_methods(random: pd.DataFrame, root: Path) -> list[str]:
-    """Question 2: the compression methods within UniRep 256."""
+def uninformative_lines(flagged: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
+    """The methods named instead of ranked, per model and method with the assays it holds on.
+
+    ``flagged`` is :func:`plmtransfer.analysis.stats.uninformative_inputs` of the per-fold rows
+    ``frame``: decided per assay from the features the regression saw (``feature_sd_max``,
+    ``feature_signature``), not from a list.
+    """
+    if flagged.empty:
+        return []
+    lines = ["Named, not ranked (decided per assay from the features the regression saw, "
+             "`stats.uninformative_inputs`; left out of the ranking, the contrasts and the robustness table; "
+             "their per-fold rows stay in the CSVs):", ""]
+    for (model, method, note), group in flagged.groupby(["Embedding_model", "Compression_method", "note"],
+                                                         sort=True):
+        assays = sorted(group["Dataset"].unique())
+        total = frame.loc[(frame["Embedding_model"] == model) & (frame["Compression_method"] == method),
+                          "Dataset"].nunique()
+        where = (f"on every assay ({total})" if len(assays) == total
+                 else f"on {len(assays)} of {total} assays: {', '.join(assays)}")
+        lines.append(f"- `{method}` ({side_name(model, 'Embedding_model')}): {note}, {where}.")
+    return lines + [""]
+
+
+def section_methods(random: pd.DataFrame, root: Path, flagged: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
+    """Question 2: the compression methods within UniRep 256 (``random``: their informative rows only);
+    the methods that carry no information of their own on an assay are named instead."""
     methods = random[random["Embedding_model"] == "unirep256"].sort_values("R2", ascending=False)
     table = pd.DataFrame({"rank": range(1, len(methods) + 1),
                           "method": methods["Compression_method"].map("`{}`".format),
@@ -372,9 +635,13 @@ def section_methods(random: pd.DataFrame, root: Path) -> list[str]:
                           "assays": methods["n"]})
     order = ", ".join(methods["Compression_method"])
     return ["## Does mean pooling beat the other compressions? (UniRep 256)", "",
+            f"The study's protocol only: the protocol variants ({', '.join(VARIANTS)}) were run for `mean` only, "
+            f"to fit the {BUDGET_MINUTES}-minute budget, so this ranking has no counterpart under them.", "",
+            *uninformative_lines(flagged, frame),
             markdown(table), "", f"Order by mean test R² here: {order}.", "",
             "Contrasts against `mean` within UniRep 256 (random CV):", "",
-            markdown(contrast_rows(read_contrasts(root, layout.STUDY_CV, "DMS", "Compression_method_unirep256"))), ""]
+            *contrast_block(read_contrasts(root, layout.STUDY_CV, "DMS", "Compression_method_unirep256"),
+                            "UniRep 256 methods")]
 
 
 ALL_ROWS = "all"  # the learning curves' last point: every row of the assay (at most the subsample)
@@ -575,7 +842,7 @@ def section_pisces(root: Path) -> list[str]:
             f"target, on {subsample()['PISCES']} chains:", "",
             markdown(pd.DataFrame(rows, columns=["target"] + [model_label(d) for d in MODELS])), "",
             "Model contrasts against one-hot:", "",
-            markdown(contrast_rows(read_contrasts(root, layout.STUDY_CV, "PISCES", "Embedding_model_mean"))), ""]
+            *contrast_block(read_contrasts(root, layout.STUDY_CV, "PISCES", "Embedding_model_mean"), "PISCES")]
 
 
 def section_figures(root: Path, out_dir: Path) -> list[str]:
@@ -622,26 +889,40 @@ def independent_check(root: Path) -> list[str]:
             ""]
 
 
-def report(root: Path, out: Path) -> int:
-    """Write the results document, its figures and the per-assay CSV."""
+def report(root: Path, out: Path, agreement: Path | None = None) -> int:
+    """Write the results document, its figures and the per-assay CSV.
+
+    The rankings and the robustness table leave out the inputs that carry no information of their own
+    on an assay (:func:`plmtransfer.analysis.stats.uninformative_inputs`), which the document names; the
+    per-assay CSV keeps every row.
+    """
     out_dir = out.with_suffix("")
     out_dir.mkdir(parents=True, exist_ok=True)
-    random_scores = per_dataset(read_results(root, REGRESS_STEP, layout.DMS))
+    random_folds = read_results(root, REGRESS_STEP, layout.DMS)
+    flagged = stats.uninformative_inputs(random_folds)
+    random_scores = per_dataset(random_folds)
     contiguous_scores = per_dataset(read_results(root, REGRESS_STEP, layout.DMS, "contiguous"))
     random, contiguous = overall(random_scores), overall(contiguous_scores)
+    ranked = overall(per_dataset(stats.informative_rows(random_folds, flagged)))
+    protocol_folds = read_protocols(root)
     sizes = prepared_sizes(root)
     unit = study_config.load_config()["sets"][layout.PISCES]["unit"]  # the chain set (unirep.yaml keeps it)
     pisces_chains = sum(1 for line in open(layout.fasta_path(layout.PISCES, unit, root / layout.DATA_DIR))
                         if line[0] == ">")
-    lines = ["# Real results: pretrained UniRep against one-hot on the study's protocol", "",
+    command = f"python bench/results_unirep.py report --root {shown(root)}"
+    if agreement is not None:
+        command += f" --agreement {os.path.relpath(agreement, REPO)}"
+    lines = ["# Real results: pretrained UniRep against one-hot, on the study's protocol and two variants", "",
              "The study's three questions (does a pretrained pLM beat one-hot, does mean pooling beat the other "
-             "compressions, does size help) answered with UniRep's real weights on this project's drivers. "
-             f"Generated by `python bench/results_unirep.py report --root {shown(root)}` after `... run`; every "
-             "number is read from the run's result CSVs.", ""]
-    lines += section_run(root, sizes, pisces_chains)
+             "compressions, does size help) answered with UniRep's real weights on this project's drivers, and "
+             "whether each answer survives a change of the protocol's alpha search. "
+             f"Generated by `{command}` after `... run`; every number is read from the run's result CSVs.", ""]
+    lines += section_robustness(protocol_folds)
+    lines += section_run(root, sizes, pisces_chains, agreement)
     lines += section_models(random, contiguous, root)
-    lines += section_methods(random, root)
-    lines += section_comparison(random, contiguous, learning_curve_growth(root))
+    lines += [line for protocol in VARIANTS for line in section_variant(protocol_folds, root, protocol)]
+    lines += section_methods(ranked, root, flagged, random_folds)
+    lines += section_comparison(ranked, contiguous, learning_curve_growth(root))
     lines += section_learning_curves(root)
     lines += row_order_effect(root)
     lines += section_datasize(root)
@@ -657,10 +938,13 @@ def report(root: Path, out: Path) -> int:
 
 def main(argv=None) -> int:
     """Run the sweep or write the report."""
-    args = create_parser().parse_args(argv)
+    parser = create_parser()
+    args = parser.parse_args(argv)
+    if args.command == "report" and args.agreement is not None and not args.agreement.is_file():
+        parser.error(f"--agreement: {args.agreement}: no such file")
     if args.command == "run":
         return run(args.root.resolve(), args.mirror)
-    return report(args.root.resolve(), args.out)
+    return report(args.root.resolve(), args.out, args.agreement.resolve() if args.agreement else None)
 
 
 if __name__ == "__main__":

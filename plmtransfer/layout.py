@@ -29,6 +29,8 @@ PISCES = "PISCES"
 SETS = (DMS, PISCES)
 # the outer CV scheme whose results and statistics take no folder suffix: the study's, the default
 STUDY_CV = RegressOptions.cv
+# the protocol (the alpha search's inner CV, reg_lassoCV.py --inner-cv) whose folders take no suffix: the study's
+STUDY_PROTOCOL = RegressOptions.inner_cv
 PER_TOKEN_SUFFIX = ".pt"
 # label -> file name of a per-sequence directory, written when a FASTA header is not a safe file name
 LABELS_FILE = "labels.tsv"
@@ -183,14 +185,26 @@ def compressed_method(path: PathLike, methods: Iterable[str] = ()) -> str:
 # ----------------------------------------------------------------------------- results
 
 
-def results_name(step: str, cv: str = STUDY_CV) -> str:
-    """A results folder: the workflow step's name for the study's CV scheme, else ``<step>_<cv>``."""
-    return step if cv == STUDY_CV else f"{step}_{cv}"
+def results_suffix(cv: str = STUDY_CV, protocol: str = STUDY_PROTOCOL, layer: int | None = None) -> str:
+    """The folder suffix of a protocol variant, outer CV scheme and swept layer; empty for the study's.
+
+    ``_<protocol>`` for an inner-CV variant, ``_<cv>`` for another outer CV scheme, both as
+    ``_<protocol>+<cv>`` (the ``Protocol`` column's name, less a leading ``study+``), then
+    ``_L<layer>`` for a layer of a layer sweep other than the model's own (``layer=None``: its own).
+    """
+    parts = [part for part, study in ((protocol, STUDY_PROTOCOL), (cv, STUDY_CV)) if part != study]
+    return (f"_{'+'.join(parts)}" if parts else "") + (f"_L{layer}" if layer is not None else "")
 
 
-def results_dir(step: str, cv: str, set_name: str, root: PathLike = ".") -> Path:
-    """The results tree of a step, CV scheme and family: ``results/<step>[_<cv>]/<SET>``."""
-    return Path(root) / RESULTS_DIR / results_name(step, cv) / set_name
+def results_name(step: str, cv: str = STUDY_CV, protocol: str = STUDY_PROTOCOL, layer: int | None = None) -> str:
+    """A results folder: the step's name for the study's protocol, else ``<step><suffix>`` (:func:`results_suffix`)."""
+    return step + results_suffix(cv, protocol, layer)
+
+
+def results_dir(step: str, cv: str, set_name: str, root: PathLike = ".", protocol: str = STUDY_PROTOCOL,
+                layer: int | None = None) -> Path:
+    """The results tree of a step, CV scheme, protocol, swept layer and family: ``results/<step>[<suffix>]/<SET>``."""
+    return Path(root) / RESULTS_DIR / results_name(step, cv, protocol, layer) / set_name
 
 
 def result_name(dataset: str, method: str) -> str:
@@ -199,9 +213,16 @@ def result_name(dataset: str, method: str) -> str:
 
 
 def result_path(step: str, cv: str, set_name: str, model: str, dataset: str, method: str,
-                root: PathLike = ".") -> Path:
-    """The per-fold result CSV of a step, CV scheme, model, data set and method."""
-    return results_dir(step, cv, set_name, root) / model / result_name(dataset, method)
+                root: PathLike = ".", protocol: str = STUDY_PROTOCOL, layer: int | None = None) -> Path:
+    """The per-fold result CSV of a step, CV scheme, model, data set and method (protocol, swept layer)."""
+    return results_dir(step, cv, set_name, root, protocol, layer) / model / result_name(dataset, method)
+
+
+def compressed_layer(path: PathLike) -> int | None:
+    """The layer a compressed file names: ``embed_layer_30_mean.pkl`` -> 30 (None for another name)."""
+    name = Path(path).name
+    number = name[len(COMPRESSED_PREFIX):].partition("_")[0] if name.startswith(COMPRESSED_PREFIX) else ""
+    return int(number) if number.isdigit() else None
 
 
 def zero_shot_dir(root: PathLike = ".") -> Path:
@@ -209,21 +230,21 @@ def zero_shot_dir(root: PathLike = ".") -> Path:
     return Path(root) / RESULTS_DIR / "zero_shot"
 
 
-def stats_dir(set_name: str, cv: str = STUDY_CV, root: PathLike = ".") -> Path:
-    """The statistics of a family and CV scheme: ``results/stats[_<cv>]/<SET>``."""
-    return Path(root) / RESULTS_DIR / results_name(STATS_STEP, cv) / set_name
+def stats_dir(set_name: str, cv: str = STUDY_CV, root: PathLike = ".", protocol: str = STUDY_PROTOCOL) -> Path:
+    """The statistics of a family, CV scheme and protocol: ``results/stats[<suffix>]/<SET>``."""
+    return Path(root) / RESULTS_DIR / results_name(STATS_STEP, cv, protocol) / set_name
 
 
-def figures_dir(set_name: str, cv: str = STUDY_CV, root: PathLike = ".") -> Path:
-    """The figures of a family and CV scheme: ``figures/<SET>[_<cv>]``."""
-    return Path(root) / FIGURES_DIR / results_name(set_name, cv)
+def figures_dir(set_name: str, cv: str = STUDY_CV, root: PathLike = ".", protocol: str = STUDY_PROTOCOL) -> Path:
+    """The figures of a family, CV scheme and protocol: ``figures/<SET>[<suffix>]``."""
+    return Path(root) / FIGURES_DIR / results_name(set_name, cv, protocol)
 
 
-def log_path(step: str, model: str, item: str, root: PathLike = ".") -> Path:
-    """The log of one item of a step: ``logs/<step>/<model>/<item>.log``."""
-    return Path(root) / LOGS_DIR / step / model / f"{item}.log"
+def log_path(step: str, model: str, item: str, root: PathLike = ".", layer: int | None = None) -> Path:
+    """The log of one item of a step: ``logs/<step>/<model>/<item>.log`` (``<item>_L<layer>.log`` for a swept layer)."""
+    return Path(root) / LOGS_DIR / step / model / f"{item}{'' if layer is None else f'_L{layer}'}.log"
 
 
-def stats_log_path(set_name: str, cv: str = STUDY_CV, root: PathLike = ".") -> Path:
-    """The log of a family's statistics report: ``logs/stats/<SET>[_<cv>].log``."""
-    return Path(root) / LOGS_DIR / STATS_STEP / f"{results_name(set_name, cv)}.log"
+def stats_log_path(set_name: str, cv: str = STUDY_CV, root: PathLike = ".", protocol: str = STUDY_PROTOCOL) -> Path:
+    """The log of a family's statistics report: ``logs/stats/<SET>[<suffix>].log``."""
+    return Path(root) / LOGS_DIR / STATS_STEP / f"{results_name(set_name, cv, protocol)}.log"

@@ -22,16 +22,26 @@ ATTENTION_HEAD_CHOICES = ("all", "mean")  # --attention_heads: every head, or th
 LONG_CHOICES = ("truncate", "chunk")
 FORMAT_CHOICES = ("pkl", "npz")
 DTYPE_NAMES = ("float32", "bfloat16", "float16")
+# --repr_layers all: every layer 0 (the token embedding, no context) .. num_layers, in fair-esm's numbering
+ALL_LAYERS = "all"
+# the workflow's `layers` (config/study.yaml, the drivers' --layers): a list of layers or one of these words;
+# last = the model's own layer (the study's: its last, unless NAME:LAYER or model_defaults says another)
+LAYER_WORDS = ("last", ALL_LAYERS)
 
 # regression (plmtransfer.learn.regress, plmtransfer.learn.splits)
 REGRESSORS = ("lassocv", "ridgecv", "elasticnetcv")
+SOLVERS = ("sklearn", "compiled", "fast")
+"""How ``--regressor lassocv`` is solved: scikit-learn's LassoCV (the study's code), the same search
+compiled (the whole grid, LassoCV's choice of alpha) or compiled with an early stop along the grid."""
 SCALINGS = ("global", "fold")
 FEATURE_SETS = ("input", "onehot+score")
 CV_SCHEMES = ("random", "contiguous", "modulo", "predefined")
 # inner CV of the cross-validated regressors (the alpha search): study = KFold(5) without shuffling (the
 # study's, scikit-learn's default); shuffled = KFold(5, shuffle=True, random_state=42); grouped = GroupKFold(5)
-# on the mutated position (single mutants), so an inner fold never splits one position
-INNER_CV_SCHEMES = ("study", "shuffled", "grouped")
+# on the mutated position (single mutants), so an inner fold never splits one position; validation = one
+# predefined split (PredefinedSplit) of each training part by the metadata's boolean validation column (FLIP's
+# rows held out for tuning; --cv predefined only)
+INNER_CV_SCHEMES = ("study", "shuffled", "grouped", "validation")
 # learning curves: the study's subsample sizes (those below the number of rows, then that number); the
 # one home of the sizes (config/study.yaml's learning_curve_sizes is empty unless a run overrides them)
 STUDY_SAMPLE_SIZES = (32, 100, 320, 1000, 3200, 10000, 32000, 100000, 320000, 1000000, 3200000)
@@ -77,7 +87,7 @@ class ExtractOptions:
 
     include: tuple[str, ...] = ()
     pool: tuple[str, ...] = ()
-    repr_layers: tuple[int, ...] = (-1,)
+    repr_layers: tuple[int | str, ...] = (-1,)  # layer numbers, or ALL_LAYERS
     toks_per_batch: int | None = None  # None: the backend's own (Featuriser.toks_per_batch)
     truncation_seq_length: int = 1022
     long: str = "truncate"
@@ -94,11 +104,16 @@ class ExtractOptions:
 
 @dataclass(frozen=True)
 class CompressOptions:
-    """Parameters of the compression methods that have any (only ``swe`` so far), with their defaults."""
+    """Parameters of the compression methods that have any (``swe``, the ``contact_*`` methods), with their defaults.
+
+    ``contact_threshold``: the probability above which a pair is a predicted contact
+    (:mod:`plmtransfer.embed.contacts`).
+    """
 
     swe_directions: int = 64
     swe_quantiles: int = 16
     seed: int = 0
+    contact_threshold: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -108,13 +123,15 @@ class RegressOptions:
     regressor: str = "lassocv"
     cv: str = "random"  # the study's
     scaling: str = "global"
-    fast: bool = False
+    solver: str = "sklearn"  # SOLVERS: how LassoCV is solved
     n_jobs: int | None = -1
     max_missing: float = 0.01
     augment: str | Path | None = None
     features: str = "input"
     fold_column: str | None = None  # with cv="predefined": the metadata column numbering each row's outer fold
     inner_cv: str = "study"  # the alpha search's inner CV (INNER_CV_SCHEMES)
+    append: str | Path | None = None  # a compressed feature file whose columns join the input's by ID
+    stack: str | Path | None = None  # a compressed feature file for a second model, stacked (learn.stacking)
 
 
 @dataclass(frozen=True)
@@ -148,6 +165,15 @@ def parse_shard(text: str) -> tuple[int, int]:
     if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
         raise UserError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. 1/4")
     return int(match.group(1)), int(match.group(2))
+
+def repr_layer(text: str) -> int | str:
+    """argparse type of ``--repr_layers``: a layer number (negative counts from the end) or ``all``."""
+    if text.strip() == ALL_LAYERS:
+        return ALL_LAYERS
+    if not re.fullmatch(r"-?[0-9]+", text.strip()):
+        raise argparse.ArgumentTypeError(f"must be a layer number or '{ALL_LAYERS}', got '{text}'")
+    return int(text)
+
 
 def positive_int(text: str) -> int:
     """argparse type: a positive integer, written as one (``--jobs 2``; not ``0``, ``-1`` or ``2.5``)."""

@@ -122,11 +122,11 @@ def test_batch_equals_one_protein_at_a_time_and_registry_functions():
     proteins = np.stack([random_embedding(30, 130, seed=seed) for seed in range(3)])
     bos = proteins[:, 0, :]
     methods = [name for name in METHODS if name not in ("iDCT4", "iDCT5")]
-    extras = {"c_final": proteins[:, 1, :] * 3}
+    extras = {"c_final": proteins[:, 1, :] * 3, "contacts": np.random.default_rng(0).uniform(size=(3, 30, 30))}
     batch = compress_batch(proteins, bos, methods, extras=extras)
     for index in range(3):
         single = compress_protein(proteins[index], bos[index], methods,
-                                  extras={"c_final": extras["c_final"][index]})
+                                  extras={name: matrix[index] for name, matrix in extras.items()})
         for name in methods:
             np.testing.assert_allclose(batch[name][index], single[name], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(METHODS["rbf2"].function(proteins[1], None), batch["rbf2"][1],

@@ -11,9 +11,9 @@ import torch
 
 from plmtransfer.backends.esm import featuriser as esm
 from plmtransfer.backends.esm.featuriser import LoadedModel, load_model
-from plmtransfer.backends.onehot.featuriser import onehot_encode
 from plmtransfer.cli.common import run_cli
 from plmtransfer.cli.extract import main as cli_main
+from plmtransfer.data.sequences import onehot_encode
 from plmtransfer.embed import extract
 from plmtransfer.embed.extract import ExtractOptions, run_extraction
 from plmtransfer.errors import UserError

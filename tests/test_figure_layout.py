@@ -219,16 +219,25 @@ def test_datasize(checked, tmp_path, models):
     assert_legible(checked, ["datasize"])
 
 
-@pytest.mark.parametrize("assays, models, methods, columns", [
-    (study_dms_assays(), ("esm2_t30_150M_UR50D",), ALL_METHODS, "Compression_method"),
-    (study_dms_assays(), ALL_MODELS, ("mean",), "Embedding_model"),
-    (study_dms_assays()[:6], ("esm2_t30_150M_UR50D",), ALL_METHODS[:4], "Compression_method"),
-    (("MTH3_HAEAESTABILIZED_Tawfik2015",), (RANDOM_MODEL,), ("mean",), "Embedding_model"),
+@pytest.mark.parametrize("assays, models, methods, columns, page_names", [
+    (study_dms_assays(), ("esm2_t30_150M_UR50D",), ALL_METHODS, "Compression_method",
+     ["heatmap_page1", "heatmap_page2"]),
+    (study_dms_assays(), ALL_MODELS, ("mean",), "Embedding_model", ["heatmap"]),
+    (study_dms_assays()[:6], ("esm2_t30_150M_UR50D",), ALL_METHODS[:4], "Compression_method", ["heatmap"]),
+    (("MTH3_HAEAESTABILIZED_Tawfik2015",), (RANDOM_MODEL,), ("mean",), "Embedding_model", ["heatmap"]),
 ], ids=["methods", "models", "values-printed", "single"])
-def test_heatmap(checked, tmp_path, assays, models, methods, columns):
+def test_heatmap(checked, tmp_path, assays, models, methods, columns, page_names):
+    """Every column on exactly one page: more columns than a page holds apart (every registered method)
+    go onto pages of near-equal width."""
     frame = per_fold(assays, models, methods, missing=0.05)
     figures.heatmap_plot(frame, tmp_path / "heatmap", columns, title_context="model: esm2_t30_150M_UR50D")
-    assert_legible(checked, ["heatmap"])
+    assert_legible(checked, page_names)
+    if columns == "Compression_method":
+        for method in methods:
+            assert sum(method in page[2] for page in checked) == 1, method
+        if len(page_names) > 1:
+            counts = [sum(text in methods for text in page[2]) for page in checked]
+            assert max(counts) - min(counts) <= 1
 
 
 def contact_inputs(length: int, seed: int = 0):
@@ -327,7 +336,8 @@ def test_heat_maps_of_one_report_share_colour_scale_and_data_set_order(checked, 
     assert any("one-hot flat (baseline)" in text for text in heatmaps[-1][2])
     sizes = [page for page in checked if page[0] in ("model_size_mean", "datasize_mean")]
     assert all(any("one-hot flat (baseline)" in text for text in page[2]) for page in sizes)
-    assert notes == ["no figure learning_curves: learning curves were not asked for (no --sampling-dir)"]
+    assert notes == ["no figure learning_curves: learning curves were not asked for (no --sampling-dir)",
+                     "no figure layers: the results hold one layer per model"]
     assert isinstance(notes[0], figures.Fact)
 
 

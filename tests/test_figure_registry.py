@@ -10,7 +10,8 @@ import pytest
 
 from plmtransfer.analysis import figures, stats
 from plmtransfer.cli import plot as plot_script
-from tests.test_plot import curve_frame, per_fold_frame
+from tests.test_layer_analysis import swept_per_fold_frame
+from tests.test_plot import curve_frame
 from tests.test_stats import simulate
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "figures.md"
@@ -51,7 +52,7 @@ def test_plot_subcommands_are_the_registry_plus_contacts_and_all():
 
 def test_all_figures_draws_each_registered_figure_under_its_file_names(tmp_path):
     contrasts = stats.fit_contrasts(simulate(n_datasets=4), adjust="single-step").contrasts
-    paths, notes = figures.all_figures(per_fold_frame(), tmp_path,
+    paths, notes = figures.all_figures(swept_per_fold_frame(), tmp_path,
                                        sampling=curve_frame(datasets=("PROT0_HUMAN_X", "PROT1_HUMAN_X")),
                                        contrast_tables={"forest_Compression_method_esm2_8M": contrasts})
     assert notes == []

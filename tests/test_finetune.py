@@ -72,6 +72,27 @@ def test_test_ids_per_fold_are_the_lassocv_ones(assay, tiny_model, tmp_path, one
         regress.score(fold1["target"], fold1["prediction"])["R2"])
 
 
+def test_predefined_fold_column_gives_the_columns_folds(assay, tiny_model, tmp_path, one_torch_thread):
+    """finetune.py --cv predefined --fold-column COLUMN: fold k tests on the rows with the k-th smallest value."""
+    from plmtransfer.cli import finetune as finetune_cli
+
+    metadata = pd.read_csv(assay)
+    metadata["my_folds"] = [(30, 10, 20)[index % 3] for index in range(len(metadata))]
+    path = tmp_path / "folds_metadata.csv"
+    metadata.to_csv(path, index=False)
+    predictions_path = tmp_path / "predictions.csv"
+    assert finetune_cli.main(["-m", str(path), "--base_model", str(tiny_model), "-o", str(tmp_path / "out.csv"),
+                              "--cv", "predefined", "--fold-column", "my_folds", "--unfreeze_last_k_layers", "1",
+                              "--num_epochs", "1", "--batch_size", "8", "--quiet",
+                              "--predictions", str(predictions_path)]) == 0
+    predictions = pd.read_csv(predictions_path)
+    found = [sorted(predictions.loc[predictions["Fold"] == fold, "ID"]) for fold in (1, 2, 3)]
+    assert found == [sorted(metadata.loc[metadata["my_folds"] == value, "ID"]) for value in (10, 20, 30)]
+    assert list(pd.read_csv(tmp_path / "out.csv")["Fold"]) == [1, 2, 3]
+    with pytest.raises(UserError, match="--fold-column my_folds needs --cv predefined"):
+        finetune.FoldPlan(cv="random", fold_column="my_folds").check()
+
+
 def test_killed_and_resumed_equals_uninterrupted(assay, tiny_model, tmp_path, one_torch_thread, monkeypatch):
     settings = quick(dropout=0.2)
     plan = finetune.FoldPlan(patience=5)

@@ -105,3 +105,85 @@ def test_the_study_settings_give_the_pinned_answer():
     assert int(np.flatnonzero(fast.alphas_ == fast.alpha_)[0]) == PINNED_INDEX
     assert np.count_nonzero(fast.coef_) == PINNED_NONZERO
     assert fast.intercept_ == pytest.approx(PINNED_INTERCEPT, rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("n_rows", "n_features", "seed"), [(120, 30, 1), (90, 120, 2), (200, 400, 3)])
+def test_the_exact_search_walks_lassocvs_whole_grid_and_picks_its_alpha(dtype, n_rows, n_features, seed):
+    """``--solver compiled`` (``patience=None, tie=0``): every alpha of LassoCV's grid is walked (no NaN in
+    the path), the mean curve follows LassoCV's, and the chosen alpha and refit are LassoCV's, with and
+    without Gram matrices (more rows than columns, and fewer)."""
+    X, y = problem(n_rows, n_features, seed, dtype)
+    X = np.asfortranarray(X)
+    study = LassoCV(**STUDY, n_jobs=1).fit(X, y)
+    exact = regress.study_compiled_lassocv(exact=True).fit(X, y)
+    assert exact.patience is None and exact.tie == 0.0
+    assert not np.isnan(exact.mse_path_).any()
+    np.testing.assert_allclose(exact.mse_path_.mean(axis=1), study.mse_path_.mean(axis=1), rtol=2e-2)
+    assert exact.alpha_ == study.alpha_
+    np.testing.assert_array_equal(exact.coef_, study.coef_)
+
+
+def test_the_exact_search_takes_the_first_minimum_of_the_whole_curve():
+    """A curve whose minimum lies far beyond where the early stop ends: the exact search walks on
+    and finds it; the choice is ``argmin`` of the mean curve, the first of equal values."""
+    from plmtransfer.learn import lasso
+
+    curve = np.concatenate([np.linspace(1.0, 0.9, 10), np.full(15, 0.95), np.linspace(0.94, 0.5, 20),
+                            np.full(55, 0.5)])
+    assert lasso.walk_finished(curve[:26], 25, 10, None)  # the early stop would end here, at 0.9
+    assert not lasso.walk_finished(curve, 98, None, None)
+    assert lasso.walk_finished(curve, 99, None, None)
+    assert [len(chunk) for chunk in lasso.walk_chunks(100, None)] == [100]
+    assert lasso.chosen_alpha_index(curve, 0.0) == int(np.argmin(curve)) == 44
+
+
+def single_mutant_onehot(n_rows: int = 300, length: int = 25, seed: int = 0):
+    """One-hot ``flat`` features (float32) of random single mutants of one protein and an additive target:
+    every column is its wild-type value except at a few variants, as in a DMS assay."""
+    rng = np.random.default_rng(seed)
+    wildtype = rng.integers(0, 20, length)
+    effects = rng.normal(size=(length, 20)) * (rng.random((length, 20)) < 0.2)
+    X = np.zeros((n_rows, length * 20), dtype=np.float32)
+    y = np.empty(n_rows)
+    for row in range(n_rows):
+        letters = wildtype.copy()
+        position = rng.integers(length)
+        letters[position] = (wildtype[position] + rng.integers(1, 20)) % 20
+        X[row, np.arange(length) * 20 + letters] = 1.0
+        y[row] = effects[position, letters[position]] + rng.normal(scale=0.3)
+    return np.asfortranarray(X), y
+
+
+def test_the_sparse_walk_is_the_dense_walk_on_fewer_operations():
+    """``walk_sparse`` (columns as wild-type value plus exceptions) reaches the same solutions as
+    ``walk_data`` on the same centred data along the same penalties, at a tight tolerance."""
+    from plmtransfer.learn import coordinate_descent, lasso
+
+    X, y = single_mutant_onehot()
+    common = lasso.common_values(X)
+    assert lasso.exception_share(X, common) < 0.01
+    mean = X.mean(axis=0)
+    X_centred = np.asfortranarray(X - mean)
+    y_centred = y - y.mean()
+    norms = np.einsum("ij,ij->j", X_centred, X_centred, dtype=np.float64)
+    keep = norms > 0
+    X_centred, norms, common, mean = np.asfortranarray(X_centred[:, keep]), norms[keep], common[keep], mean[keep]
+    penalties = lasso.study_alpha_grid(X_centred, y_centred)[::10] * len(y)
+    dense, _ = coordinate_descent.walk_data(X_centred, y_centred, norms, np.zeros(len(norms)), penalties, 1e-12, 10000)
+    exceptions = lasso.column_exceptions(X_centred, X[:, keep] != common, common - mean)
+    sparse, _ = coordinate_descent.walk_sparse(*exceptions, y_centred, norms, np.zeros(len(norms)), penalties,
+                                               1e-12, 10000)
+    assert np.count_nonzero(dense[:, -1]) > 20
+    np.testing.assert_allclose(sparse, dense, rtol=1e-6, atol=1e-8)
+
+
+def test_the_exact_search_on_single_mutants_picks_lassocvs_alpha():
+    X, y = single_mutant_onehot(400, 30, seed=4)
+    keep = X.std(axis=0) > 0
+    X = np.asfortranarray(X[:, keep])
+    study = LassoCV(**STUDY, n_jobs=1).fit(X, y)
+    exact = regress.study_compiled_lassocv(exact=True).fit(X, y)
+    assert exact.alpha_ == study.alpha_
+    np.testing.assert_array_equal(exact.coef_, study.coef_)
+    np.testing.assert_allclose(exact.mse_path_.mean(axis=1), study.mse_path_.mean(axis=1), rtol=2e-2)

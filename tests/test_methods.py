@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from plmtransfer.embed.methods import (
+    CONTACTS,
     FAMILIES,
     METHODS,
     check_dimension,
@@ -23,11 +24,13 @@ LENGTH = 16
 
 
 def protein(dim: int, seed: int, length: int = LENGTH) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """A float32 L x D protein, its BOS vector and one vector per extra any method declares."""
+    """A float32 L x D protein, its BOS vector and one vector per extra any method declares (an L x L map for
+    the contact map)."""
     rng = np.random.default_rng(seed)
     residues = (rng.standard_normal((length, dim)) * rng.uniform(0.5, 2.0, size=dim)).astype(np.float32)
     names = {extra for method in METHODS.values() for extra in method.needs_extras}
-    extras = {name: rng.standard_normal(dim).astype(np.float32) for name in sorted(names)}
+    extras = {name: (rng.uniform(size=(length, length)) if name == CONTACTS else rng.standard_normal(dim)).astype(
+        np.float32) for name in sorted(names)}
     return residues, rng.standard_normal(dim).astype(np.float32), extras
 
 

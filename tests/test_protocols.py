@@ -96,7 +96,7 @@ def test_fast_search_uses_the_variant_inner_folds(tmp_path, inner_cv):
     """``--fast`` walks the same inner folds: here it picks scikit-learn's alpha in every fold."""
     embeddings_path, metadata_path = position_sorted_assay(tmp_path)
     exact = regress.run(embeddings_path, metadata_path, regress.Options(n_jobs=1, inner_cv=inner_cv))
-    fast = regress.run(embeddings_path, metadata_path, regress.Options(n_jobs=1, inner_cv=inner_cv, fast=True))
+    fast = regress.run(embeddings_path, metadata_path, regress.Options(n_jobs=1, inner_cv=inner_cv, solver="fast"))
     np.testing.assert_allclose(fast["alpha"], exact["alpha"], rtol=1e-6)
     assert set(fast["Protocol"]) == {inner_cv}
 

@@ -18,8 +18,8 @@ from sklearn.linear_model import Lasso, LassoCV, RidgeCV, lasso_path
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import MinMaxScaler
 
-from plmtransfer.backends.onehot.featuriser import onehot_encode
 from plmtransfer.cli.common import run_cli
+from plmtransfer.data.sequences import onehot_encode
 from plmtransfer.embed.methods import compress_protein
 from plmtransfer.errors import UserError
 from plmtransfer.io import load_compressed, save_compressed
@@ -172,7 +172,7 @@ def test_fast_stays_close_to_the_exact_protocol(tmp_path, n_rows, n_features):
     metadata, vectors = make_data(n_rows, n_features, 0, seed=6)
     embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
     exact = regress.run(embeddings_path, metadata_path, regress.Options(n_jobs=1))
-    fast = regress.run(embeddings_path, metadata_path, regress.Options(fast=True, n_jobs=1))
+    fast = regress.run(embeddings_path, metadata_path, regress.Options(solver="fast", n_jobs=1))
     assert np.abs(exact["R2_score_test"] - fast["R2_score_test"]).max() <= 0.005
     np.testing.assert_allclose(fast["alpha"], exact["alpha"], rtol=1e-6)
 
@@ -180,8 +180,8 @@ def test_fast_stays_close_to_the_exact_protocol(tmp_path, n_rows, n_features):
 def test_fast_gives_the_same_results_in_threads(tmp_path):
     metadata, vectors = make_data(200, 40, 0, seed=6)
     embeddings_path, metadata_path = write_inputs(tmp_path, metadata, vectors)
-    one_thread = regress.run(embeddings_path, metadata_path, regress.Options(fast=True, n_jobs=1))
-    threads = regress.run(embeddings_path, metadata_path, regress.Options(fast=True, n_jobs=3))
+    one_thread = regress.run(embeddings_path, metadata_path, regress.Options(solver="fast", n_jobs=1))
+    threads = regress.run(embeddings_path, metadata_path, regress.Options(solver="fast", n_jobs=3))
     assert one_thread["Fold"].tolist() == [1, 2, 3, 4, 5]
     pd.testing.assert_frame_equal(one_thread.drop(columns="fit_seconds"), threads.drop(columns="fit_seconds"))
 
@@ -574,8 +574,8 @@ def test_fast_walk_does_not_stop_on_a_curve_flat_at_the_null_model():
 
 def test_error_fast_with_another_regressor(tmp_path, capsys):
     metadata, vectors = make_data(20, 3, 0)
-    run_expecting_error(tmp_path, capsys, metadata, vectors, "--fast applies to --regressor lassocv only",
-                        ["--fast", "--regressor", "ridgecv"])
+    run_expecting_error(tmp_path, capsys, metadata, vectors, "--solver fast applies to --regressor lassocv only",
+                        ["--solver", "fast", "--regressor", "ridgecv"])
 
 
 def test_method_is_read_whole_from_the_compressed_file_name():

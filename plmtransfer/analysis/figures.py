@@ -65,7 +65,9 @@ from plmtransfer.analysis.figure_layout import (
     typical,
     wrap_label,
 )
+from plmtransfer.analysis.layers import DEPTH, SECOND_RESPONSE, has_layer_sweep, last_layer_rows, layer_curves
 from plmtransfer.analysis.stats import (
+    LAYER,
     MIN_FIT_DATASETS,
     MIN_FIT_DECADES,
     baseline_name,
@@ -82,6 +84,10 @@ from plmtransfer.registry import BASELINE
 FOCUS_SIZE = 100
 MAX_PANELS = 12
 MAX_HEATMAP_ROWS = 45
+MIN_HEATMAP_COLUMN_IN = 0.15
+"""Narrowest heat-map column (inches): its rotated label and its neighbours' stay apart."""
+HEATMAP_FRAME_IN = 1.6
+"""Width of a heat map's frame beside its row labels and cells (inches): axis label and colour bar."""
 
 
 # --------------------------------------------------------------------------- (a) forest plot
@@ -470,8 +476,9 @@ def heatmap_plot(per_fold: pd.DataFrame, stem: str | Path, columns: str = "Compr
     (one scale for several heat maps), by default the informative range of these cells (see
     the module docstring): lower cells take the end colour and their row's label ends with its
     lowest value (``▼ -3.12``). ``column_names`` relabels columns (the baseline model as
-    ``one-hot flat (baseline)``). More than ``max_rows`` data sets go onto further pages with
-    the same colour scale. Returns every file written.
+    ``one-hot flat (baseline)``). More than ``max_rows`` data sets, or more columns than the page
+    width holds apart (:func:`heatmap_columns_per_page`), go onto further pages with the same colour
+    scale. Returns every file written.
     """
     apply_style()
     table = heatmap_table(per_fold, columns, response)
@@ -494,15 +501,24 @@ def heatmap_plot(per_fold: pd.DataFrame, stem: str | Path, columns: str = "Compr
     table.columns = [names.get(str(column), model_label(str(column)) if columns == "Embedding_model"
                                else str(column)) for column in table.columns]
     context = "; ".join(note for note in notes if note)
-    chunks = pages(list(table.index), max_rows)
+    column_pages = -(-len(table.columns) // heatmap_columns_per_page(table.index))
+    column_chunks = pages(list(table.columns), -(-len(table.columns) // column_pages))  # balanced pages
+    chunks = [(rows, page_columns) for rows in pages(list(table.index), max_rows) for page_columns in column_chunks]
     paths = []
-    for number, rows in enumerate(chunks, start=1):
+    for number, (rows, page_columns) in enumerate(chunks, start=1):
         title = (f"Mean {short_metric(response)} over folds per data set and "
                  f"{columns.replace('_', ' ').lower()}{page_note(number, len(chunks))}"
                  + (f"\n{context}" if context else ""))
-        figure = _heatmap_page(table.loc[rows], columns, response, title, (lower, upper))
+        figure = _heatmap_page(table.loc[rows, page_columns], columns, response, title, (lower, upper))
         paths += save_figure(figure, page_stem(stem, number, len(chunks)))
     return paths
+
+
+def heatmap_columns_per_page(row_labels) -> int:
+    """How many heat-map columns one page holds beside these row labels: at least
+    ``MIN_HEATMAP_COLUMN_IN`` apart, so that the rotated column labels stay apart."""
+    row_label_in = max(text_width_pt(str(label), font_size("ytick.labelsize")) for label in row_labels) / 72
+    return max(1, int((PAGE_WIDTH_IN - row_label_in - HEATMAP_FRAME_IN) / MIN_HEATMAP_COLUMN_IN))
 
 
 def _heatmap_page(table: pd.DataFrame, columns: str, response: str, title: str,
@@ -511,7 +527,7 @@ def _heatmap_page(table: pd.DataFrame, columns: str, response: str, title: str,
     labels = [str(column) for column in table.columns]
     row_label_in = max(text_width_pt(str(r), font_size("ytick.labelsize")) for r in table.index) / 72
     column_label_in = max(text_width_pt(label, font_size("xtick.labelsize")) for label in labels) / 72
-    width = min(PAGE_WIDTH_IN, max(4.0, row_label_in + 1.6 + 0.36 * len(labels)))
+    width = min(PAGE_WIDTH_IN, max(4.0, row_label_in + HEATMAP_FRAME_IN + 0.36 * len(labels)))
     title = wrap_label(title, width - 0.3, font_size("figure.titlesize"))
     height = (0.16 * len(table) + column_label_in + 0.17 * (title.count("\n") + 1) + 0.9)
     figure, axis = plt.subplots(figsize=(width, max(2.4, height)), constrained_layout=True)
@@ -546,6 +562,73 @@ def _print_cells(figure, axis, values: np.ndarray, limits: tuple[float, float]) 
         if np.isfinite(value):
             axis.text(column, row, plain_number(value), ha="center", va="center", fontsize=size,
                       color="black" if value > middle else "white")
+
+
+# --------------------------------------------------------------------------- (e) layers
+
+
+def layer_plot(per_fold: pd.DataFrame, stem: str | Path, response: str = "R2_score_test",
+               method: str | None = None) -> list[Path]:
+    """Score against relative depth (layer / number of layers), one line per model with several layers.
+
+    One panel for ``response`` and one for Spearman ρ (test). Points are the mean over assays of
+    the per-assay fold means (the assays holding every layer of the model), bands the 95% t
+    interval over assays; ★ marks each model's best layer, and the panel's x label states the
+    best and the last layer's scores (:mod:`plmtransfer.analysis.layers`).
+    """
+    apply_style()
+    frame = _one_method(per_fold, method)
+    responses = [response] + [column for column in (SECOND_RESPONSE,) if column != response and column in frame]
+    curves = {name: layer_curves(frame, name) for name in responses}
+    if curves[response].empty:
+        raise UserError("no model with more than one layer in the results (a layer sweep: extract.py --repr_layers "
+                        "with several layers, one regression per layer)")
+    parameters = frame.groupby("Embedding_model")["Parameters"].first()
+    models = sorted(curves[response]["Embedding_model"].unique(), key=lambda model: (parameters[model], model))
+    labels = [model_label(model) for model in models] + ["best layer (highest mean over assays)"]
+    figure, panels, legend_area, axes = grid(
+        len(responses), max_columns=2, panel_height=2.6,
+        legend_height=legend_height_in(labels, legend_columns(labels, grid_width(len(responses), 2) - 0.2)))
+    for axis, name in zip(axes, responses, strict=True):
+        _layer_panel(axis, curves[name], models, name)
+    handles = [plt.Line2D([], [], **line_style(index), markersize=4) for index in range(len(models))]
+    handles.append(plt.Line2D([], [], linestyle="none", marker="*", markersize=9, color="0.3"))
+    bottom_legend(legend_area, handles, labels)
+    assays = curves[response].groupby("Embedding_model")["n_datasets"].max()
+    counted = ", ".join(sorted({str(count) for count in assays}))
+    held = f" ({frame['Compression_method'].iloc[0]} compression)" if frame["Compression_method"].nunique() == 1 else ""
+    shown = " and ".join(short_metric(name) for name in responses)
+    figure.suptitle(wrap_label(
+        f"{shown} against relative depth{held}; mean over {counted} assays ± 95% CI; "
+        "0 = token embedding, 1 = last layer", figure.get_figwidth() - 0.3, font_size("figure.titlesize")))
+    return save_figure(figure, stem)
+
+
+def _layer_panel(axis, curves: pd.DataFrame, models: Sequence[str], response: str) -> None:
+    """One panel of :func:`layer_plot`: each model's curve, band and best layer; best and last scores below."""
+    shown = curves[["mean", "ci_low", "ci_high"]].to_numpy(dtype=float)
+    if response.startswith("rho"):  # a correlation's interval beyond ±1 (few assays) says nothing more
+        shown = np.clip(shown, -1.0, 1.0)
+    lower, upper = informative_range(response, curves["mean"], shown)
+    notes, below = [], []
+    for index, model in enumerate(models):
+        curve = curves[curves["Embedding_model"] == model].sort_values(DEPTH)
+        style = line_style(index)
+        axis.plot(curve[DEPTH], curve["mean"], markersize=4, zorder=3, **style)
+        axis.fill_between(curve[DEPTH], curve["ci_low"], curve["ci_high"], color=style["color"], alpha=0.15,
+                          linewidth=0, zorder=1)
+        best, last = curve[curve["is_best"]].iloc[0], curve[curve["is_last"]].iloc[0]
+        axis.plot([best[DEPTH]], [best["mean"]], linestyle="none", marker="*", markersize=11, color=style["color"],
+                  markeredgecolor="black", markeredgewidth=0.5, zorder=4)
+        below.extend(mark_below(axis, curve[DEPTH], curve["mean"], lower, style["color"]))
+        notes.append(f"{model_label(model)}: best L{int(best[LAYER])} {plain_number(best['mean'], 3)}, "
+                     f"last L{int(last[LAYER])} {plain_number(last['mean'], 3)}")
+    axis.set_xlim(-0.05, 1.05)
+    axis.set_ylim(lower, upper)
+    axis.set_ylabel(metric_label(response))
+    note = below_note(below)
+    axis.set_xlabel("\n".join(["relative depth (layer / layers)", *notes, *([note] if note else [])]), fontsize=7)
+    axis.set_title(short_metric(response))
 
 
 def _one_method(frame: pd.DataFrame, method: str | None) -> pd.DataFrame:
@@ -586,7 +669,10 @@ def _attempt(notes: list[str], paths: list[Path], name: str, draw) -> None:
 
 @dataclass(frozen=True)
 class Inputs:
-    """What :func:`all_figures` draws from: per-fold results and the optional tables beside them."""
+    """What :func:`all_figures` draws from: per-fold results and the optional tables beside them.
+
+    ``per_fold`` holds each model's last layer (the study's), ``layered`` every layer of the results.
+    """
 
     per_fold: pd.DataFrame
     figures_dir: Path
@@ -596,6 +682,7 @@ class Inputs:
     fits: pd.DataFrame | None
     method_reference: str
     sampling_asked: bool
+    layered: pd.DataFrame
 
     @cached_property
     def method(self) -> str:
@@ -703,6 +790,16 @@ def learning_curve_jobs(inputs: Inputs) -> list[Job]:
         inputs.sampling, inputs.figures_dir / f"learning_curves_{method}", inputs.response, method))]
 
 
+def layer_jobs(inputs: Inputs) -> list[Job]:
+    """The layer figure of the reference method (else the first method swept), when the results hold several
+    layers of a model."""
+    if not has_layer_sweep(inputs.layered):
+        return [Fact("no figure layers: the results hold one layer per model")]
+    method = preferred_method(inputs.layered["Compression_method"].unique(), inputs.method_reference)
+    return [("layers", lambda: layer_plot(
+        inputs.layered, inputs.figures_dir / f"layers_{method}", inputs.response, method))]
+
+
 FIGURES: dict[str, Figure] = {
     "forest": Figure(forest_plot, "a contrast table of `scripts/stats.py lme`", ("forest_<factor>_<within>",),
                      "contrasts with simultaneous CIs and stars, ordered by estimate", forest_jobs),
@@ -717,6 +814,9 @@ FIGURES: dict[str, Figure] = {
     "learning-curves": Figure(learning_curve_plot, "learning-curve results (with Sample_size)",
                               ("learning_curves_<method>",), "score against training-sample size, one line per "
                               "model, one panel per data set", learning_curve_jobs),
+    "layers": Figure(layer_plot, "per-fold results of several layers of a model (a layer sweep)", ("layers_<method>",),
+                     "score and Spearman against relative depth (layer / layers), one line per model, best layer "
+                     "marked", layer_jobs),
 }
 """Every results figure by its ``scripts/plot.py`` subcommand, in the order :func:`all_figures` draws them."""
 
@@ -725,16 +825,20 @@ def all_figures(per_fold: pd.DataFrame, figures_dir: str | Path, response: str =
                 sampling: pd.DataFrame | None = None,
                 contrast_tables: dict[str, pd.DataFrame] | None = None,
                 fits: pd.DataFrame | None = None,
-                method_reference: str = "mean", sampling_asked: bool = False) -> tuple[list[Path], list[str]]:
+                method_reference: str = "mean", sampling_asked: bool = False,
+                layered: pd.DataFrame | None = None) -> tuple[list[Path], list[str]]:
     """Every registered figure whose inputs exist; returns (paths written, notes on skipped figures).
 
     ``contrast_tables`` maps a file stem (``forest_Compression_method_esm2_150M``) to its
     contrast table. Figures comparing models use the reference compression method. A note is
     a :class:`Fact` when the design leaves the figure out (``sampling_asked``: learning-curve
-    results were asked for, so their absence is a warning), else a warning.
+    results were asked for, so their absence is a warning), else a warning. Results of several
+    layers of a model (a layer sweep; ``layered``: the rows of every layer, by default ``per_fold``)
+    give the layer figure; every other figure reads each model's last layer
+    (:func:`plmtransfer.analysis.layers.last_layer_rows`), so that layers are never pooled.
     """
-    inputs = Inputs(per_fold, Path(figures_dir), response, sampling, contrast_tables or {}, fits, method_reference,
-                    sampling_asked)
+    inputs = Inputs(last_layer_rows(per_fold), Path(figures_dir), response, sampling, contrast_tables or {}, fits,
+                    method_reference, sampling_asked, per_fold if layered is None else layered)
     paths: list[Path] = []
     notes: list[str] = []
     for figure in FIGURES.values():

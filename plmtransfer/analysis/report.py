@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from plmtransfer.analysis import figures as results_figures
+from plmtransfer.analysis import layers
 from plmtransfer.analysis.stats import (
     PROTOCOL,
     QUESTIONS,
@@ -193,9 +194,10 @@ def run_report(results_dir: str | Path, out_dir: str | Path, figures_dir: str | 
     the fits and skipped steps (the page shows them, and the facts beside them).
     """
     out_dir, written, notes = Path(out_dir), [], []
-    per_fold = collect_results(results_dir, metadata_dir)
-    check_response(per_fold, response)
-    _write(per_fold, out_dir / "per_fold.csv", written)
+    layered = collect_results(results_dir, metadata_dir)
+    check_response(layered, response)
+    _write(layered, out_dir / "per_fold.csv", written)
+    per_fold = layers.last_layer_rows(layered)
     flagged = uninformative_inputs(per_fold, method_reference)
     if not flagged.empty:
         _write(flagged, out_dir / "uninformative_inputs.csv", written)
@@ -232,10 +234,14 @@ def run_report(results_dir: str | Path, out_dir: str | Path, figures_dir: str | 
     shown = protocols(ranked)[0]
     if len(protocols(ranked)) > 1:
         notes.append(f"figures show protocol {shown} only (the tables show every protocol)")
+    layer_section = ""
+    if layers.has_layer_sweep(layered):
+        layer_section = layer_analysis(layered[layered[PROTOCOL] == shown], out_dir, response, seed, written)
+        facts.append(layer_fact(layered, per_fold, shown))
     figures, figure_notes = results_figures.all_figures(
         ranked[ranked[PROTOCOL] == shown], figures_dir, response, sampling,
         {stem: table for stem, table in contrast_tables.items() if table[PROTOCOL].iloc[0] == shown}, fits,
-        method_reference, sampling_asked=sampling_dir is not None)
+        method_reference, sampling_asked=sampling_dir is not None, layered=layered[layered[PROTOCOL] == shown])
     facts += [note for note in figure_notes if isinstance(note, results_figures.Fact)]
     notes += [note for note in figure_notes if not isinstance(note, results_figures.Fact)]
     configuration = {
@@ -253,8 +259,42 @@ def run_report(results_dir: str | Path, out_dir: str | Path, figures_dir: str | 
                              uninformative=flagged,
                              title=report_title(per_fold, results_dir),
                              banner=GENERATED_BANNER if per_fold["Dataset"].map(is_generated).any() else None,
-                             facts=facts)
+                             facts=facts, layers_section=layer_section)
     return written + figures + [page], notes
+
+
+def layer_analysis(layered: pd.DataFrame, out_dir: Path, response: str, seed: int, written: list[Path]) -> str:
+    """The layer sweep's tables (``layers_curves.csv``, ``layers_best_vs_last.csv``,
+    ``layers_best_per_dataset.csv``; :mod:`plmtransfer.analysis.layers`) and their HTML section."""
+    curves = pd.concat([layers.layer_curves(layered, column) for column in dict.fromkeys(
+        (response, layers.SECOND_RESPONSE)) if column in layered], ignore_index=True)
+    best = layers.best_vs_last(layered, response, seed)
+    per_dataset = layers.best_layer_per_dataset(layered, response)
+    for table, name in ((curves, "layers_curves"), (best, "layers_best_vs_last"),
+                        (per_dataset, "layers_best_per_dataset")):
+        _write(table, out_dir / f"{name}.csv", written)
+    wide = per_dataset.pivot_table(index="Dataset", columns=["Embedding_model", "Compression_method"],
+                                   values="best_layer", aggfunc="first")
+    wide.columns = [f"{model} {method}" for model, method in wide.columns]
+    sentences = "".join(f"<li>{html.escape(layers.summary_sentence(row))}</li>" for _, row in best.iterrows())
+    return ('<h2 id="layers">Which layer? (layer sweep)</h2>'
+            f"<p>{html.escape(LAYER_READING)}</p>"
+            f'<ul class="layers">{sentences}</ul>'
+            "<p>Best layer against the last (assay level):</p>" + _frame_table(best)
+            + "<p>Mean over assays per layer (relative depth = layer / number of layers):</p>"
+            + _frame_table(curves.drop(columns=["is_best", "is_last"]))
+            + "<p>Best layer per data set (layers_best_per_dataset.csv has the scores):</p>"
+            + _frame_table(wide.reset_index()))
+
+
+def layer_fact(layered: pd.DataFrame, per_fold: pd.DataFrame, shown: str) -> str:
+    """The note that says which layer the rest of the report reads when the results hold several."""
+    deepest = layers.with_layers(per_fold).groupby("Embedding_model")[layers.LAYER].max().dropna()
+    named = ", ".join(f"{model} {int(layer)}" for model, layer in deepest.items()
+                      if model in layers.swept_models(layered))
+    return (f"Layer sweep: the results hold several layers of {', '.join(layers.swept_models(layered))}. The "
+            f"summaries, contrasts, robustness table and figures other than the layer figure use each model's "
+            f"deepest layer ({named}); the section 'Which layer?' compares the layers (protocol {shown}).")
 
 
 CONTRAST_COLUMNS = ("level", "contrast", "estimate", "std_error", "p_value", "p_adjusted", "ci_low",
@@ -283,6 +323,11 @@ figcaption { font-size: 0.9em; color: #555; }
 .facts li { margin: 0.3em 0; }
 .banner { background: #d55e00; color: #fff; font-size: 1.3em; font-weight: bold; padding: 0.6em 1em; }
 """
+LAYER_READING = ("A score is the mean over an assay's outer folds, averaged over the assays that hold every layer of "
+                 "the model. The best layer has the highest mean over assays; it is compared with the model's deepest "
+                 "layer in the results by the per-assay differences (best - last): the assays each wins, a bootstrap "
+                 "95% interval of the mean difference and the Wilcoxon signed-rank test over assays, Holm-adjusted "
+                 "over models. The best layer is chosen on the same assays, so its p-value favours it.")
 MAX_TITLE_DATASETS = 4  # data sets named in the page title; the rest are counted
 
 
@@ -436,14 +481,16 @@ def write_html_report(path: str | Path, configuration: dict, notes: list[str], s
                       contrast_tables: dict[str, pd.DataFrame], fits: pd.DataFrame | None,
                       figures: list[Path], tables: list[Path], title: str = "plmtransfer report",
                       banner: str | None = None, robustness: pd.DataFrame | None = None,
-                      uninformative: pd.DataFrame | None = None, facts: Sequence[str] = ()) -> Path:
+                      uninformative: pd.DataFrame | None = None, facts: Sequence[str] = (),
+                      layers_section: str = "") -> Path:
     """Write the self-contained ``report.html``; return its path.
 
     A ``banner`` (generated data) opens the page above everything; warnings (random-weight
     models, unbalanced designs, skipped fits and figures) sit in a box at the top so nobody
     reads the numbers without them; the ``facts`` (the baseline, what the solver's convergence
     warnings mean, figures the design leaves out) follow it. The robustness of the study's claims
-    (:func:`robustness_html`) opens the results, and the inputs left out as uninformative are named.
+    (:func:`robustness_html`) opens the results, and the inputs left out as uninformative are named;
+    ``layers_section`` (:func:`layer_analysis`, a layer sweep) follows the summary.
     Figures are embedded as base64 PNG; the CSVs and PDFs are linked relative to the page.
     """
     path = Path(path)
@@ -472,6 +519,7 @@ def write_html_report(path: str | Path, configuration: dict, notes: list[str], s
 <h2>Summary by model and method</h2>
 <p>Mean over data sets of the per-data-set mean over outer folds, with SD and a 95% t interval.</p>
 {_frame_table(summary)}
+{layers_section}
 <h2>Contrasts</h2>
 <p>Fold level (the study's): mixed model <code>response ~ factor + (1|Dataset) + (1|Fold)</code> (REML); each
 level against the reference, with adjusted p-values and simultaneous intervals. Its p-values count every outer

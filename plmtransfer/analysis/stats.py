@@ -43,6 +43,7 @@ PUBLISHED_RENAMES = {"nun_zero_coefs": "num_nonzero_coefs", "parameters": "Param
 RANDOM_EFFECTS = ("Dataset", "Fold")
 PROTOCOL = "Protocol"  # a result's regression protocol (regress.protocol_name); results without one: the study's
 STUDY_PROTOCOL = "study"
+LAYER = "Layer"  # the layer a result's features come from (results without one: the model's last, the study's)
 UNKNOWN = "unknown"
 
 
@@ -135,8 +136,24 @@ def normalise_results(frame: pd.DataFrame, source: str, model_dir: str | None = 
     frame["Dataset"] = frame["Dataset"].astype(str)
     frame["Compression_method"] = frame["Compression_method"].astype(str)
     frame[PROTOCOL] = frame[PROTOCOL].fillna(STUDY_PROTOCOL).astype(str) if PROTOCOL in frame else STUDY_PROTOCOL
+    if LAYER not in frame and stem is not None and (layer := stem_layer(stem)) is not None:
+        frame[LAYER] = layer
     _add_model_columns(frame, published_family)
     return frame
+
+
+def stem_layer(stem: str) -> int | None:
+    """The layer a file stem named like a compressed-embedding file states (``embed_layer_3_mean`` -> 3), else None.
+
+    A result file named after its input (``<model>/<D>/embed_layer_<L>_<method>.csv``) carries its layer in
+    its name; a result with a ``Layer`` column needs none.
+    """
+    if not stem.startswith(layout.COMPRESSED_PREFIX):
+        return None
+    from plmtransfer.embed.methods import METHODS
+
+    layer = layout.split_stem(stem.removeprefix(layout.COMPRESSED_PREFIX), METHODS)[0]
+    return int(layer) if layer.lstrip("-").isdigit() else None
 
 
 def _add_model_columns(frame: pd.DataFrame, published_family: pd.Series | None) -> None:
@@ -207,10 +224,9 @@ def dataset_sizes(metadata_dir: str | Path, datasets: Iterable[str]) -> dict[str
 
 
 def check_duplicates(frame: pd.DataFrame) -> None:
-    """Fail when one (data set, model, method, fold[, sample size]) appears more than once."""
+    """Fail when one (data set, model, method, fold[, protocol, layer, sample size]) appears more than once."""
     keys = ["Dataset", "Embedding_model", "Compression_method", "Fold"]
-    if PROTOCOL in frame:
-        keys.append(PROTOCOL)
+    keys += [column for column in (PROTOCOL, LAYER) if column in frame]
     if "Sample_size" in frame:
         keys.append("Sample_size")
     duplicated = frame.duplicated(keys, keep=False)

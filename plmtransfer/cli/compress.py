@@ -12,6 +12,8 @@ and left KernelPCA's solver unseeded: here a deterministic dense solver is used,
 KernelPCA(random_state=0) within 1e-5). The iDCT methods drop the first and last residue
 before transforming, as the study's code did (kept for fidelity), and need at least n+2
 residues and an embedding dimension of at least m. Float outputs are float32, iDCT int8.
+The contact_* methods read the predicted contact map ('contacts', from extract with --include
+contacts; the same for every layer) and no representations (plmtransfer/embed/contacts.py).
 
 example:
   python scripts/compress.py -e embeddings/DMS/esm2_8M/IF1_ECOLI \\
@@ -50,7 +52,8 @@ def create_parser() -> argparse.ArgumentParser:
                         help="directory of fair-esm .pt files with per-residue 'representations' "
                         "(extract with --include per_tok; bos, h_avg and fusion also need "
                         "--include bos; c_final reads 'c_final_representations', which "
-                        "scripts/extract.py writes for UniRep models)")
+                        "scripts/extract.py writes for UniRep models; contact_* read 'contacts', from "
+                        "--include contacts)")
     parser.add_argument("-o", "--out_dir", required=True, help="directory for the compressed files")
     parser.add_argument("-c", "--compression_method", nargs="+", required=True, metavar="METHOD",
                         help="one or more methods, or named lists of them such as 'study' for the study's "
@@ -71,6 +74,9 @@ def create_parser() -> argparse.ArgumentParser:
                         help="swe: number Q of quantiles per direction (output K*Q values)")
     parser.add_argument("--seed", type=int, default=CompressOptions.seed,
                         help="seed of the swe directions")
+    parser.add_argument("--contact-threshold", type=float, default=CompressOptions.contact_threshold,
+                        help="contact_order, contact_bands: a pair is a predicted contact when its probability "
+                        "is above this (in [0, 1))")
     parser.add_argument("--overwrite", action="store_true",
                         help="recompute methods whose output file already exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or skip messages")
@@ -86,7 +92,8 @@ def main(argv=None) -> int:
     """Parse the flags, compress the directory, print the files written."""
     args = create_parser().parse_args(argv)
     options = CompressOptions(swe_directions=args.swe_directions,
-                              swe_quantiles=args.swe_quantiles, seed=args.seed)
+                              swe_quantiles=args.swe_quantiles, seed=args.seed,
+                              contact_threshold=args.contact_threshold)
     written = compress_directory(
         args.embed_dir, args.out_dir, expand_methods(args.compression_method), args.layer,
         file_format=args.format, jobs=args.jobs or available_cores(), chunk_size=args.chunk_size, options=options,

@@ -22,6 +22,7 @@ from plmtransfer.options import (
     ExtractOptions,
     parse_shard,
     positive_int,
+    repr_layer,
     shard_text,
 )
 from plmtransfer.registry import model_table_text
@@ -35,6 +36,8 @@ examples:
   python scripts/extract.py onehot X_muts.fasta embeddings/DMS/onehot/X --include mean per_tok
   python scripts/extract.py unirep_1900 X_muts.fasta embeddings/DMS_compressed/unirep_1900/X \\
       --pool mean bos h_avg h_final c_final fusion
+  python scripts/extract.py unirep_256 X_muts.fasta embeddings/DMS_compressed/unirep_256/X \\
+      --repr_layers all --pool mean    # a layer sweep: embed_layer_0_mean.pkl .. embed_layer_4_mean.pkl, one pass
   python scripts/extract.py esm2_t30_150M_UR50D wildtype.fasta maps/esm2_150M --repr_layers 29 30 \\
       --include contacts attentions   # then: scripts/plot.py contacts --input maps/esm2_150M/<label>.pt
 """
@@ -61,9 +64,10 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--toks_per_batch", type=positive_int, default=ExtractOptions.toks_per_batch,
                         help="token budget of a batch (padded length x sequences); default: the model's "
                              "(4096; 32768 for UniRep)")
-    parser.add_argument("--repr_layers", type=int, default=list(ExtractOptions.repr_layers), nargs="+",
+    parser.add_argument("--repr_layers", type=repr_layer, default=list(ExtractOptions.repr_layers), nargs="+",
                         help="layers to extract, 0 (embedding) to num_layers; negative counts "
-                             "from the end (-1 = last)")
+                             "from the end (-1 = last); 'all' = every layer 0..num_layers, all from one "
+                             "forward pass (with --pool: one embed_layer_<L>_<METHOD> file per layer)")
     parser.add_argument("--include", type=str, nargs="+", choices=INCLUDE_CHOICES, default=list(ExtractOptions.include),
                         help="per-sequence <label>.pt content, as fair-esm (required unless "
                              "--pool is given); attentions (ESM models): the attention maps of "

@@ -1,7 +1,7 @@
 """Fine-tune a protein language model with a regression head on one assay, in the study's folds.
 
-The outer folds are those of scripts/reg_lassoCV.py for the same metadata and --cv (same test
-IDs per fold); inside each training part a validation share drives early stopping. Writes the
+The outer folds are those of scripts/reg_lassoCV.py for the same metadata, --cv and --fold-column
+(same test IDs per fold); inside each training part a validation share drives early stopping. Writes the
 regression stage's per-fold CSV (Model = finetune-<mode>: head, last<K>, full or lora<R>), so
 scripts/stats.py compares it with the frozen-embedding results. Checkpoints: one file per fold,
 rewritten atomically after every epoch; --resume continues a killed run exactly.
@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from plmtransfer.cli.common import HelpFormatter, add_version, run_cli
+from plmtransfer.cli.reg_lassoCV import add_fold_column_argument
 from plmtransfer.options import CV_SCHEMES, DTYPE_NAMES
 from plmtransfer.registry import model_table_text
 
@@ -35,6 +36,7 @@ def create_parser() -> argparse.ArgumentParser:
                         "fair-esm .pt checkpoint")
     parser.add_argument("--cv", choices=CV_SCHEMES, default="random",
                         help="outer CV scheme, as in reg_lassoCV.py")
+    add_fold_column_argument(parser)
     parser.add_argument("--unfreeze_last_k_layers", type=int, default=0,
                         help="train the last K transformer blocks too (0: the head only; K >= the number of "
                         "layers: every weight)")
@@ -91,7 +93,8 @@ def main(argv=None) -> int:
 
     output = Path(args.output)
     checkpoint_dir = Path(args.checkpoint_dir or output.with_name(f"{output.stem}_checkpoints"))
-    plan = finetune.FoldPlan(cv=args.cv, validation_fraction=args.validation_fraction, patience=args.patience)
+    plan = finetune.FoldPlan(cv=args.cv, validation_fraction=args.validation_fraction, patience=args.patience,
+                             fold_column=args.fold_column)
     progress = None if args.quiet else (lambda folds: tqdm(folds, desc="outer folds", unit="fold"))
     results, predictions = finetune.run(args.metadata, args.base_model, settings_from(args), plan,
                                         checkpoint_dir, args.resume, args.fasta, args.dataset,

@@ -7,6 +7,8 @@ Subcommands (each writes <output>.png and <output>.pdf; every file written is pr
                    set; data sets beyond one page's panels go onto <output>_page1, _page2, ...
   datasize         per-data-set mean score against data-set size with OLS fits
   heatmap          data set x method (or model) heat map of the mean score (paged likewise)
+  layers           score and Spearman against relative depth (layer / layers), one line per model,
+                   best layer marked (results of several layers of a model: a layer sweep)
   contacts         one protein's predicted contact map from an extract output (<label>.pt with
                    contacts), with an optional secondary-structure track, true contacts and a
                    grid of attention heads (<output>_attention)
@@ -73,7 +75,8 @@ def create_parser() -> argparse.ArgumentParser:
     for name, text in (("model-size", "score against parameter count"),
                        ("learning-curves", "score against training-sample size"),
                        ("datasize", "score against data-set size"),
-                       ("heatmap", "data set x method/model heat map")):
+                       ("heatmap", "data set x method/model heat map"),
+                       ("layers", "score against relative depth (a layer sweep)")):
         sub = commands.add_parser(name, formatter_class=HelpFormatter, help=text)
         add_results_arguments(sub, method=name != "heatmap")
         if name == "heatmap":

@@ -24,7 +24,23 @@ from tqdm import tqdm
 from plmtransfer.cli.common import HelpFormatter, add_version, run_cli
 from plmtransfer.errors import UserError
 from plmtransfer.io import write_dataframe_csv
-from plmtransfer.options import CV_SCHEMES, FEATURE_SETS, INNER_CV_SCHEMES, REGRESSORS, SCALINGS, RegressOptions
+from plmtransfer.options import (
+    CV_SCHEMES,
+    FEATURE_SETS,
+    INNER_CV_SCHEMES,
+    REGRESSORS,
+    SCALINGS,
+    SOLVERS,
+    RegressOptions,
+)
+
+
+def add_fold_column_argument(parser: argparse.ArgumentParser) -> None:
+    """``--fold-column``: the predefined outer folds of a metadata column (here and in finetune.py)."""
+    parser.add_argument("--fold-column", default=RegressOptions.fold_column, metavar="COLUMN",
+                        help="with --cv predefined: the metadata column numbering each row's outer fold; fold k tests "
+                        "on the rows holding its k-th smallest value (ProteinGym's fold_random_5, fold_modulo_5, "
+                        "fold_contiguous_5, kept by prepare_proteingym.py)")
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,31 +60,40 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="inner CV of the regularisation search, inside each outer training fold: study = "
                         "KFold(5) without shuffling (the study's; on rows sorted by position its folds are blocks "
                         "of positions); shuffled = KFold(5, shuffle=True, random_state=42); grouped = GroupKFold(5) "
-                        "on the mutated position (needs a mutant column; single mutants only). Results name it in "
-                        "their Protocol column (docs/protocol.md#protocol-variants)")
+                        "on the mutated position (needs a mutant column; single mutants only); validation = one "
+                        "PredefinedSplit by the metadata's True/False validation column (FLIP's splits; --cv "
+                        "predefined only): alpha tuned on the validation rows, then refitted on every training row. "
+                        "Results name it in their Protocol column (docs/protocol.md#protocol-variants)")
     parser.add_argument("--cv", choices=CV_SCHEMES, default=RegressOptions.cv,
                         help="outer CV: random = the study's KFold(5, shuffle, seed 42); contiguous / "
                         "modulo = ProteinGym's position schemes (needs a mutant column; single "
                         "mutants only); predefined = a set column with train/test, or the folds of --fold-column")
-    parser.add_argument("--fold-column", default=RegressOptions.fold_column, metavar="COLUMN",
-                        help="with --cv predefined: the metadata column numbering each row's outer fold; fold k tests "
-                        "on the rows holding its k-th smallest value (ProteinGym's fold_random_5, fold_modulo_5, "
-                        "fold_contiguous_5, kept by prepare_proteingym.py)")
+    add_fold_column_argument(parser)
     parser.add_argument("--scaling", choices=SCALINGS, default=RegressOptions.scaling,
                         help="MinMax scaling fitted on all rows (the study's) or on each training fold")
-    parser.add_argument("--fast", action="store_true",
-                        help="faster LassoCV (lassocv only): the study's alpha grid and inner CV, solved by a "
-                        "compiled re-implementation of scikit-learn's coordinate descent (numba) that stops 10 "
-                        "alphas past the best inner-CV MSE; outer folds run in --jobs threads. Usually the "
-                        "study's alpha; test R2 may differ slightly when it is not (docs/fast-lasso.md)")
+    parser.add_argument("--solver", choices=SOLVERS, default=RegressOptions.solver,
+                        help="how lassocv is solved: sklearn = scikit-learn's LassoCV (the study's code); compiled = "
+                        "the same search (the whole 100-alpha grid, LassoCV's choice of alpha) by a compiled "
+                        "re-implementation of scikit-learn's coordinate descent, several times faster; fast = "
+                        "compiled, stopping 10 alphas past the best inner-CV MSE (for exploring). The compiled "
+                        "solvers run the outer folds in --jobs threads (docs/fast-lasso.md)")
     parser.add_argument("--max-missing", type=float, default=RegressOptions.max_missing,
                         help="largest fraction of metadata IDs allowed to lack an embedding")
     parser.add_argument("-j", "--jobs", type=int, default=RegressOptions.n_jobs,
                         help="threads: LassoCV's inner-CV folds (-1: all cores, as the study), or the outer "
-                        "folds with --fast; results do not depend on it")
+                        "folds with --solver compiled or fast; results do not depend on it")
     parser.add_argument("--augment", default=RegressOptions.augment, metavar="SCORES.csv",
                         help="append a zero-shot score (zero_shot.py's ID,mutant,score CSV) as one more feature, "
                         "joined on ID and scaled like the others; results labelled <method>+score")
+    parser.add_argument("--append", default=RegressOptions.append, metavar="FEATURES.pkl",
+                        help="append the columns of another compressed feature file (e.g. contact-map features, "
+                        "compress.py -c contact_summary) to the input's, joined on ID and scaled with them; results "
+                        "labelled <method>+<appended method> (docs/choosing.md)")
+    parser.add_argument("--stack", default=RegressOptions.stack, metavar="FEATURES.pkl",
+                        help="stack: fit a second model on this compressed feature file and combine the two by "
+                        "non-negative least squares on their out-of-fold predictions, made by the --inner-cv scheme's "
+                        "folds inside each outer training fold; results labelled <method>+stacked-<stacked method> "
+                        "(12 fits per outer fold with 5 inner folds; docs/choosing.md)")
     parser.add_argument("--features", choices=FEATURE_SETS, default=RegressOptions.features,
                         help="input: the -i file (+ --augment); onehot+score: Hsu et al. 2022's augmented one-hot "
                         "model, one-hot (flat) features of the metadata's sequence column plus the score in the -i "
@@ -78,9 +103,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 
 def options_from(args: argparse.Namespace):
     """The regression options (:class:`plmtransfer.options.RegressOptions`) of parsed arguments."""
-    return RegressOptions(regressor=args.regressor, cv=args.cv, scaling=args.scaling, fast=args.fast,
+    return RegressOptions(regressor=args.regressor, cv=args.cv, scaling=args.scaling, solver=args.solver,
                           n_jobs=args.jobs, max_missing=args.max_missing, augment=args.augment,
-                          features=args.features, fold_column=args.fold_column, inner_cv=args.inner_cv)
+                          features=args.features, fold_column=args.fold_column, inner_cv=args.inner_cv,
+                          append=args.append, stack=args.stack)
 
 
 def progress_bar(args: argparse.Namespace, description: str):
@@ -117,6 +143,9 @@ def check_inputs(args: argparse.Namespace) -> None:
             raise UserError(f"{path}: {'scores' if scores_input else 'compressed-embedding'} file not found")
     if args.augment is not None and not Path(args.augment).is_file():
         raise UserError(f"{args.augment}: scores file not found")
+    for flag, path in (("--append", args.append), ("--stack", args.stack)):
+        if path is not None and not Path(path).is_file():
+            raise UserError(f"{path}: {flag} feature file not found")
     if not Path(args.metadata).is_file():
         raise UserError(f"{args.metadata}: metadata file not found")
     header = metadata_header(args.metadata)

@@ -110,11 +110,13 @@ def warn(lines) -> None:
 
 def run_summarise(args) -> None:
     """Write the tidy per-fold CSV (and the optional summary)."""
-    from plmtransfer.analysis import stats
+    from plmtransfer.analysis import layers, stats
 
     frame = load(args)
     print(write_dataframe_csv(frame, args.output))
-    summary = stats.summarise_by(frame, args.response)
+    by = ["Embedding_model", "Compression_method"]
+    summary = (stats.summarise_by(layers.with_layers(frame), args.response, [*by, "Layer"])
+               if layers.has_layer_sweep(frame) else stats.summarise_by(frame, args.response, by))
     if args.summary:
         print(write_dataframe_csv(summary, args.summary))
     print(summary.to_string(index=False, float_format="{:.4f}".format))
@@ -122,9 +124,11 @@ def run_summarise(args) -> None:
 
 def run_lme(args) -> None:
     """Fit the mixed model, print the contrasts and write them."""
-    from plmtransfer.analysis import stats
+    from plmtransfer.analysis import layers, stats
 
-    result = stats.fit_contrasts(load(args), args.response, args.factor, args.reference,
+    frame = load(args)
+    layers.require_one_layer(frame, "the mixed model")
+    result = stats.fit_contrasts(frame, args.response, args.factor, args.reference,
                                  args.adjust, args.level, args.seed)
     warn(result.warnings)
     info = result.info
@@ -140,9 +144,11 @@ def run_lme(args) -> None:
 
 def run_datasize(args) -> None:
     """Fit and write the data-size regressions."""
-    from plmtransfer.analysis import stats
+    from plmtransfer.analysis import layers, stats
 
-    fits = stats.datasize_fits(load(args), args.response)
+    frame = load(args)
+    layers.require_one_layer(frame, "the data-size fits")
+    fits = stats.datasize_fits(frame, args.response)
     print(fits.to_string(index=False, float_format="{:.4g}".format))
     print(write_dataframe_csv(fits, args.output))
 

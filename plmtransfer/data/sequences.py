@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 from plmtransfer.errors import UserError
 from plmtransfer.io import atomic_open
 
@@ -32,6 +34,23 @@ class Record(NamedTuple):
 
     label: str
     sequence: str
+
+
+ONEHOT_DIM = len(STANDARD_AMINO_ACIDS)
+_ONEHOT_INDEX = np.full(256, -1, dtype=np.int64)
+_ONEHOT_INDEX[np.frombuffer(STANDARD_AMINO_ACIDS.encode("ascii"), dtype=np.uint8)] = np.arange(ONEHOT_DIM)
+
+
+def onehot_encode(sequence: str) -> np.ndarray:
+    """The L x 20 float32 one-hot matrix of an upper-case ``sequence`` (columns in ``STANDARD_AMINO_ACIDS``
+    order; the extra letters X B Z U O give an all-zero row). Here, without torch, because the
+    regression stage builds one-hot features itself (``--features onehot+score``) and the
+    ``onehot`` featuriser wraps it."""
+    codes = _ONEHOT_INDEX[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
+    encoding = np.zeros((len(sequence), ONEHOT_DIM), dtype=np.float32)
+    known = codes >= 0
+    encoding[np.flatnonzero(known), codes[known]] = 1.0
+    return encoding
 
 
 def open_text(path: str | os.PathLike):

@@ -16,12 +16,15 @@ import numpy as np
 from tqdm import tqdm
 
 from plmtransfer import layout
+from plmtransfer.embed.contacts import NEEDS_CONTACTS
 from plmtransfer.embed.methods import (
+    CONTACTS,
     EqualLengthCheck,
     check_methods,
     compress_batch,
     needed_extras,
     needs_bos,
+    needs_contacts,
     needs_residues,
 )
 from plmtransfer.errors import UserError
@@ -78,9 +81,23 @@ def layer_tensor(data: Mapping, key: str, layer: int, path, advice: str) -> np.n
     return array
 
 
+def contact_map(data: Mapping, path) -> np.ndarray:
+    """The file's predicted contact map ``contacts`` (L x L) as float32, with clear errors for what can be missing."""
+    import torch
+
+    tensor = data.get(CONTACTS)
+    if tensor is None:
+        raise UserError(f"{path}: no 'contacts' in the file: {NEEDS_CONTACTS} (ESM models with contact weights)")
+    if not isinstance(tensor, torch.Tensor) or not torch.is_floating_point(tensor) or tensor.ndim != 2 \
+            or tensor.shape[0] != tensor.shape[1] or tensor.shape[0] == 0:
+        kind = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
+        raise UserError(f"{path}: 'contacts' is {kind}, expected an L x L floating-point tensor")
+    return tensor.detach().to(torch.float32).numpy()
+
+
 @dataclass
 class LoadedEmbedding:
-    """What one per-sequence file gives the methods: residues, BOS (or None), extras."""
+    """What one per-sequence file gives the methods: residues, BOS (or None), extras (with ``contacts``)."""
 
     residues: np.ndarray
     bos: np.ndarray | None
@@ -90,9 +107,10 @@ class LoadedEmbedding:
 def load_embedding(path: Path, layer: int, methods: Sequence[str]) -> LoadedEmbedding:
     """Read one fair-esm ``.pt`` (weights_only=True): the L x D residues and, if needed, BOS and extras.
 
-    Extras (e.g. UniRep's ``c_final``) are read from ``<name>_representations``. When no
-    method needs residues, or only ``mean`` does and the file has no per-residue
-    representations, ``mean_representations`` (or zeros) stands in as a 1 x D matrix.
+    Extras (e.g. UniRep's ``c_final``) are read from ``<name>_representations``, the contact map
+    from ``contacts``. When only ``mean`` needs residues and the file has no per-residue
+    representations, ``mean_representations`` stands in as a 1 x D matrix; when no method needs
+    residues, zeros do (L x 1 with a contact map, so that proteins group by length; else 1 x D).
     """
     import torch
 
@@ -110,8 +128,12 @@ def load_embedding(path: Path, layer: int, methods: Sequence[str]) -> LoadedEmbe
     extras = {name: layer_tensor(data, f"{name}_representations", layer, path,
                                  f"method(s) needing '{name}' work with models that provide it "
                                  "(UniRep), extracted with scripts/extract.py --include")
-              for name in needed_extras(methods)}
+              for name in needed_extras(methods) if name != CONTACTS}
+    if needs_contacts(methods):
+        extras[CONTACTS] = contact_map(data, path)
     if not needs_residues(methods):
+        if CONTACTS in extras:
+            return LoadedEmbedding(np.zeros((extras[CONTACTS].shape[0], 1), dtype=np.float32), bos, extras)
         width = (bos if bos is not None else next(iter(extras.values()))).shape[0]
         return LoadedEmbedding(np.zeros((1, width), dtype=np.float32), bos, extras)
     if set(methods) <= {"mean", "bos", "c_final"} and "representations" not in data:
@@ -121,6 +143,9 @@ def load_embedding(path: Path, layer: int, methods: Sequence[str]) -> LoadedEmbe
     if residues.ndim != 2 or residues.shape[0] == 0:
         raise UserError(f"{path}: 'representations'[{layer}] has shape {tuple(residues.shape)}, "
                         "expected (residues, dimensions) with at least one residue")
+    if CONTACTS in extras and extras[CONTACTS].shape[0] != residues.shape[0]:
+        raise UserError(f"{path}: 'contacts' is {extras[CONTACTS].shape[0]} x {extras[CONTACTS].shape[0]} but "
+                        f"'representations'[{layer}] has {residues.shape[0]} residues: {NEEDS_CONTACTS}")
     return LoadedEmbedding(residues, bos, extras)
 
 

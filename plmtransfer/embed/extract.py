@@ -44,7 +44,14 @@ from plmtransfer import layout
 from plmtransfer.backends import load_featuriser
 from plmtransfer.backends.base import AttentionFeaturiser, Embedded, LoadOptions
 from plmtransfer.data.sequences import Record
-from plmtransfer.embed.methods import METHODS, check_dimension, compress_protein, needed_extras
+from plmtransfer.embed.methods import (
+    CONTACTS,
+    METHODS,
+    check_dimension,
+    compress_protein,
+    needed_extras,
+    needs_contacts,
+)
 from plmtransfer.embed.request import (
     Request,
     check_request,
@@ -53,6 +60,7 @@ from plmtransfer.embed.request import (
 from plmtransfer.errors import UserError
 from plmtransfer.io import TEMP_PREFIX, atomic_open, atomic_path, load_compressed, save_compressed
 from plmtransfer.options import (
+    ALL_LAYERS,
     ExtractOptions,
     parse_shard,  # noqa: F401  (re-exported: extract.parse_shard)
 )
@@ -95,8 +103,14 @@ def shard_records(records: Sequence[Record], shard: tuple[int, int]) -> list[Rec
 # ----------------------------------------------------------------------------- layers and checks
 
 
-def resolve_layers(repr_layers: Sequence[int], num_layers: int, model_name: str) -> list[int]:
-    """Turn fair-esm layer indices (negative count from the end) into sorted layer numbers."""
+def resolve_layers(repr_layers: Sequence[int | str], num_layers: int, model_name: str) -> list[int]:
+    """Turn fair-esm layer indices (negative count from the end) into sorted layer numbers.
+
+    ``all`` (:data:`plmtransfer.options.ALL_LAYERS`) stands for every layer, 0 (the token embedding)
+    to ``num_layers``: one forward pass gives them all.
+    """
+    if ALL_LAYERS in repr_layers:
+        return list(range(num_layers + 1))
     bad = [i for i in repr_layers if not -(num_layers + 1) <= i <= num_layers]
     if bad:
         raise UserError(f"--repr_layers {' '.join(map(str, bad))}: model {model_name} has layers "
@@ -114,14 +128,15 @@ def check_featuriser(featuriser, options: ExtractOptions, layers: Sequence[int] 
         users = [m for m in options.pool if METHODS[m].needs_bos] + (["bos"] if "bos" in options.include else [])
         raise UserError(f"model {featuriser.name} has no BOS token: drop {', '.join(dict.fromkeys(users))} "
                         "from --include/--pool")
-    missing = [extra for extra in needed_extras(options.pool) if extra not in featuriser.extras]
+    missing = [extra for extra in needed_extras(options.pool) if extra not in featuriser.extras and extra != CONTACTS]
     if missing:
         users = [m for m in options.pool if set(METHODS[m].needs_extras) & set(missing)]
         raise UserError(f"model {featuriser.name} does not provide {', '.join(missing)}: drop "
                         f"{', '.join(users)} from --pool (UniRep models provide c_final)")
-    if "contacts" in options.include and not featuriser.has_contacts:
+    if ("contacts" in options.include or needs_contacts(options.pool)) and not featuriser.has_contacts:
         raise UserError(f"model {featuriser.name} has no contact-regression weights "
-                        "(<name>-contact-regression.pt beside the checkpoint): drop 'contacts'")
+                        "(<name>-contact-regression.pt beside the checkpoint): drop 'contacts' and the "
+                        "contact_* methods")
     if "attentions" in options.include:
         if not isinstance(featuriser, AttentionFeaturiser):
             raise UserError(f"model {featuriser.name} gives no attention maps (the fair-esm and Hugging "
@@ -331,6 +346,8 @@ def pooled_vectors(embedded: Embedded, methods: Sequence[str]) -> dict[str, torc
         bos = embedded.bos[layer].numpy() if embedded.bos is not None else None
         extras = {name: by_layer[layer].numpy() for name, by_layer in embedded.extras.items()
                   if layer in by_layer}
+        if embedded.contacts is not None:
+            extras[CONTACTS] = embedded.contacts.numpy()
         for method, vector in compress_protein(residues.numpy(), bos, methods, extras=extras).items():
             vectors[f"{layer}/{method}"] = torch.as_tensor(np.asarray(vector))
     return vectors
@@ -533,7 +550,7 @@ def run_request(request: Request, output_dir: str | os.PathLike) -> ExtractSumma
 
 def compute(plan: Plan, featuriser, layers, output_dir: Path, stems, options, summary) -> None:
     """Run the batches of ``plan``; write per-sequence files and partial pooled files."""
-    contacts = "contacts" in options.include
+    contacts = "contacts" in options.include or needs_contacts(options.pool)
     maps = attention_layers(layers, options)
     counts: dict[int, int] = {}
     for piece in plan.pieces:

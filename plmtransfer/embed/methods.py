@@ -5,7 +5,9 @@ is the L x D per-residue representation of one protein (BOS/EOS excluded, as fai
 ``representations[layer]`` without them), ``bos`` the D-vector of the BOS token (or None
 when not available) and ``extras`` the further per-protein vectors a backend offers
 (``{name: D-vector}``, e.g. UniRep's final cell state ``c_final``; a method declares the ones
-it needs). The same registry serves the compression stage (:mod:`plmtransfer.embed.compress`,
+it needs). The predicted contact map is the extra ``contacts`` (L x L probabilities, fair-esm's
+per-protein ``contacts``, the same for every layer): the ``contact_*`` methods read only it
+(:mod:`plmtransfer.embed.contacts`). The same registry serves the compression stage (:mod:`plmtransfer.embed.compress`,
 ``scripts/compress.py``) and ``scripts/extract.py --pool``: one implementation of each method.
 
 UniRep's own representations (Alley et al. 2019) are methods too: ``h_avg`` (mean over the
@@ -14,7 +16,8 @@ BOS-like start state and the residue states), ``h_final`` (the last residue's st
 
 Methods that share work form a *family* (``pca1``/``pca2``/``pca1-2`` share one min-max
 scaling and one 2-component PCA; ``rbf*`` and ``sigmoid*`` share the scaling and the Gram
-matrix; ``iDCT2``..``iDCT5`` share the first, residue-axis transform). :func:`compress_batch`
+matrix; ``iDCT2``..``iDCT5`` share the first, residue-axis transform; the ``contact_*`` methods
+share one check of the maps). :func:`compress_batch`
 computes every requested method of a batch of equal-length proteins at once, each shared
 quantity once; :func:`compress_protein` is the same for one protein.
 
@@ -30,6 +33,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from plmtransfer.embed import contacts
 from plmtransfer.errors import UserError, did_you_mean
 from plmtransfer.options import CompressOptions
 
@@ -37,6 +41,7 @@ IDCT_SHAPES: dict[str, tuple[int, int]] = {
     "iDCT1": (5, 44), "iDCT2": (10, 64), "iDCT3": (10, 128), "iDCT4": (10, 512), "iDCT5": (10, 640),
 }
 INT8_SCALE = 127
+CONTACTS = "contacts"  # the extra holding the predicted contact map (per-sequence files' 'contacts')
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,8 @@ class Method:
     """A compression method: its name, function, what it needs, a reference.
 
     ``needs_bos``: the BOS vector; ``needs_extras``: names of backend extras (``Embedded.extras``,
-    ``<name>_representations`` in per-sequence files); ``needs_residues``: the per-residue
+    ``<name>_representations`` in per-sequence files; ``contacts``: the contact map, ``Embedded.contacts``,
+    ``contacts`` in per-sequence files); ``needs_residues``: the per-residue
     matrix. ``family`` names the group of methods computed together from shared intermediate
     results; ``min_dim`` is the narrowest embedding the method accepts. The study's selection
     (``-c study``) is a named list of config/study.yaml, not a property of a method.
@@ -63,7 +69,7 @@ class Method:
 class Batch:
     """B equal-length proteins (B x L x D) with the intermediate results methods share, each computed once.
 
-    ``bos`` is B x D or None; ``extras`` maps an extra's name to its B x D matrix.
+    ``bos`` is B x D or None; ``extras`` maps an extra's name to its B x D matrix (``contacts``: B x L x L).
     """
 
     def __init__(self, residues: np.ndarray, bos: np.ndarray | None, options: CompressOptions,
@@ -295,6 +301,30 @@ def recurrent_state_family(batch: Batch, names: Sequence[str]) -> dict[str, np.n
     return {name: outputs[name] for name in names}
 
 
+def contact_maps(batch: Batch, names: Sequence[str]) -> np.ndarray:
+    """The B x L x L predicted contact maps, or the one-line error saying how to get them."""
+    if CONTACTS not in batch.extras:
+        raise UserError(f"method(s) {', '.join(names)} need the predicted contact map ('contacts'), "
+                        f"which the input lacks: {contacts.NEEDS_CONTACTS} (ESM models with contact weights)")
+    return contacts.check_maps(batch.extras[CONTACTS])
+
+
+def contacts_family(batch: Batch, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The contact-map features of :mod:`plmtransfer.embed.contacts`, at ``options.contact_threshold``."""
+    maps = contact_maps(batch, names)
+    threshold = batch.options.contact_threshold
+    if not 0 <= threshold < 1:
+        raise UserError(f"the contact threshold must be in [0, 1), got {threshold}")
+    functions = {
+        "contact_quantiles": lambda: contacts.contact_quantiles(maps),
+        "contact_histogram": lambda: contacts.contact_histogram(maps),
+        "contact_order": lambda: contacts.contact_order(maps, threshold),
+        "contact_bands": lambda: contacts.contact_bands(maps, threshold),
+        "contact_summary": lambda: contacts.contact_summary(maps, threshold),
+    }
+    return {name: functions[name]() for name in names}
+
+
 def simple_family(function: Callable[[Batch], np.ndarray], name: str):
     """A family of one method computed by ``function(batch) -> B x k``."""
     return lambda batch, names: {name: function(batch)}
@@ -318,6 +348,7 @@ FAMILIES: dict[str, Callable[[Batch, Sequence[str]], dict[str, np.ndarray]]] = {
     "iDCT": idct_family,
     "swe": swe_family,
     "recurrent": recurrent_state_family,
+    "contacts": contacts_family,
 }
 
 
@@ -337,6 +368,18 @@ KPCA_REFERENCE = ("scores of sklearn KernelPCA(2, kernel={kernel}, gamma=1/L) on
                   "(Schoelkopf et al. 1998; Vieira et al. 2025); deterministic dense eigen-solver")
 IDCT_REFERENCE = ("PROST 2-D iDCT quantisation (Kilinc et al. 2023), n={n} residue x m={m} dimension "
                   "coefficients, int8; drops the first and last residue like the study's code")
+
+CONTACT_REFERENCES = {
+    "contact_quantiles": "predicted contact map: 10 quantiles (levels (q+0.5)/10) of the contacts per residue "
+    "(row sums of the probabilities over |i-j| >= 6)",
+    "contact_histogram": "predicted contact map: fraction of residues with [0,1), [1,2), ..., [7,8), >= 8 contacts "
+    "per residue (row sums over |i-j| >= 6)",
+    "contact_order": "predicted contact map: relative (Plaxco et al. 1998) and absolute (Ivankov et al. 2003) "
+    "contact order, mean j-i of pairs with j-i >= 6 and p > threshold (0.5), the relative one / L",
+    "contact_bands": "predicted contact map: pairs with p > threshold (0.5) at separation 6-11, 12-23, >= 24 "
+    "(CASP's short, medium, long range), each count / L",
+    "contact_summary": "contact_quantiles, contact_histogram, contact_order, contact_bands concatenated (24 values)",
+}
 
 METHODS: dict[str, Method] = {
     method.name: method
@@ -379,6 +422,8 @@ METHODS: dict[str, Method] = {
         Method("fusion", single_protein("fusion"), needs_bos=True, needs_extras=("c_final",),
                family="recurrent",
                reference="UniRep Fusion: h_avg, h_final, c_final concatenated (Alley et al. 2019)"),
+        *(Method(name, single_protein(name), needs_extras=(CONTACTS,), needs_residues=False,
+                 family="contacts", reference=reference) for name, reference in CONTACT_REFERENCES.items()),
     )
 }
 
@@ -404,13 +449,18 @@ def check_dimension(methods: Iterable[str], dim: int, where: str) -> None:
 
 
 def needs_residues(methods: Iterable[str]) -> bool:
-    """True if any of ``methods`` needs the per-residue matrix (all but ``bos`` and ``c_final``)."""
+    """True if any of ``methods`` needs the per-residue matrix (all but ``bos``, ``c_final``, ``contact_*``)."""
     return any(METHODS[name].needs_residues for name in methods)
 
 
 def needs_bos(methods: Iterable[str]) -> bool:
     """True if any of ``methods`` needs the BOS vector."""
     return any(METHODS[name].needs_bos for name in methods)
+
+
+def needs_contacts(methods: Iterable[str]) -> bool:
+    """True if any of ``methods`` reads the predicted contact map."""
+    return any(CONTACTS in METHODS[name].needs_extras for name in methods)
 
 
 def needed_extras(methods: Iterable[str]) -> list[str]:
@@ -428,7 +478,7 @@ def compress_batch(residues: np.ndarray, bos: np.ndarray | None, methods: Sequen
                    extras: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Apply ``methods`` to B equal-length proteins (B x L x D); return ``{method: B x k matrix}``.
 
-    ``bos`` is B x D or None; ``extras`` ``{name: B x D}``. Shared intermediate results are
+    ``bos`` is B x D or None; ``extras`` ``{name: B x D}`` (``contacts``: B x L x L). Shared intermediate results are
     computed once per batch.
     """
     methods = check_methods(methods)
@@ -454,7 +504,8 @@ def compress_protein(residues: np.ndarray, bos: np.ndarray | None, methods: Sequ
                      extras: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Apply each of ``methods`` to one protein's L x D ``residues``; return ``{method: vector}``.
 
-    ``extras``: the protein's extra vectors ``{name: D-vector}`` (see :class:`Method`).
+    ``extras``: the protein's extra vectors ``{name: D-vector}`` and its ``contacts`` map (L x L)
+    (see :class:`Method`).
     """
     residues = np.asarray(residues)
     if residues.ndim != 2:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from plmtransfer.backends import resolve_backend
 from plmtransfer.data.sequences import Record, duplicate_labels, read_fasta
-from plmtransfer.embed.methods import check_methods
+from plmtransfer.embed.methods import check_methods, needs_contacts
 from plmtransfer.errors import UserError, did_you_mean
 from plmtransfer.options import (
     ATTENTION_HEAD_CHOICES,
@@ -78,6 +78,9 @@ def check_options(options: ExtractOptions) -> None:
             if maps in options.include:
                 raise UserError(f"--include {maps} cannot be combined with --long chunk "
                                 "(maps of stitched windows are not defined)")
+        if needs_contacts(check_methods(options.pool)):
+            raise UserError("--pool contact_* cannot be combined with --long chunk "
+                            "(contact maps of stitched windows are not defined)")
         if not 0 <= options.chunk_overlap < options.truncation_seq_length:
             raise UserError("--chunk_overlap must be >= 0 and smaller than --truncation_seq_length")
     check_methods(options.pool)

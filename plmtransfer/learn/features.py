@@ -3,9 +3,10 @@
 The inputs of every regression (:mod:`plmtransfer.learn.regress`, :mod:`plmtransfer.learn.finetune`)
 are read and checked here: the metadata CSV (``ID``, ``target``; IDs unique), the embeddings by
 ``ID`` (one vector each, equal lengths, finite, in the file's dtype), one-hot features of the
-metadata's sequences, and a zero-shot scores CSV (``ID``, ``score``) whose score becomes one more
-feature column. :func:`join` inner-joins them in the metadata's row order into a :class:`Table`;
-missing IDs up to a fraction are left out with a warning, more are an error.
+metadata's sequences, a zero-shot scores CSV (``ID``, ``score``) whose score becomes one more
+feature column, and further compressed feature files (``--append``, ``--stack``: e.g. contact-map
+features) whose columns follow the embedding's. :func:`join` inner-joins them in the metadata's row
+order into a :class:`Table`; missing IDs up to a fraction are left out with a warning, more are an error.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from plmtransfer.data.sequences import onehot_encode
 from plmtransfer.errors import UserError
 
 SCORE_LABEL = "score"
@@ -25,10 +27,15 @@ SCORE_LABEL = "score"
 
 @dataclass
 class Table:
-    """The joined data: metadata rows (in metadata order) and their feature matrix."""
+    """The joined data: metadata rows (in metadata order) and their feature matrix.
+
+    ``stacked_columns``: how many of the last columns are the second first-level model's features
+    (``--stack``, :mod:`plmtransfer.learn.stacking`); 0 when one model fits all columns.
+    """
 
     metadata: pd.DataFrame
     features: np.ndarray
+    stacked_columns: int = 0
 
     @property
     def target(self) -> np.ndarray:
@@ -129,26 +136,41 @@ def onehot_features(metadata: pd.DataFrame, source: str) -> dict[str, np.ndarray
     """``{ID: flat one-hot of its sequence}`` (20 x L values, residue after residue, float32)."""
     if "sequence" not in metadata.columns:
         raise UserError(f"{source}: --features onehot+score needs a 'sequence' column in the metadata")
-    from plmtransfer.backends import load_featuriser  # torch: only for this feature set
-    from plmtransfer.backends.base import LoadOptions
-    from plmtransfer.registry import BASELINE
+    return {identifier: onehot_encode(str(sequence).upper()).ravel()
+            for identifier, sequence in zip(metadata["ID"], metadata["sequence"], strict=True)}
 
-    featuriser = load_featuriser(BASELINE, LoadOptions(nogpu=True))  # the registry's one-hot baseline, layer 0
-    embedded = featuriser.embed([str(sequence).upper() for sequence in metadata["sequence"]], [0], False)
-    return {identifier: one.representations[0].numpy().ravel()
-            for identifier, one in zip(metadata["ID"], embedded, strict=True)}
+
+def append_columns(table: Table, vectors: Mapping[str, np.ndarray], source: str, max_missing: float,
+                   what: str, stacked: bool = False) -> Table:
+    """``table`` with the columns of ``vectors`` (``{ID: vector}``) after its own, in the features' dtype.
+
+    Rows join on ``ID`` with :func:`join`'s checks (missing IDs up to ``max_missing`` are left out
+    with a warning; NaN and unequal lengths are errors); the rows keep ``table``'s order.
+    ``stacked``: the new columns are the second first-level model's (``Table.stacked_columns``).
+    """
+    joined = join(table.metadata, vectors, source, max_missing, what=what)
+    present = table.metadata["ID"].isin(vectors.keys()).to_numpy()
+    features = table.features[present]
+    added = joined.features.shape[1]
+    return Table(joined.metadata, np.column_stack([features, joined.features.astype(features.dtype)]),
+                 added if stacked else table.stacked_columns)
+
+
+def read_feature_files(options) -> dict[str, dict[str, np.ndarray]]:
+    """The feature files a regression adds to its input, ``{"append": ..., "stack": ...}`` (those given).
+
+    ``options``: :class:`plmtransfer.options.RegressOptions`; each file is a compressed-embedding
+    file (``{ID: vector}``), e.g. contact-map features of the same proteins.
+    """
+    from plmtransfer.io import load_compressed
+
+    return {kind: load_compressed(path) for kind, path in (("append", options.append), ("stack", options.stack))
+            if path is not None}
 
 
 def append_score(table: Table, scores: Mapping[str, np.ndarray], source: str,
                  max_missing: float) -> Table:
-    """``table`` with the zero-shot score as its last feature column (in the features' dtype).
-
-    The score joins on ``ID`` with :func:`join`'s checks (missing IDs up to ``max_missing``
-    are left out with a warning; NaN is an error).
-    """
-    scored = join(table.metadata, scores, source, max_missing, what="score")
-    present = table.metadata["ID"].isin(scores.keys()).to_numpy()
-    features = table.features[present]
-    return Table(scored.metadata, np.column_stack([features, scored.features.astype(features.dtype)]))
+    """``table`` with the zero-shot score as its last feature column (:func:`append_columns`)."""
+    return append_columns(table, scores, source, max_missing, what="score")
 
 

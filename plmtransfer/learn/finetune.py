@@ -1,7 +1,7 @@
 """Regression fine-tuning of a protein language model on one assay, in the study's outer folds.
 
 The outer folds are the regression stage's own (:func:`plmtransfer.learn.regress.outer_split`: the
-same rows and the same test rows in every fold for the same metadata and ``--cv``). Inside
+same rows and the same test rows in every fold for the same metadata, ``--cv`` and ``--fold-column``). Inside
 each outer training part a validation share (``validation_fraction``, drawn from ``(seed,
 fold)``) drives early stopping: training stops ``patience`` epochs after the last
 improvement of the validation MSE, and the weights of the best epoch are scored. The
@@ -57,14 +57,17 @@ CHECKPOINT_FORMAT = "plmtransfer-finetune-regression-1"
 
 @dataclass(frozen=True)
 class FoldPlan:
-    """What early stopping and the outer CV need: scheme, validation share, patience."""
+    """What early stopping and the outer CV need: scheme, validation share, patience, and under
+    ``cv="predefined"`` the metadata column numbering the outer folds (the regression stage's ``fold_column``)."""
 
     cv: str = "random"
     validation_fraction: float = 0.1
     patience: int = 3
+    fold_column: str | None = None
 
     def check(self) -> None:
         """Error on values that cannot work."""
+        regress.check_fold_column(self.cv, self.fold_column)
         if not 0 < self.validation_fraction < 1:
             raise UserError(f"--validation_fraction must be in (0, 1), got {self.validation_fraction}")
         if self.patience < 1:
@@ -108,7 +111,8 @@ def run_configuration(base_model: str, settings: TrainSettings, plan: FoldPlan, 
     values = settings.as_dict()
     values.pop("device")
     return {"format": CHECKPOINT_FORMAT, "base_model": base_model, "settings": values,
-            "cv": plan.cv, "validation_fraction": plan.validation_fraction, "patience": plan.patience,
+            "cv": plan.cv, "fold_column": plan.fold_column, "validation_fraction": plan.validation_fraction,
+            "patience": plan.patience,
             "data": fingerprint}
 
 
@@ -216,7 +220,7 @@ def run(metadata_path: str | Path, base_model: str, settings: TrainSettings, pla
     plan.check()
     source = str(metadata_path)
     metadata = read_assay(metadata_path, fasta_path)
-    rows, folds = regress.outer_split(metadata, plan.cv, source)
+    rows, folds = regress.outer_split(metadata, plan.cv, source, plan.fold_column)
     used = metadata.iloc[rows].reset_index(drop=True)
     target = used["target"].to_numpy(dtype=np.float64)
     template, base_name = build_predictor(base_model, 1, settings)

@@ -1,9 +1,11 @@
-"""A compiled LassoCV search with early stopping, as a scikit-learn estimator (``--fast``).
+"""LassoCV compiled, as a scikit-learn estimator: the whole grid (``--solver compiled``) or an early stop (``fast``).
 
 :class:`CompiledLassoCV` searches LassoCV's alpha grid with LassoCV's inner K-fold CV, tolerance and
-warm starts, but walks the grid only as far as it is useful and solves the walk with a compiled
-coordinate descent (:mod:`plmtransfer.learn.coordinate_descent`: scikit-learn's algorithm and
-stopping rule). It follows scikit-learn's conventions: parameters are stored by ``__init__`` and
+warm starts, solving the walk with a compiled coordinate descent
+(:mod:`plmtransfer.learn.coordinate_descent`: scikit-learn's algorithm and stopping rule). With
+``patience=None`` it walks the whole grid and picks alpha by LassoCV's rule (the first minimum of
+the mean inner-CV MSE): LassoCV's problem and answer, compiled. With a ``patience`` it walks the
+grid only as far as it is useful. It follows scikit-learn's conventions: parameters are stored by ``__init__`` and
 validated by ``fit``, which sets ``alpha_``, ``alphas_``, ``mse_path_``, ``coef_``, ``intercept_``,
 ``n_iter_`` and ``dual_gap_`` as ``LassoCV`` does; ``predict`` and ``score`` are a linear model's.
 The regression stage (:mod:`plmtransfer.learn.regress`) fits it with the study's settings.
@@ -31,6 +33,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 CHUNK = 5
 MAX_RUNS_COPIED_AS_BLOCKS = 8
+SPARSE_MAX_EXCEPTIONS = 0.05
+"""Largest share of entries that differ from their column's common value for which the walk runs on
+the exceptions (:func:`plmtransfer.learn.coordinate_descent.walk_sparse`): one-hot features of single
+mutants are near 0.001, dense embeddings near 1."""
 
 
 def rows_of(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -73,6 +79,37 @@ def gram_decision(n_train: int, n_features: int, n_folds: int, smallest_inner: i
     return "auto"
 
 
+def common_values(X: np.ndarray) -> np.ndarray:
+    """A likely common value of each column: the majority of its first, middle and last entries.
+
+    For one-hot features of single mutants that is the wild type's value at every position (three
+    variants rarely share a mutated position). Any choice is correct (the exceptions are whatever
+    differs from it); a poor one only adds exceptions. Costs ``O(columns)``, unlike a mode.
+    """
+    first, middle, last = X[0], X[len(X) // 2], X[-1]
+    return np.where(first == middle, first, last)
+
+
+def column_exceptions(X_centred: np.ndarray, exceptional: np.ndarray, common: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The centred columns as a common value plus exceptions (CSC), the layout of ``walk_sparse``.
+
+    ``exceptional`` marks the entries that differ from their column's ``common`` value (centred,
+    in ``X_centred``'s dtype). The exceptions are kept as float64 differences, exact for float32
+    or float64 entries. Returns ``(indptr, indices, values, common, exception_sums)``.
+    """
+    columns, rows = np.nonzero(exceptional.T)
+    common = common.astype(np.float64)
+    values = X_centred[rows, columns].astype(np.float64) - common[columns]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(columns, minlength=X_centred.shape[1]))])
+    sums = np.bincount(columns, weights=values, minlength=X_centred.shape[1])
+    return indptr, rows.astype(np.int64), values, common, sums
+
+
+def exception_share(X: np.ndarray, common: np.ndarray) -> float:
+    """The share of ``X``'s entries that differ from their column's ``common`` value."""
+    return float(np.count_nonzero(X != common)) / X.size if X.size else 0.0
+
+
 def study_alpha_grid(X: np.ndarray, y: np.ndarray, n_alphas: int = 100, eps: float = 1e-3) -> np.ndarray:
     """LassoCV's default alphas: ``n_alphas`` log-spaced from alpha_max down to ``eps * alpha_max``.
 
@@ -101,6 +138,7 @@ class InnerFold:
     Xy: np.ndarray | None
     X_test: np.ndarray
     y_test: np.ndarray
+    exceptions: tuple[np.ndarray, ...] | None = None
     coef: np.ndarray = field(init=False)
     walked: list[np.ndarray] = field(init=False, default_factory=list)
 
@@ -110,8 +148,10 @@ class InnerFold:
 
     @classmethod
     def make(cls, X: np.ndarray, X_rows: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
-             gram: np.ndarray | None) -> InnerFold:
-        """Centre the training rows as LassoCV does; ``gram`` is their centred Gram matrix, if used.
+             gram: np.ndarray | None, common: np.ndarray | None = None) -> InnerFold:
+        """Centre the training rows as LassoCV does; ``gram`` is their centred Gram matrix, if used;
+        with ``common`` (:func:`common_values` of ``X``) the centred columns are also kept as common
+        values plus exceptions (:func:`column_exceptions`) for the sparse walk.
 
         ``X`` and ``X_rows`` are the same rows, column-major (what the solver works on) and
         row-major (fast to gather rows from). The column means and the centring follow
@@ -120,6 +160,7 @@ class InnerFold:
         """
         X_mean = np.average(X_rows[train], axis=0)
         X_centred = rows_of(X, train)
+        exceptional = None if common is None else X_centred != common
         X_centred -= X_mean
         y_train = y[train].astype(X.dtype)
         y_mean = np.average(y_train, axis=0)
@@ -128,7 +169,9 @@ class InnerFold:
         if gram is not None:
             gram = np.ascontiguousarray(gram, dtype=X.dtype)
             Xy = np.dot(X_centred.T, y_centred).astype(np.float64)
-        return cls(X_centred, y_centred, X_mean.astype(np.float64), float(y_mean), gram, Xy, X_rows[test], y[test])
+        exceptions = None if common is None else column_exceptions(X_centred, exceptional, common - X_mean)
+        return cls(X_centred, y_centred, X_mean.astype(np.float64), float(y_mean), gram, Xy, X_rows[test], y[test],
+                   exceptions)
 
     @cached_property
     def column_norms2(self) -> np.ndarray:
@@ -147,10 +190,14 @@ class InnerFold:
         :mod:`plmtransfer.learn.coordinate_descent`, scikit-learn's algorithm in one compiled call
         that releases the GIL. The solutions are appended to :attr:`walked`.
         """
-        from plmtransfer.learn import coordinate_descent  # numba: imported by --fast only, not by every job
+        from plmtransfer.learn import coordinate_descent  # numba: imported by the compiled solvers only
 
         penalties = np.asarray(alphas, dtype=np.float64) * len(self.X_centred)
-        if self.gram is None:
+        if self.exceptions is not None:
+            solutions, unconverged = coordinate_descent.walk_sparse(
+                *self.exceptions, self.y_centred.astype(np.float64), self.column_norms2, self.coef, penalties, tol,
+                max_iter)
+        elif self.gram is None:
             solutions, unconverged = coordinate_descent.walk_data(
                 self.X_centred, self.y_centred, self.column_norms2, self.coef, penalties, tol, max_iter)
         else:
@@ -205,22 +252,28 @@ def inner_training_grams(X: np.ndarray, folds: Sequence[tuple[np.ndarray, np.nda
     return grams
 
 
-def walk_chunks(n_alphas: int, patience: int) -> list[np.ndarray]:
+def walk_chunks(n_alphas: int, patience: int | None) -> list[np.ndarray]:
     """Alpha indices in the chunks the walk takes: ``patience + 1`` first (the walk cannot stop
-    earlier), then ``CHUNK`` at a time (the stop is checked after each chunk)."""
+    earlier), then ``CHUNK`` at a time (the stop is checked after each chunk); the whole grid at
+    once without a ``patience`` (nothing to check on the way)."""
+    if patience is None:
+        return [np.arange(n_alphas)]
     starts = [0, *range(patience + 1, n_alphas, CHUNK)]
     return [np.arange(start, min(end, n_alphas)) for start, end in zip(starts, [*starts[1:], n_alphas], strict=True)]
 
 
-def walk_finished(mse: np.ndarray, last: int, patience: int, null_margin: float | None) -> bool:
+def walk_finished(mse: np.ndarray, last: int, patience: int | None, null_margin: float | None) -> bool:
     """Whether the walk may stop after alpha index ``last`` of the mean inner-CV MSE curve ``mse``.
 
     It stops ``patience`` alphas past the running minimum, but not while that minimum is
     within a relative ``null_margin`` of the first alpha's MSE: at the largest alpha every
     coefficient is zero (the null model), and a curve that has not yet fallen clearly below
     it can stay flat for many alphas before it falls (seen on real assays: 10 flat alphas,
-    then the study's minimum 12 alphas further on). ``None`` switches that guard off.
+    then the study's minimum 12 alphas further on). ``None`` switches that guard off. Without a
+    ``patience`` the walk runs to the end of the grid.
     """
+    if patience is None:
+        return last == len(mse) - 1
     best = int(np.argmin(mse))
     if last - best < patience:
         return False
@@ -234,7 +287,7 @@ def chosen_alpha_index(mse: np.ndarray, tie: float) -> int:
 
 
 class CompiledLassoCV(RegressorMixin, BaseEstimator):
-    """LassoCV's search walked only as far as it is useful: its grid with early stopping, compiled.
+    """LassoCV's search compiled: its whole grid (``patience=None``), or walked only as far as it is useful.
 
     LassoCV's ``alphas`` grid (log-spaced from the smallest alpha that zeroes every coefficient
     down to ``eps`` times it), inner CV (``cv``: ``KFold`` without shuffling for a number, as
@@ -243,8 +296,9 @@ class CompiledLassoCV(RegressorMixin, BaseEstimator):
     step, in the chunks of :func:`walk_chunks`, each warm-started from the last
     (:meth:`InnerFold.walk`, solved by :mod:`plmtransfer.learn.coordinate_descent`: scikit-learn's
     algorithm and stopping rule, compiled, so the path meets the same duality-gap tolerance but
-    is not bitwise LassoCV's). The walk stops once the mean inner-CV MSE has not improved for
-    ``patience`` alphas and its minimum lies clearly below the null model's
+    is not bitwise LassoCV's). With ``patience=None`` and ``tie=0`` the whole grid is walked and
+    the first minimum of the mean MSE wins: LassoCV's search. Otherwise the walk stops once the mean
+    inner-CV MSE has not improved for ``patience`` alphas and its minimum lies clearly below the null model's
     (:func:`walk_finished`), skipping the costly small-alpha tail. MSEs within a relative ``tie``
     of the minimum count as tied and the largest such alpha wins, as LassoCV's argmin picks the
     first of tied alphas; the best alpha is refitted with scikit-learn's ``Lasso`` on all rows,
@@ -263,19 +317,20 @@ class CompiledLassoCV(RegressorMixin, BaseEstimator):
         Smallest alpha of the grid relative to the largest.
     cv : int, cross-validation generator or iterable, default=5
         Inner CV, as LassoCV's ``cv``: a number of unshuffled K folds, a splitter (``KFold(5,
-        shuffle=True)``) or (train, test) index pairs (GroupKFold's folds). The test parts must
-        partition the rows (:func:`inner_training_grams`).
+        shuffle=True)``) or (train, test) index pairs (GroupKFold's folds, a ``PredefinedSplit``).
+        Gram matrices (:func:`inner_training_grams`) are used only when the test parts partition the rows.
     max_iter : int, default=1000
         Most coordinate-descent epochs per alpha.
     tol : float, default=1e-4
         Duality-gap tolerance relative to ``‖y‖²`` (LassoCV's).
-    patience : int, default=10
-        Alphas walked past the best mean MSE before the walk may stop (10 is a factor ~2 in alpha).
+    patience : int or None, default=10
+        Alphas walked past the best mean MSE before the walk may stop (10 is a factor ~2 in alpha);
+        ``None`` walks the whole grid, as LassoCV does.
     null_margin : float or None, default=0.01
         The walk does not stop while the best mean MSE is within this relative margin of the null
         model's (the first alpha's); ``None`` switches the guard off.
     tie : float, default=1e-6
-        Relative difference within which two mean MSEs count as tied.
+        Relative difference within which two mean MSEs count as tied; 0 is LassoCV's argmin.
     random_state : int, RandomState instance or None, default=None
         Passed to the refit ``Lasso`` (as LassoCV does).
 
@@ -305,14 +360,14 @@ class CompiledLassoCV(RegressorMixin, BaseEstimator):
         "cv": ["cv_object"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "patience": [Interval(Integral, 0, None, closed="left")],
+        "patience": [Interval(Integral, 0, None, closed="left"), None],
         "null_margin": [Interval(Real, 0, 1, closed="both"), None],
         "tie": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
     }
 
     def __init__(self, *, alphas: int = 100, eps: float = 1e-3, cv: int = 5, max_iter: int = 1000,
-                 tol: float = 1e-4, patience: int = 10, null_margin: float | None = 0.01, tie: float = 1e-6,
+                 tol: float = 1e-4, patience: int | None = 10, null_margin: float | None = 0.01, tie: float = 1e-6,
                  random_state=None):
         self.alphas = alphas
         self.eps = eps
@@ -326,15 +381,20 @@ class CompiledLassoCV(RegressorMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y) -> CompiledLassoCV:
-        """Search the grid with early stopping, then refit the chosen alpha on all rows; returns ``self``."""
+        """Search the grid (to its end or its early stop), refit the chosen alpha on all rows; returns ``self``."""
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True)
         alphas = study_alpha_grid(X, y, self.alphas, self.eps)
         folds = list(check_cv(self.cv).split(X, y))
         smallest_inner = min(len(train) for train, _ in folds)
-        use_gram = gram_decision(len(X), X.shape[1], len(folds), smallest_inner) is True
+        common = common_values(X)
+        if exception_share(X, common) > SPARSE_MAX_EXCEPTIONS:
+            common = None
+        tests_cover_rows = np.array_equal(np.sort(np.concatenate([test for _, test in folds])), np.arange(len(X)))
+        use_gram = (common is None and tests_cover_rows
+                    and gram_decision(len(X), X.shape[1], len(folds), smallest_inner) is True)
         grams = inner_training_grams(X, folds) if use_gram else [None] * len(folds)
         X_rows = np.ascontiguousarray(X)
-        inner = [InnerFold.make(X, X_rows, y, train, test, gram)
+        inner = [InnerFold.make(X, X_rows, y, train, test, gram, common)
                  for (train, test), gram in zip(folds, grams, strict=True)]
         mse = np.full(len(alphas), np.inf)
         mse_path = np.full((len(alphas), len(inner)), np.nan)
@@ -361,3 +421,22 @@ class CompiledLassoCV(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return X @ self.coef_ + self.intercept_
+
+
+def compile_solver() -> None:
+    """Compile the coordinate descent for every signature the regression stage calls it with, into
+    numba's on-disk cache (``__pycache__`` beside :mod:`plmtransfer.learn.coordinate_descent`), so
+    that no regression job pays the compilation (about 6 s). ``make install`` runs it; a job that
+    finds the cache loads it in a fraction of a second.
+
+    The signatures are the stage's: float32 and float64 features, column-major data (more columns
+    than inner-fold rows) and C-ordered Gram matrices (more rows than columns).
+    """
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        X = np.asfortranarray(rng.random((60, 80)).astype(dtype))
+        y = rng.random(60)
+        CompiledLassoCV(tol=1e-2, patience=None, tie=0.0).fit(X, y)
+        CompiledLassoCV(tol=1e-2, patience=None, tie=0.0).fit(np.asfortranarray(X[:, :20]), y)
+
+

@@ -36,22 +36,32 @@ score read from the input file (results labelled ``onehot+score``). Hsu et al. f
 regression whose penalty spares the score; here every column gets the study's MinMax scaling
 and Lasso penalty, so that augmented and plain results compare under one protocol.
 
+Combined feature sets (docs/choosing.md): ``append`` names another compressed feature file (e.g.
+the ``contact_*`` methods' contact-map features) whose columns join the input's on ``ID`` and are
+scaled with them (results labelled ``<method>+<appended method>``); ``stack`` names one fitted by a
+second model, the two combined by a second-level fit on out-of-fold predictions made inside each outer
+training fold (:mod:`plmtransfer.learn.stacking`; labelled ``<method>+stacked-<stacked method>``).
+
 The inputs are read and joined by :mod:`plmtransfer.learn.features`.
 
 Protocol variants (``inner_cv``; docs/protocol.md says what each answers): the alpha search's inner
 CV is the study's unshuffled ``KFold(5)`` by default (``study``), ``KFold(5, shuffle=True,
-random_state=42)`` (``shuffled``) or ``GroupKFold(5)`` on the mutated position (``grouped``: single
-mutants only, so that no inner fold splits one position), with the same outer folds and any
+random_state=42)`` (``shuffled``), ``GroupKFold(5)`` on the mutated position (``grouped``: single
+mutants only, so that no inner fold splits one position) or, under ``cv="predefined"``, one
+``PredefinedSplit`` by the metadata's ``validation`` column (``validation``: FLIP's protocol, alpha
+tuned on the validation rows, then refitted on every training row), with the same outer folds and any
 regressor. Every result row names its protocol (``Protocol``, :func:`protocol_name`) and carries
 what the statistics need to tell uninformative inputs (:func:`feature_information`): the largest
 column SD relative to the features' scale (``feature_sd_max``; 0 for a vector identical in every
 protein, such as a left-to-right model's state after the start token) and a signature of the scaled
 features (``feature_signature``; equal for two inputs identical after MinMax scaling).
 
-``fast=True`` trades exactness for speed: a shorter walk along the study's grid solved by a
-compiled coordinate descent (:class:`plmtransfer.learn.lasso.CompiledLassoCV`, with the study's
-settings: :func:`study_compiled_lassocv`), outer folds in threads with BLAS on one thread
-(:func:`fast_outer_folds`).
+``solver`` says how LassoCV is solved (docs/fast-lasso.md): ``sklearn``, scikit-learn's LassoCV as
+the study called it; ``compiled``, the same search (the whole grid, LassoCV's choice of alpha)
+solved by a compiled coordinate descent (:class:`plmtransfer.learn.lasso.CompiledLassoCV` with the
+study's settings: :func:`study_compiled_lassocv`); ``fast``, that search stopped early along the
+grid. Both compiled solvers fit the outer folds in threads with BLAS on one thread
+(:func:`threaded_outer_folds`).
 """
 
 from __future__ import annotations
@@ -72,7 +82,7 @@ from joblib import effective_n_jobs
 from scipy.stats import spearmanr
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNetCV, LassoCV, RidgeCV
-from sklearn.model_selection import GroupKFold, KFold
+from sklearn.model_selection import GroupKFold, KFold, PredefinedSplit
 from sklearn.preprocessing import MinMaxScaler
 from threadpoolctl import threadpool_limits
 
@@ -82,16 +92,18 @@ from plmtransfer.io import load_compressed
 from plmtransfer.learn import splits
 from plmtransfer.learn.features import (
     Table,
+    append_columns,
     append_score,
     clean_targets,
     join,
     onehot_features,
+    read_feature_files,
     read_metadata,
     read_scores,
     warn,
 )
 from plmtransfer.learn.lasso import CompiledLassoCV, gram_decision, rows_of
-from plmtransfer.options import FEATURE_SETS, INNER_CV_SCHEMES, REGRESSORS, SCALINGS, STUDY_SAMPLE_SIZES
+from plmtransfer.options import FEATURE_SETS, INNER_CV_SCHEMES, REGRESSORS, SCALINGS, SOLVERS, STUDY_SAMPLE_SIZES
 from plmtransfer.options import RegressOptions as Options  # the regression's options: regress.Options
 
 MODEL_NAMES = {"lassocv": "Lasso", "ridgecv": "Ridge", "elasticnetcv": "ElasticNet"}
@@ -109,6 +121,7 @@ CONVERGED = "converged"  # per-fold column after RESULT_COLUMNS: the chosen alph
 PREDICTION_COLUMNS = ["ID", "Fold", "target", "prediction"]
 # appended after the labels (Compression_method, Dataset, Embedding_model): the protocol and the input's information
 PROTOCOL_COLUMN = "Protocol"
+VALIDATION_COLUMN = "validation"  # --inner-cv validation: True on the training rows that tune (FLIP's column)
 FEATURE_INFO_COLUMNS = ["feature_sd_max", "feature_signature"]
 SIGNATURE_PROJECTIONS = 3
 FEATURE_BLOCK = 1 << 22  # values per block of rows in feature_information's float64 passes (32 MiB)
@@ -155,8 +168,11 @@ def study_lassocv(n_jobs: int | None = -1, precompute: bool | str = "auto", cv=N
                    precompute=precompute, cv=cv)
 
 
-def study_compiled_lassocv(cv=INNER_FOLDS) -> CompiledLassoCV:
-    """``--fast``'s regressor: the compiled search with the study's LassoCV settings and inner CV ``cv``."""
+def study_compiled_lassocv(cv=INNER_FOLDS, exact: bool = False) -> CompiledLassoCV:
+    """The compiled search with the study's LassoCV settings and inner CV ``cv``: the whole grid and
+    LassoCV's argmin when ``exact`` (``--solver compiled``), else the early stop (``--solver fast``)."""
+    if exact:
+        return CompiledLassoCV(cv=cv, max_iter=MAX_ITER, tol=TOL, random_state=RANDOM_STATE, patience=None, tie=0.0)
     return CompiledLassoCV(cv=cv, max_iter=MAX_ITER, tol=TOL, random_state=RANDOM_STATE)
 
 
@@ -165,7 +181,9 @@ def inner_cv_folds(inner_cv: str, groups: np.ndarray | None = None):
 
     ``study``: ``KFold(5)`` without shuffling (LassoCV's default); ``shuffled``: ``KFold(5,
     shuffle=True, random_state=42)``; ``grouped``: the (train, test) pairs of ``GroupKFold(5)`` on
-    ``groups`` (the training rows' mutated positions), so no inner fold splits one position.
+    ``groups`` (the training rows' mutated positions), so no inner fold splits one position;
+    ``validation``: the one pair of ``PredefinedSplit`` on ``groups`` (the training rows' validation
+    flags): fit on the rows flagged False, score on those flagged True (the estimator then refits on all).
     """
     if inner_cv == "study":
         return KFold(INNER_FOLDS)
@@ -175,6 +193,10 @@ def inner_cv_folds(inner_cv: str, groups: np.ndarray | None = None):
         if groups is None:
             raise UserError("--inner-cv grouped needs the mutated position of every training row")
         return list(GroupKFold(INNER_FOLDS).split(np.zeros((len(groups), 1)), groups=groups))
+    if inner_cv == "validation":
+        if groups is None:
+            raise UserError(f"--inner-cv validation needs the '{VALIDATION_COLUMN}' flag of every training row")
+        return list(PredefinedSplit(np.where(groups, 0, -1)).split())
     raise UserError(f"unknown --inner-cv {inner_cv!r}: use {', '.join(INNER_CV_SCHEMES)}")
 
 
@@ -210,7 +232,8 @@ def fit_fold(X_train: np.ndarray, y_train: np.ndarray, options: Options, groups:
     """Fit ``options.regressor`` on one training part (exact protocol, or :func:`study_compiled_lassocv`).
 
     The inner CV is ``options.inner_cv``'s (:func:`inner_cv_folds`; ``groups``: the training rows'
-    mutated positions, for ``grouped``); the study's keeps the estimators' own default.
+    mutated positions for ``grouped``, validation flags for ``validation``); the study's keeps the
+    estimators' own default.
 
     Constant columns are left out of the fit; predictions use the full coefficient vector
     (zeros for those columns) on a column-major copy of the rows: the arithmetic of
@@ -230,9 +253,10 @@ def fit_fold(X_train: np.ndarray, y_train: np.ndarray, options: Options, groups:
     cv = None if options.inner_cv == "study" else inner_cv_folds(options.inner_cv, groups)
     smallest_inner = min(len(train) for train, _ in cv) if isinstance(cv, list) else None
     with sklearn.config_context(assume_finite=True):
-        if options.fast and options.regressor == "lassocv":
+        if compiled_solver(options):
             with sklearn.config_context(skip_parameter_validation=True):
-                model = study_compiled_lassocv(INNER_FOLDS if cv is None else cv).fit(X_kept, y_train)
+                model = study_compiled_lassocv(INNER_FOLDS if cv is None else cv,
+                                               exact=options.solver == "compiled").fit(X_kept, y_train)
         else:
             model = make_regressor(options.regressor, options.n_jobs,
                                    precompute_setting(len(X_train), n_features, len(keep), smallest_inner), cv)
@@ -298,7 +322,8 @@ class Convergence:
             yield self
         for warning in caught:
             if issubclass(warning.category, ConvergenceWarning):
-                found = re.search(r"at (\d+) alpha", str(warning.message))  # --fast: one warning per inner walk
+                # the compiled solvers warn once per inner walk, naming how many alphas stopped
+                found = re.search(r"at (\d+) alpha", str(warning.message))
                 self.stopped += int(found.group(1)) if found else 1
             else:
                 warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
@@ -321,7 +346,7 @@ def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     R², MAE and RMSE are the formulas of scikit-learn's ``r2_score`` (a constant target gives
     1.0 for a perfect prediction, else 0.0), ``mean_absolute_error`` and the root of
     ``mean_squared_error``, in float64 as they compute them, without their per-call input
-    checks (a tenth of a small fold's time under ``--fast``).
+    checks (a tenth of a small fold's time under the compiled solvers).
     rho is NaN when the predictions (or targets) are constant, e.g. a one-hot model on
     positions it never saw in training: the NaN says it, without scipy's warning (checked
     here rather than silenced, because silencing warnings is not thread-safe).
@@ -402,6 +427,13 @@ def check_fold_column(cv: str, fold_column: str | None) -> None:
                         f"not --cv {cv}")
 
 
+def check_inner_cv(cv: str, inner_cv: str) -> None:
+    """Error when the validation-column inner CV is asked for under an outer CV other than ``predefined``."""
+    if inner_cv == "validation" and cv != "predefined":
+        raise UserError(f"--inner-cv validation needs --cv predefined (the file's own train/test and validation "
+                        f"rows), not --cv {cv}")
+
+
 def outer_split(metadata: pd.DataFrame, cv: str, source: str, fold_column: str | None = None,
                 inner_cv: str = "study") -> tuple[np.ndarray, list[splits.Split]]:
     """The rows an outer CV scheme uses and its folds over them: the one split of every regression.
@@ -428,11 +460,14 @@ def outer_split(metadata: pd.DataFrame, cv: str, source: str, fold_column: str |
 
 
 def inner_groups(metadata: pd.DataFrame, inner_cv: str, folds: list[splits.Split], source: str) -> np.ndarray | None:
-    """The mutated position of every row for ``inner_cv="grouped"`` (else None).
+    """The mutated position of every row for ``inner_cv="grouped"``, the validation flag of every row for
+    ``inner_cv="validation"`` (:func:`validation_flags`), else None.
 
     GroupKFold needs at least 5 distinct positions in every outer training part; fewer is a
     property of the data set (:class:`UndefinedSchemeError`: no folds written), not an input error.
     """
+    if inner_cv == "validation":
+        return validation_flags(metadata, folds, source)
     if inner_cv != "grouped":
         return None
     positions = np.array([splits.mutant_position(mutant) for mutant in metadata["mutant"]])
@@ -444,10 +479,29 @@ def inner_groups(metadata: pd.DataFrame, inner_cv: str, folds: list[splits.Split
     return positions
 
 
+def validation_flags(metadata: pd.DataFrame, folds: list[splits.Split], source: str) -> np.ndarray:
+    """The metadata's ``validation`` column as booleans (``True``/``False``, any case); one error line when it is
+    missing, holds another value, or leaves an outer training part without rows to fit or to score on."""
+    if VALIDATION_COLUMN not in metadata.columns:
+        raise UserError(f"{source}: --inner-cv validation needs a '{VALIDATION_COLUMN}' column (True/False) in the "
+                        "metadata, as FLIP's splits have (prepare_flip.py)")
+    text = metadata[VALIDATION_COLUMN].astype(str).str.strip().str.lower()
+    known = text.isin(["true", "false"]).to_numpy()
+    if not known.all():
+        raise UserError(f"{source}: the '{VALIDATION_COLUMN}' column holds "
+                        f"{metadata[VALIDATION_COLUMN].to_numpy()[~known][0]!r}; use True or False")
+    flags = text.eq("true").to_numpy()
+    for fold, (train, _) in enumerate(folds, start=1):
+        if flags[train].all() or not flags[train].any():
+            raise UserError(f"{source}: --inner-cv validation: the training part of outer fold {fold} has "
+                            f"{int(flags[train].sum())} validation row(s) of {len(train)}; it needs rows of both kinds")
+    return flags
+
+
 def protocol_name(options: Options) -> str:
     """The ``Protocol`` of results: the inner CV, then whatever else departs from the study's protocol.
 
-    ``study`` is the study's protocol exactly; ``shuffled``, ``grouped`` its inner-CV variants;
+    ``study`` is the study's protocol exactly; ``shuffled``, ``grouped``, ``validation`` its inner-CV variants;
     ``+ridgecv`` / ``+elasticnetcv`` another regressor, ``+contiguous`` (etc.) another outer CV,
     ``+fold-scaling`` the scaler fitted per training fold: ``shuffled+ridgecv``.
     """
@@ -511,8 +565,8 @@ def cross_validate(table: Table, options: Options, source: str = "input",
                    progress: Callable | None = None, convergence: Convergence | None = None) -> pd.DataFrame:
     """Run the protocol on a joined table; one row per outer fold with ``RESULT_COLUMNS`` and ``converged``.
 
-    ``--fast`` fits the outer folds in ``n_jobs`` threads (see :func:`fast_outer_folds`);
-    the default fits them one after the other, each LassoCV with its own ``n_jobs``.
+    The compiled solvers fit the outer folds in ``n_jobs`` threads (see :func:`threaded_outer_folds`);
+    scikit-learn's fits them one after the other, each LassoCV with its own ``n_jobs``.
     """
     return cross_validate_predictions(table, options, source, progress, convergence)[0]
 
@@ -525,14 +579,19 @@ def cross_validate_predictions(table: Table, options: Options, source: str = "in
     The predictions (``PREDICTION_COLUMNS``: ``ID, Fold, target, prediction``, fold by fold)
     are the out-of-fold predictions ProteinGym's supervised benchmark scores
     (:mod:`plmtransfer.data.proteingym`). The solver's convergence warnings are counted into
-    ``convergence`` (a fresh :class:`Convergence` when None) rather than printed.
+    ``convergence`` (a fresh :class:`Convergence` when None) rather than printed. A table with
+    stacked columns (``--stack``) goes to :func:`plmtransfer.learn.stacking.cross_validate_stacked`.
     """
+    if table.stacked_columns:
+        from plmtransfer.learn.stacking import cross_validate_stacked
+
+        return cross_validate_stacked(table, options, source, progress, convergence)
     convergence = Convergence() if convergence is None else convergence
     rows, folds = outer_split(table.metadata, options.cv, source, options.fold_column, options.inner_cv)
     if len(rows) < len(table.metadata):
         table = Table(table.metadata.iloc[rows].reset_index(drop=True), table.features[rows])
     target = table.target
-    positions = inner_groups(table.metadata, options.inner_cv, folds, source)
+    groups = inner_groups(table.metadata, options.inner_cv, folds, source)
     features = scale(table.features) if options.scaling == "global" else table.features
     features = np.asfortranarray(features)
 
@@ -543,7 +602,7 @@ def cross_validate_predictions(table: Table, options: Options, source: str = "in
         if options.scaling == "fold":
             scaler = MinMaxScaler(feature_range=(0, 1)).fit(X_train)
             X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-        fit = fit_fold(X_train, target[train], options, None if positions is None else positions[train])
+        fit = fit_fold(X_train, target[train], options, None if groups is None else groups[train])
         train_scores = score(target[train], fit.predict(X_train))
         test_predictions = fit.predict(X_test)
         test_scores = score(target[test], test_predictions)
@@ -554,8 +613,8 @@ def cross_validate_predictions(table: Table, options: Options, source: str = "in
                 "num_nonzero_coefs": fit.num_nonzero_coefs, "alpha": fit.alpha,
                 "fit_seconds": fit.fit_seconds, CONVERGED: fit.converged}, fit, test_predictions
 
-    if options.fast and options.regressor == "lassocv":
-        results = fast_outer_folds(result_of, folds, options.n_jobs)
+    if compiled_solver(options):
+        results = threaded_outer_folds(result_of, folds, options.n_jobs)
     else:
         results = map(result_of, folds)
     fold_numbers = range(1, len(folds) + 1)
@@ -572,7 +631,12 @@ def cross_validate_predictions(table: Table, options: Options, source: str = "in
     return pd.DataFrame(rows, columns=[*RESULT_COLUMNS, CONVERGED]), predictions[PREDICTION_COLUMNS]
 
 
-def fast_outer_folds(result_of: Callable[[splits.Split], tuple], folds: list[splits.Split],
+def compiled_solver(options: Options) -> bool:
+    """Whether this run solves LassoCV with the compiled search (``--solver compiled`` or ``fast``)."""
+    return options.regressor == "lassocv" and options.solver != "sklearn"
+
+
+def threaded_outer_folds(result_of: Callable[[splits.Split], tuple], folds: list[splits.Split],
                      n_jobs: int | None) -> Iterator[tuple]:
     """``result_of`` of every fold, in order, computed in ``n_jobs`` threads with BLAS on one thread.
 
@@ -596,8 +660,14 @@ def sample_sizes(n_rows: int, sizes: Sequence[int] = STUDY_SAMPLE_SIZES) -> list
 
 
 def label_results(results: pd.DataFrame, method: str, dataset: str | None,
-                  embedding_model: str | None) -> pd.DataFrame:
-    """Add ``Compression_method`` and, when given, ``Dataset`` and ``Embedding_model`` columns."""
+                  embedding_model: str | None, layer: int | None = None) -> pd.DataFrame:
+    """Add ``Compression_method`` and, when given, ``Layer`` (before it), ``Dataset`` and ``Embedding_model``.
+
+    ``Layer``: the model layer the input was pooled from (its file's ``embed_layer_<L>_``), so that the
+    rows of a layer sweep name their layer (relative depth: the registry's number of layers).
+    """
+    if layer is not None:
+        results = results.assign(Layer=layer)
     results = results.assign(Compression_method=method)
     if dataset is not None:
         results["Dataset"] = dataset
@@ -619,9 +689,12 @@ def load_inputs(embeddings_path: str | Path, metadata_path: str | Path,
                                  (options.inner_cv, INNER_CV_SCHEMES, "--inner-cv")):
         if value not in allowed:
             raise UserError(f"unknown {flag} {value!r}: use {', '.join(allowed)}")
-    if options.fast and options.regressor != "lassocv":
-        raise UserError(f"--fast applies to --regressor lassocv only, not {options.regressor}")
+    if options.solver not in SOLVERS:
+        raise UserError(f"unknown --solver {options.solver!r}: use {', '.join(SOLVERS)}")
+    if options.solver != "sklearn" and options.regressor != "lassocv":
+        raise UserError(f"--solver {options.solver} applies to --regressor lassocv only, not {options.regressor}")
     check_fold_column(options.cv, options.fold_column)
+    check_inner_cv(options.cv, options.inner_cv)
     if not 0 <= options.max_missing <= 1:
         raise UserError(f"--max-missing must be a fraction in [0, 1], got {options.max_missing}")
     if options.features not in FEATURE_SETS:
@@ -637,21 +710,35 @@ def load_inputs(embeddings_path: str | Path, metadata_path: str | Path,
 
 def joined_table(metadata: pd.DataFrame, embeddings: Mapping[str, np.ndarray],
                  scores: Mapping[str, np.ndarray] | None, source: str, options: Options,
-                 max_missing: float) -> Table:
-    """The joined features, with the zero-shot score appended when there is one."""
+                 max_missing: float, added: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> Table:
+    """The joined features, in this column order: the input's, ``--append``'s, the zero-shot score, ``--stack``'s.
+
+    ``added``: the feature files of :func:`plmtransfer.learn.features.read_feature_files`; each joins on ID.
+    """
+    added = added or {}
     table = join(metadata, embeddings, source, max_missing)
-    if scores is None:
-        return table
-    scores_source = options.augment if options.features == "input" else "scores"
-    return append_score(table, scores, f"{source} x {scores_source}", max_missing)
+    if "append" in added:
+        table = append_columns(table, added["append"], f"{source} x {options.append}", max_missing,
+                               what="appended features")
+    if scores is not None:
+        scores_source = options.augment if options.features == "input" else "scores"
+        table = append_score(table, scores, f"{source} x {scores_source}", max_missing)
+    if "stack" in added:
+        table = append_columns(table, added["stack"], f"{source} x {options.stack}", max_missing,
+                               what="stacked features", stacked=True)
+    return table
 
 
 def features_label(embeddings_path: str | Path, options: Options) -> str:
-    """The ``Compression_method`` of the results: the file's method, ``+score`` when augmented."""
-    if options.features == "onehot+score":
-        return "onehot+score"
-    method = method_from_path(embeddings_path)
-    return f"{method}+score" if options.augment is not None else method
+    """The ``Compression_method`` of the results: the file's method (``onehot`` for ``onehot+score``), then
+    ``+<method>`` of ``--append``, ``+score`` when augmented, ``+stacked-<method>`` of ``--stack`` (the column
+    order). Stacking is named here rather than in ``Protocol``, so that the statistics can contrast it with
+    the same features appended or alone (they never pool two protocols)."""
+    parts = ["onehot" if options.features == "onehot+score" else method_from_path(embeddings_path),
+             options.append is not None and method_from_path(options.append),
+             (options.augment is not None or options.features == "onehot+score") and "score",
+             options.stack is not None and f"stacked-{method_from_path(options.stack)}"]
+    return "+".join(part for part in parts if part)
 
 
 def run(embeddings_path: str | Path, metadata_path: str | Path, options: Options = DEFAULT_OPTIONS,
@@ -667,7 +754,8 @@ def run_predictions(embeddings_path: str | Path, metadata_path: str | Path, opti
     """:func:`run`'s per-fold results and the out-of-fold predictions (:func:`cross_validate_predictions`)."""
     metadata, embeddings, scores = load_inputs(embeddings_path, metadata_path, options)
     source = f"{metadata_path} x {embeddings_path}"
-    table = joined_table(metadata, embeddings, scores, source, options, options.max_missing)
+    table = joined_table(metadata, embeddings, scores, source, options, options.max_missing,
+                         read_feature_files(options))
     convergence = Convergence()
     try:
         results, predictions = cross_validate_predictions(table, options, source, progress, convergence)
@@ -676,7 +764,8 @@ def run_predictions(embeddings_path: str | Path, metadata_path: str | Path, opti
         results, predictions = pd.DataFrame(columns=RESULT_COLUMNS), pd.DataFrame(columns=PREDICTION_COLUMNS)
     if line := convergence.summary(source):
         warn(line)
-    results = label_results(results, features_label(embeddings_path, options), dataset, embedding_model)
+    results = label_results(results, features_label(embeddings_path, options), dataset, embedding_model,
+                            layout.compressed_layer(embeddings_path))
     return label_protocol(results, options, table.features), predictions
 
 
@@ -692,13 +781,14 @@ def run_sampling(embeddings_path: str | Path, metadata_path: str | Path,
     """
     metadata, embeddings, scores = load_inputs(embeddings_path, metadata_path, options)
     source = f"{metadata_path} x {embeddings_path}"
-    full = joined_table(metadata, embeddings, scores, source, options, options.max_missing)
+    added = read_feature_files(options)
+    full = joined_table(metadata, embeddings, scores, source, options, options.max_missing, added)
     parts = []
     convergence = Convergence()
     sizes = sample_sizes(len(metadata), sizes)
     for size in progress(sizes) if progress else sizes:
         sampled = metadata.sample(n=size, random_state=RANDOM_STATE)
-        table = joined_table(sampled, embeddings, scores, f"{source} (sample of {size})", options, 1.0)
+        table = joined_table(sampled, embeddings, scores, f"{source} (sample of {size})", options, 1.0, added)
         try:
             results = cross_validate(table, options, f"{source} (sample of {size})", convergence=convergence)
         except UndefinedSchemeError as reason:
@@ -708,5 +798,6 @@ def run_sampling(embeddings_path: str | Path, metadata_path: str | Path,
     if line := convergence.summary(f"{source} (every sample size)"):
         warn(line)
     results = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*RESULT_COLUMNS, "Sample_size"])
-    results = label_results(results, features_label(embeddings_path, options), dataset, embedding_model)
+    results = label_results(results, features_label(embeddings_path, options), dataset, embedding_model,
+                            layout.compressed_layer(embeddings_path))
     return label_protocol(results, options, full.features)

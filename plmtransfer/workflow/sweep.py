@@ -112,7 +112,7 @@ def create_parser(name: str, set_name: str, stage: str) -> DriverParser:
                         "once [PLMTRANSFER_JOBS] (default: 1)")
     parser.add_argument("--stage-args", default=env("STAGE_ARGS"),
                         help="extra arguments appended to every stage command, e.g. '--nogpu' or "
-                        "'--fast' [PLMTRANSFER_STAGE_ARGS]")
+                        "'--solver fast' [PLMTRANSFER_STAGE_ARGS]")
     parser.add_argument("--cv", default=env("CV"),
                         help="outer CV schemes of the regressions and statistics (comma/space separated): "
                         "random (the study's), contiguous, modulo, predefined (the metadata's set column); each "
@@ -120,6 +120,22 @@ def create_parser(name: str, set_name: str, stage: str) -> DriverParser:
                         "[PLMTRANSFER_CV] "
                         "(default: the set's cv in config/study.yaml, else cv there: random; FLIP: predefined, "
                         "each split's own train/test set)")
+    parser.add_argument("--layers", default=env("LAYERS"), metavar="last|all|L,L,...",
+                        help="each model's layers, a layer sweep: last (its own layer, the study's), all (0, the "
+                        "token embedding, to its last) or layer numbers; one extraction pass pools them all, then "
+                        "compression and regression run per layer, a layer other than the model's own writing "
+                        "results/lassoCV_L<layer>/ (the statistics cover each model's own layer) [PLMTRANSFER_LAYERS] "
+                        "(default: layers in config/study.yaml: last; replaces the set's and the models' own)")
+    parser.add_argument("--protocols", default=env("PROTOCOLS"),
+                        help="regression protocols, reg_lassoCV.py --inner-cv (comma/space separated): study (the "
+                        "study's), shuffled, grouped; each but study writes results/lassoCV_<protocol>/ and "
+                        "results/stats_<protocol>/ [PLMTRANSFER_PROTOCOLS] (default: protocols in "
+                        "config/study.yaml: study)")
+    parser.add_argument("--solver", default=env("SOLVER"),
+                        help="how the regressions solve LassoCV, reg_lassoCV.py --solver: compiled (LassoCV's search "
+                        "compiled: its alpha, several times faster), sklearn (scikit-learn's LassoCV, the study's "
+                        "code) or fast (an early stop, for exploring) [PLMTRANSFER_SOLVER] (default: solver in "
+                        "config/study.yaml: compiled)")
     parser.add_argument("--python", default=os.environ.get("PYTHON", ""),
                         help="Python interpreter of the stage commands [PYTHON] (default: this one)")
     parser.add_argument("--mode", choices=MODES, default=env("EXTRACT_MODE", default_mode(stage)),
@@ -213,6 +229,15 @@ def check_flags(args, config: dict) -> None:
         validation.check_methods(study.split_list(entry.partition(":")[2].partition(":")[2]), config, "--models")
     validation.check_methods(study.split_list(args.methods), config, "--methods")
     validation.check_names(study.split_list(args.cv), validation.CV_SCHEMES, "--cv")
+    validation.check_names(study.split_list(args.protocols), validation.INNER_CV_SCHEMES, "--protocols")
+    validation.check_names(study.split_list(args.solver), validation.SOLVERS, "--solver")
+    validation.check_layers(args.layers, "--layers")
+
+
+def layers_setting(text: str) -> str | list[int]:
+    """The ``layers`` value of a ``--layers`` flag (checked by :func:`check_flags`): a word, or layer numbers."""
+    words = study.split_list(text)
+    return [int(word) for word in words] if words[0].isdigit() else words[0]
 
 
 def resolve_models(config: dict, set_name: str, plan: Plan) -> None:
@@ -237,6 +262,14 @@ def make_plan(args, set_name: str, stage: str, root: Path) -> Plan:
     config["methods"] = study.split_list(args.methods) or study.split_list(config.get("methods"))
     if args.cv:  # the flag replaces the set's own schemes too
         config["cv"] = config["sets"][set_name]["cv"] = study.split_list(args.cv)
+    if args.layers:  # the flag replaces the set's and the models' own layers too
+        config["layers"] = config["sets"][set_name]["layers"] = layers_setting(args.layers)
+        for defaults in (config.get("model_defaults") or {}).values():
+            (defaults or {}).pop("layers", None)
+    if args.protocols:
+        config["protocols"] = study.split_list(args.protocols)
+    if args.solver:
+        config["solver"] = args.solver
     plan = Plan(config, [], [])
     resolve_datasets(args, config, set_name, root, plan)
     resolve_models(config, set_name, plan)

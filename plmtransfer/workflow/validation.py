@@ -17,7 +17,7 @@ from pathlib import Path
 
 from plmtransfer import layout, registry
 from plmtransfer.errors import UserError, did_you_mean
-from plmtransfer.options import CV_SCHEMES
+from plmtransfer.options import CV_SCHEMES, INNER_CV_SCHEMES, LAYER_WORDS, SOLVERS
 from plmtransfer.stages import STEP_NAMES
 
 # The folder of each data-set family under the data mirror (the data root: <mirror>/dms, <mirror>/pisces,
@@ -147,10 +147,31 @@ def check_plan(config: dict, source: str) -> None:
         check_methods(method_values((defaults or {}).get("methods")), config, f"{where}.methods")
         check_methods(split_list((defaults or {}).get("unsupported")), config, f"{where}.unsupported")
     for key, known in (("run_sets", list(config.get("sets") or {})), ("cv", CV_SCHEMES), ("stages", STEP_NAMES),
-                       ("extract_mode", (study.POOL_MODE, study.PER_TOKEN_MODE))):
+                       ("extract_mode", (study.POOL_MODE, study.PER_TOKEN_MODE)), ("protocols", INNER_CV_SCHEMES),
+                       ("solver", SOLVERS)):
         check_names(split_list(config.get(key)), known, f"{source}: {key}")
+    check_layers(config.get("layers"), f"{source}: layers")
     for set_name, entry in (config.get("sets") or {}).items():
         check_names(split_list((entry or {}).get("cv")), CV_SCHEMES, f"{source}: sets.{set_name}.cv")
+        check_layers((entry or {}).get("layers"), f"{source}: sets.{set_name}.layers")
+    for model, defaults in (config.get("model_defaults") or {}).items():
+        check_layers((defaults or {}).get("layers"), f"{source}: model_defaults.{model}.layers")
+
+
+def check_layers(value, where: str) -> None:
+    """A ``layers`` value is ``last``, ``all`` or layer numbers (a list, or a string of them); UserError otherwise.
+
+    Whether each number is one of the model's layers is checked when the model is planned.
+    """
+    from plmtransfer.workflow.study import split_list
+
+    words = split_list(value)
+    if len(words) == 1 and not words[0].isdigit():
+        check_names(words, LAYER_WORDS, where)
+    for word in words if len(words) > 1 else ():
+        if not word.isdigit():
+            raise UserError(f"{where}: '{word}' is not a layer number (use {' or '.join(LAYER_WORDS)} alone, "
+                            "or layer numbers)")
 
 
 def check_names(names: Iterable[str], known: Iterable[str], where: str) -> None:

@@ -1,6 +1,7 @@
 # Extraction: one job per data-set family x model x embedding unit. Pooled mode writes the
-# compressed files of all the model's methods in one pass (extract.py --pool); per-token mode
-# writes fair-esm per-sequence .pt files, then one compress.py job per model x unit.
+# compressed files of all the model's methods and layers in one pass (extract.py --pool
+# --repr_layers <every layer of its sweep>); per-token mode writes fair-esm per-sequence .pt files
+# of every layer, then one compress.py job per model x unit x layer.
 # The engine decides what is up to date: the stage commands get --overwrite.
 
 
@@ -19,10 +20,11 @@ def extract_resources(set_name, gpu):
     return resources
 
 
-def compressed_outputs(set_name, plans):
-    """The compressed files of a job shape: one per method, {model} and the unit as wildcards."""
+def compressed_outputs(set_name, plans, layers):
+    """The compressed files of a job shape: one per layer and method, {model} and the unit as wildcards."""
     pattern = pattern_plan(plans)
-    return [study.compressed_path(set_name, pattern, unit_pattern(set_name), method) for method in pattern.methods]
+    return [study.compressed_path(set_name, pattern, unit_pattern(set_name), method, layer) for layer in layers
+            for method in pattern.methods]
 
 
 def extraction_targets(set_name):
@@ -35,22 +37,22 @@ def extraction_targets(set_name):
 
 def compression_targets(set_name):
     """Every compressed file of a family: each model's methods for each embedding unit."""
-    return [study.compressed_path(set_name, plan, name, method) for plan in PLANS[set_name]
+    return [study.compressed_path(set_name, plan, name, method) for plan in LAYER_PLANS[set_name]
             for name in study.units(config, set_name) for method in plan.methods]
 
 
 for set_name in RUN_SETS:
     unit = unit_pattern(set_name)
     if MODE == study.POOL_MODE:
-        for (layer, methods, gpu), plans in shapes(set_name, lambda plan: (needs_gpu(plan),)).items():
+        for (methods, layers, gpu), plans in shapes(PLANS[set_name], lambda plan: (plan.layers, needs_gpu(plan))).items():
 
             rule:
                 name:
-                    f"extract_{set_name}_L{layer}_{methods_label(methods)}"
+                    f"extract_{set_name}_L{'_'.join(map(str, layers))}_{methods_label(methods)}"
                 input:
                     fasta=study.fasta_path(set_name, unit),
                 output:
-                    compressed_outputs(set_name, plans),
+                    compressed_outputs(set_name, plans, layers),
                 log:
                     str(layout.log_path(EXTRACT_STEP, "{model}", unit)),
                 wildcard_constraints:
@@ -58,14 +60,14 @@ for set_name in RUN_SETS:
                 params:
                     **COMMON,
                     model=lambda wildcards, set_name=set_name: plan_of(set_name, wildcards).argument,
-                    layer=layer,
+                    layers=" ".join(map(str, layers)),
                     methods=" ".join(methods),
                     out_dir=lambda wildcards, output: str(Path(output[0]).parent),
                 resources:
                     **extract_resources(set_name, gpu),
                 shell:
                     "{params.python} -m plmtransfer.cli.extract {params.model} {input.fasta} {params.out_dir} "
-                    "--repr_layers {params.layer} --pool {params.methods} --overwrite {params.stage_args} "
+                    "--repr_layers {params.layers} --pool {params.methods} --overwrite {params.stage_args} "
                     "> {log} 2>&1"
 
     else:
@@ -86,26 +88,26 @@ for set_name in RUN_SETS:
                 params:
                     **COMMON,
                     model=lambda wildcards, set_name=set_name: plan_of(set_name, wildcards).argument,
-                    layer=lambda wildcards, set_name=set_name: plan_of(set_name, wildcards).layer,
+                    layers=lambda wildcards, set_name=set_name: " ".join(map(str, plan_of(set_name, wildcards).layers)),
                     include=lambda wildcards, set_name=set_name: (
                         "bos per_tok" if plan_of(set_name, wildcards).has_bos else "per_tok"),
                 resources:
                     **extract_resources(set_name, gpu),
                 shell:
                     "{params.python} -m plmtransfer.cli.extract {params.model} {input.fasta} {output} "
-                    "--repr_layers {params.layer} --include {params.include} {params.stage_args} > {log} 2>&1"
+                    "--repr_layers {params.layers} --include {params.include} {params.stage_args} > {log} 2>&1"
 
-        for (layer, methods), plans in shapes(set_name).items():
+        for (methods, layer, swept), plans in shapes(LAYER_PLANS[set_name]).items():
 
             rule:
                 name:
-                    f"compress_{set_name}_L{layer}_{methods_label(methods)}"
+                    f"compress_{set_name}_{shape_label(layer, swept, methods)}"
                 input:
                     study.per_token_dir(set_name, pattern_plan(plans), unit),
                 output:
-                    compressed_outputs(set_name, plans),
+                    compressed_outputs(set_name, plans, [layer]),
                 log:
-                    str(layout.log_path(COMPRESS_STEP, "{model}", unit)),
+                    str(layout.log_path(COMPRESS_STEP, "{model}", unit, layer=layer if swept else None)),
                 wildcard_constraints:
                     model=alternatives(plan.directory for plan in plans),
                 params:

@@ -27,6 +27,7 @@ encoder's final layer norm, as fair-esm's last layer is after its final norm).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from collections.abc import Sequence
@@ -43,6 +44,7 @@ from plmtransfer.options import DEFAULT_TOKS_PER_BATCH
 from plmtransfer.registry import ModelSpec
 
 RESIDUE_WORDS = Tokenisation("", spaced=False)  # residues as words, no letter mapped: any other tokenizer
+SENTENCEPIECE_MODEL = "spiece.model"  # a SentencePiece tokenizer file (ProtT5, Ankh)
 SENTENCEPIECE_WORD = "\u2581"  # "▁": SentencePiece's mark of a word start (ProtT5's residue pieces)
 TOKENIZER_CLASSES = {"t5": "T5Tokenizer", "bert": "BertTokenizer"}  # for directories whose config names no type
 
@@ -77,10 +79,21 @@ def load_config(directory: Path, architecture: str):
         raise UserError(f"{directory}: transformers cannot read this model's config.json ({first_line})") from None
 
 
+def needs_sentencepiece(directory: Path) -> bool:
+    """True when the tokenizer can only be read from a SentencePiece model (``spiece.model`` and no
+    ``tokenizer.json``: ProtT5's hub layout), which transformers converts with the ``sentencepiece`` package."""
+    return (directory / SENTENCEPIECE_MODEL).is_file() and not (directory / "tokenizer.json").is_file()
+
+
 def load_tokenizer(directory: Path, architecture: str):
-    """The directory's own tokenizer (one error line when its files are missing or unreadable)."""
+    """The directory's own tokenizer (one error line when its files are missing or unreadable, or when it is a
+    SentencePiece model and ``sentencepiece`` is not installed: transformers' own message then names tiktoken)."""
     import transformers
 
+    if needs_sentencepiece(directory) and importlib.util.find_spec("sentencepiece") is None:
+        raise UserError(f"{directory}: the model's tokenizer is a SentencePiece model ({SENTENCEPIECE_MODEL}), "
+                        "which needs the sentencepiece package: pip install sentencepiece (pinned in "
+                        "requirements.txt)")
     try:
         if architecture in TOKENIZER_CLASSES and "model_type" not in read_config(directory):
             return getattr(transformers, TOKENIZER_CLASSES[architecture]).from_pretrained(directory)

@@ -10,27 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 
 from plmtransfer.backends.base import Embedded, LoadOptions
 from plmtransfer.backends.onehot import ONEHOT
-from plmtransfer.data.sequences import STANDARD_AMINO_ACIDS
+from plmtransfer.data.sequences import ONEHOT_DIM, STANDARD_AMINO_ACIDS, onehot_encode
 from plmtransfer.options import DEFAULT_TOKS_PER_BATCH
 from plmtransfer.registry import ModelSpec
-
-ONEHOT_DIM = len(STANDARD_AMINO_ACIDS)
-_INDEX = np.full(256, -1, dtype=np.int64)
-_INDEX[np.frombuffer(STANDARD_AMINO_ACIDS.encode("ascii"), dtype=np.uint8)] = np.arange(ONEHOT_DIM)
-
-
-def onehot_encode(sequence: str) -> np.ndarray:
-    """Return the L x 20 float32 one-hot matrix of an upper-case ``sequence``."""
-    codes = _INDEX[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
-    encoding = np.zeros((len(sequence), ONEHOT_DIM), dtype=np.float32)
-    known = codes >= 0
-    encoding[np.flatnonzero(known), codes[known]] = 1.0
-    return encoding
 
 
 class OnehotFeaturiser:
