@@ -78,16 +78,16 @@ PROTOCOL_TEXT = {  # what each protocol's alpha search does (the outer folds are
                "mutants; docs/protocol.md)",
 }
 # The sweep, in order: (step, driver, extra flags). All steps read config/unirep.yaml.
-STEPS = (
+STEPS = (  # the protocol variants right after the study's protocol: the headline needs them first
     ("DMS lassoCV, random CV (all methods)", "run_lassoCV_DMS.sh", ()),
-    ("DMS lassoCV, contiguous CV (mean)", "run_lassoCV_DMS.sh", ("--models", MEAN_MODELS, "--cv", "contiguous")),
     ("DMS lassoCV, shuffled and grouped inner CV (mean)", "run_lassoCV_DMS.sh",
      ("--models", MEAN_MODELS, "--protocols", " ".join(VARIANTS))),
-    ("DMS learning curves (mean)", "run_lassoCV_sampling_DMS.sh", ("--models", MEAN_MODELS)),
     ("DMS statistics, random CV", "run_stats_DMS.sh", ()),
-    ("DMS statistics, contiguous CV", "run_stats_DMS.sh", ("--models", MEAN_MODELS, "--cv", "contiguous")),
     ("DMS statistics, shuffled and grouped inner CV", "run_stats_DMS.sh",
      ("--models", MEAN_MODELS, "--protocols", " ".join(VARIANTS))),
+    ("DMS lassoCV, contiguous CV (mean)", "run_lassoCV_DMS.sh", ("--models", MEAN_MODELS, "--cv", "contiguous")),
+    ("DMS statistics, contiguous CV", "run_stats_DMS.sh", ("--models", MEAN_MODELS, "--cv", "contiguous")),
+    ("DMS learning curves (mean)", "run_lassoCV_sampling_DMS.sh", ("--models", MEAN_MODELS)),
     ("PISCES extraction, lassoCV, statistics (mean)", "run_all_PISCES.sh", ("--models", MEAN_MODELS)),
 )
 STUDY_METHOD_ORDER = "mean, then maxPool, iDCT, PCA / kernel PCA, bos"
