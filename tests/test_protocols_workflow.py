@@ -110,12 +110,14 @@ def test_the_workflow_plans_one_extraction_and_per_layer_per_protocol_regression
     assert "embed_layer_2_mean.pkl" in layer2 and "--inner-cv shuffled" in layer2
     assert "logs/lassoCV_shuffled_L2/unirep256/IF1_ECOLI.log" in layer2
     assert "--inner-cv" not in regress["results/lassoCV_L2/DMS/unirep256/IF1_ECOLI_mean.csv"]
+    assert all(command.count("--solver compiled") == 1 for command in regress.values())  # config/study.yaml's
     stats = [command for rule, _, command in jobs if rule.startswith("stats_report")]
     assert any("--results-dir results/lassoCV_shuffled/DMS " in command for command in stats)
 
 
 @pytest.mark.parametrize("config, message", [
     ({"layers": "lasst"}, r"my\.yaml: layers: unknown value 'lasst' \(did you mean 'last'\?\)"),
+    ({"solver": "compield"}, r"my\.yaml: solver: unknown value 'compield' \(did you mean 'compiled'\?\)"),
     ({"protocols": ["shufled"]}, r"my\.yaml: protocols: unknown value 'shufled' \(did you mean 'shuffled'\?\)"),
     ({"layer": "all"}, r"my\.yaml: unknown key 'layer' \(did you mean 'layers'\?\)"),
     ({"layers": [-1]}, r"my\.yaml: layers: \[-1\] is not last, all, or a list of layer numbers"),
@@ -138,6 +140,9 @@ def test_the_drivers_layers_and_protocols_flags_set_the_run(tmp_path, capsys):
     plan = sweep.make_plan(args, "DMS", "lassoCV", tmp_path)
     assert plan.config["layers"] == plan.config["sets"]["DMS"]["layers"] == [1, 3]
     assert plan.config["protocols"] == ["study", "grouped"]
+    assert plan.config["solver"] == "compiled"
+    args = parser.parse_args(["--root", str(tmp_path), "--solver", "sklearn"])
+    assert sweep.make_plan(args, "DMS", "lassoCV", tmp_path).config["solver"] == "sklearn"
     args = parser.parse_args(["--root", str(tmp_path), "--layers", "all"])
     assert sweep.make_plan(args, "DMS", "lassoCV", tmp_path).config["layers"] == "all"
     assert sweep.main(["DMS", "lassoCV", "run_lassoCV_DMS.sh", "--root", str(tmp_path), "--protocols", "shufled"]) == 2
