@@ -488,8 +488,9 @@ def run_snakemake(command: list[str], output: str, root: Path, name: str, dry_ru
 
     ``output``: ``quiet`` shows nothing, ``progress`` the job starts, failures and progress
     (:func:`progress_line`), ``verbose`` all of Snakemake's output. SIGINT and SIGTERM are passed
-    on to Snakemake and its output is read to the end: Snakemake then stops its jobs, deletes
-    their partial outputs, marks them incomplete and releases its lock, so a re-run resumes.
+    on to Snakemake and its output is read to the end: Snakemake then stops (SIGINT: its jobs at
+    once, deleting their partial outputs; SIGTERM: once its running jobs have finished, see
+    :mod:`plmtransfer.workflow.snakemake_main`) and releases its lock, so a re-run resumes.
     """
     lines = []
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
