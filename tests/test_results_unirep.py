@@ -72,10 +72,13 @@ def test_report_numbers_are_means_of_the_per_fold_csvs(tmp_path):
                                                   "DMS learning curves (mean)\t4200\t0\t./b.sh\n"
                                                   "DMS learning curves (mean)\t300\t0\t./b.sh\n")
     out = tmp_path / "docs" / "results_unirep.md"
-    assert bench_module().report(tmp_path / "run", out) == 0
+    note = "The test suite ran beside the sweep for 20 minutes."
+    assert bench_module().report(tmp_path / "run", out, timing_note=note) == 0
     text = out.read_text()
     assert table_rows(text, "DMS learning curves (mean)") == [["DMS learning curves (mean)", "75.0 min"]]
     assert "Total: 125.0 min" in text and "**over the 120-minute budget**" in text
+    assert text.split("**over the 120-minute budget**", 1)[1].split("\n\n")[1] == note  # under the wall times
+    assert "report --root" in text and "--timing-note TEXT" in text
     per_dataset = folds.groupby(["cv", "Embedding_model", "Compression_method", "Dataset"])[
         ["R2_score_test", "rho_score_test"]].mean()
     overall = per_dataset.groupby(["cv", "Embedding_model", "Compression_method"]).mean()
