@@ -10,7 +10,7 @@ Two steps, each resumable:
 ``config/unirep.yaml`` (its ``subsample`` key: the one home of the sizes and the seed), then runs
 the project's own drivers over that configuration, as a user would, and appends each step's wall
 time to ``<root>/timings.tsv``. The drivers skip what is done, so a re-run after an interruption
-resumes. ``report`` reads the run's result CSVs, statistics and figures and writes
+resumes; ``run --steps 5 6`` runs only those steps (numbered as in the report's command list). ``report`` reads the run's result CSVs, statistics and figures and writes
 ``docs/results_unirep.md``, its figures under ``docs/results_unirep/`` and the per-assay scores as
 ``docs/results_unirep/per_assay.csv``. The document opens with the robustness of the study's three
 claims under the study's protocol and its variants (``stats.robustness_table``), names the inputs
@@ -113,6 +113,9 @@ def create_parser() -> argparse.ArgumentParser:
     run.add_argument("--root", type=Path, required=True, help="the run's directory (data/, results/, ...)")
     run.add_argument("--mirror", type=Path, default=REPO.parent / "shared" / "data",
                      help="offline mirror with dms/ and pisces/")
+    run.add_argument("--steps", type=int, nargs="+", default=None, metavar="N",
+                     help="run only these steps, numbered from 1 in the order of the report's command list "
+                          "(default: all, in order)")
     report = commands.add_parser("report", help="write docs/results_unirep.md from a finished run")
     report.add_argument("--root", type=Path, required=True)
     report.add_argument("--out", type=Path, default=REPO / "docs" / "results_unirep.md")
@@ -155,13 +158,15 @@ def step_command(root: Path, driver: str, extra: tuple[str, ...]) -> list[str]:
             "--jobs", str(JOBS), *extra]
 
 
-def run(root: Path, mirror: Path) -> int:
-    """Prepare, then run every step with the drivers; append wall times to ``timings.tsv``."""
+def run(root: Path, mirror: Path, steps: list[int] | None = None) -> int:
+    """Prepare, then run every step with the drivers (``steps``: only these, numbered from 1); append wall
+    times to ``timings.tsv``."""
+    chosen = list(STEPS) if steps is None else [STEPS[number - 1] for number in steps]
     root.mkdir(parents=True, exist_ok=True)
     prepare(root, mirror)
     env = os.environ | ONE_THREAD_ENV | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     status = 0
-    for name, driver, extra in STEPS:
+    for name, driver, extra in chosen:
         command = step_command(root, driver, extra)
         started = time.perf_counter()
         code = subprocess.run(command, cwd=REPO, env=env).returncode
@@ -950,8 +955,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "report" and args.agreement is not None and not args.agreement.is_file():
         parser.error(f"--agreement: {args.agreement}: no such file")
+    if args.command == "run" and args.steps and not all(1 <= number <= len(STEPS) for number in args.steps):
+        parser.error(f"--steps: numbers from 1 to {len(STEPS)}")
     if args.command == "run":
-        return run(args.root.resolve(), args.mirror)
+        return run(args.root.resolve(), args.mirror, args.steps)
     return report(args.root.resolve(), args.out, args.agreement.resolve() if args.agreement else None,
                   args.timing_note)
 

@@ -202,3 +202,16 @@ def test_report_opens_with_the_robustness_verdict_of_every_claim_under_every_pro
             "full size, 300-900 rows") in text
     bench_module().report(tmp_path / "run", out)
     assert "same alpha" not in out.read_text()
+
+
+def test_run_steps_runs_only_the_chosen_steps_in_the_given_order(tmp_path, monkeypatch):
+    module = bench_module()
+    ran = []
+    monkeypatch.setattr(module, "prepare", lambda root, mirror: None)
+    monkeypatch.setattr(module.subprocess, "run",
+                        lambda command, **_: ran.append(command) or type("Done", (), {"returncode": 0})())
+    assert module.run(tmp_path, tmp_path, [8, 5]) == 0
+    expected = [module.STEPS[7], module.STEPS[4]]
+    assert ran == [module.step_command(tmp_path, driver, extra) for _, driver, extra in expected]
+    timed = [line.split("\t")[0] for line in (tmp_path / "timings.tsv").read_text().splitlines()]
+    assert timed == [name for name, _, _ in expected]
