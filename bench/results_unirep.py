@@ -10,7 +10,8 @@ Two steps, each resumable:
 ``config/unirep.yaml`` (its ``subsample`` key: the one home of the sizes and the seed), then runs
 the project's own drivers over that configuration, as a user would, and appends each step's wall
 time to ``<root>/timings.tsv``. The drivers skip what is done, so a re-run after an interruption
-resumes; ``run --steps 5 6`` runs only those steps (numbered as in the report's command list). ``report`` reads the run's result CSVs, statistics and figures and writes
+resumes; ``run --steps 5 6`` runs only those steps (numbered as in the report's command list).
+``report`` reads the run's result CSVs, statistics and figures and writes
 ``docs/results_unirep.md``, its figures under ``docs/results_unirep/`` and the per-assay scores as
 ``docs/results_unirep/per_assay.csv``. The document opens with the robustness of the study's three
 claims under the study's protocol and its variants (``stats.robustness_table``), names the inputs
