@@ -114,7 +114,7 @@ def create_parser() -> argparse.ArgumentParser:
     run.add_argument("--root", type=Path, required=True, help="the run's directory (data/, results/, ...)")
     run.add_argument("--mirror", type=Path, default=REPO.parent / "shared" / "data",
                      help="offline mirror with dms/ and pisces/")
-    run.add_argument("--steps", type=int, nargs="+", default=None, metavar="N",
+    run.add_argument("--steps", type=int, nargs="+", default=None, metavar="N", choices=range(1, len(STEPS) + 1),
                      help="run only these steps, numbered from 1 in the order of the report's command list "
                           "(default: all, in order)")
     report = commands.add_parser("report", help="write docs/results_unirep.md from a finished run")
@@ -956,8 +956,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "report" and args.agreement is not None and not args.agreement.is_file():
         parser.error(f"--agreement: {args.agreement}: no such file")
-    if args.command == "run" and args.steps and not all(1 <= number <= len(STEPS) for number in args.steps):
-        parser.error(f"--steps: numbers from 1 to {len(STEPS)}")
     if args.command == "run":
         return run(args.root.resolve(), args.mirror, args.steps)
     return report(args.root.resolve(), args.out, args.agreement.resolve() if args.agreement else None,
