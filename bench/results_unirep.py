@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +40,11 @@ sys.path.insert(0, str(REPO))
 from plmtransfer import config as study_config  # noqa: E402
 from plmtransfer import layout, registry  # noqa: E402
 from plmtransfer.analysis import stats  # noqa: E402
+from plmtransfer.analysis.report import contrasts_stem  # noqa: E402
 from plmtransfer.cli.common import version_text  # noqa: E402
 from plmtransfer.errors import UserError  # noqa: E402
 from plmtransfer.io import atomic_open, load_compressed  # noqa: E402
+from plmtransfer.learn.regress import DEFAULT_OPTIONS, protocol_name  # noqa: E402
 from plmtransfer.stages import LEARNING_CURVE_STEP, REGRESS_STEP  # noqa: E402
 from plmtransfer.workflow import study  # noqa: E402
 from plmtransfer.workflow.sweep import ONE_THREAD_ENV, merge  # noqa: E402
@@ -79,16 +82,17 @@ PROTOCOL_TEXT = {  # what each protocol's alpha search does (the outer folds are
                "mutants; docs/protocol.md)",
 }
 # The sweep, in order: (step, driver, extra flags). All steps read config/unirep.yaml.
-STEPS = (  # the protocol variants right after the study's protocol: the headline needs them first
+STEPS = (  # the protocol variants right after the study's protocol: the headline needs them first;
+    # the learning curves before the random-CV statistics, which draw their figure
     ("DMS lassoCV, random CV (all methods)", "run_lassoCV_DMS.sh", ()),
     ("DMS lassoCV, shuffled and grouped inner CV (mean)", "run_lassoCV_DMS.sh",
      ("--models", MEAN_MODELS, "--protocols", " ".join(VARIANTS))),
+    ("DMS learning curves (mean)", "run_lassoCV_sampling_DMS.sh", ("--models", MEAN_MODELS)),
     ("DMS statistics, random CV", "run_stats_DMS.sh", ()),
     ("DMS statistics, shuffled and grouped inner CV", "run_stats_DMS.sh",
      ("--models", MEAN_MODELS, "--protocols", " ".join(VARIANTS))),
     ("DMS lassoCV, contiguous CV (mean)", "run_lassoCV_DMS.sh", ("--models", MEAN_MODELS, "--cv", "contiguous")),
     ("DMS statistics, contiguous CV", "run_stats_DMS.sh", ("--models", MEAN_MODELS, "--cv", "contiguous")),
-    ("DMS learning curves (mean)", "run_lassoCV_sampling_DMS.sh", ("--models", MEAN_MODELS)),
     ("PISCES extraction, lassoCV, statistics (mean)", "run_all_PISCES.sh", ("--models", MEAN_MODELS)),
 )
 STUDY_METHOD_ORDER = "mean, then maxPool, iDCT, PCA / kernel PCA, bos"
@@ -96,7 +100,7 @@ STUDY_SIZE_SERIES = "ESM-2 8M 0.192 -> 150M 0.367 -> 15B 0.400 mean test R² (40
 FIGURES = (  # (file stem under figures/<SET>[_cv]/, caption)
     ("DMS", "forest_Embedding_model_mean",
      "Model contrasts against one-hot within `mean` (one-hot: `flat`), random CV"),
-    ("DMS_contiguous", "forest_Embedding_model_mean", "The same contrasts under contiguous CV"),
+    ("DMS_contiguous", "forest_study_contiguous_Embedding_model_mean", "The same contrasts under contiguous CV"),
     ("DMS", "forest_Compression_method_unirep256", "Compression contrasts against `mean` within UniRep 256"),
     ("DMS", "model_size_mean", "Test R² against the number of parameters (`mean`)"),
     ("DMS", "datasize_mean", "Test R² against the number of variants per assay (`mean`)"),
@@ -219,10 +223,12 @@ def overall(scores: pd.DataFrame) -> pd.DataFrame:
 
 def read_contrasts(root: Path, cv: str, set_name: str, name: str,
                    protocol: str = layout.STUDY_PROTOCOL) -> pd.DataFrame:
-    """A contrasts table written by ``stats.py report`` (empty if absent): ``contrasts_<name>.csv`` for the
-    study's protocol, ``contrasts_<protocol>_<name>.csv`` for a variant, in that protocol's statistics folder."""
-    stem = name if protocol == layout.STUDY_PROTOCOL else f"{protocol}_{name}"
-    path = layout.stats_dir(set_name, cv, root, protocol=protocol) / f"contrasts_{stem}.csv"
+    """A contrasts table written by ``stats.py report`` (empty if absent), in the statistics folder of
+    ``cv`` and the inner-CV ``protocol``, named by the ``Protocol`` its results carry (``study`` for
+    the study's, ``study+contiguous`` under contiguous CV: ``report.contrasts_stem``)."""
+    results_protocol = protocol_name(replace(DEFAULT_OPTIONS, cv=cv, inner_cv=protocol))
+    folder = layout.stats_dir(set_name, cv, root, protocol=protocol)
+    path = folder / f"contrasts_{contrasts_stem(name, results_protocol)}.csv"
     return pd.read_csv(path) if path.is_file() else pd.DataFrame()
 
 

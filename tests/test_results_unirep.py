@@ -215,3 +215,19 @@ def test_run_steps_runs_only_the_chosen_steps_in_the_given_order(tmp_path, monke
     assert ran == [module.step_command(tmp_path, driver, extra) for _, driver, extra in expected]
     timed = [line.split("\t")[0] for line in (tmp_path / "timings.tsv").read_text().splitlines()]
     assert timed == [name for name, _, _ in expected]
+
+
+def test_contrasts_of_contiguous_cv_are_read_under_the_name_the_report_writes(tmp_path):
+    """Contiguous-CV results carry the Protocol ``study+contiguous``; the statistics name their contrasts
+    after it (``report.contrasts_stem``) and the document must read that file, not report it missing."""
+    from plmtransfer import layout
+    from plmtransfer.analysis.report import contrasts_stem
+
+    bench = bench_module()
+    folder = layout.stats_dir("DMS", "contiguous", tmp_path)
+    folder.mkdir(parents=True)
+    table = pd.DataFrame({"contrast": ["unirep1900 - onehot"], "estimate": [0.02]})
+    table.to_csv(folder / f"contrasts_{contrasts_stem('Embedding_model_mean', 'study+contiguous')}.csv", index=False)
+    read = bench.read_contrasts(tmp_path, "contiguous", "DMS", "Embedding_model_mean")
+    assert read["estimate"].tolist() == [0.02]
+    assert bench.read_contrasts(tmp_path, layout.STUDY_CV, "DMS", "Embedding_model_mean").empty

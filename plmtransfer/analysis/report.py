@@ -110,6 +110,13 @@ def methods_by_model(per_fold: pd.DataFrame) -> pd.DataFrame:
                          "n_datasets": grouped["Dataset"].nunique()}).reset_index()
 
 
+def contrasts_stem(name: str, protocol: str) -> str:
+    """The file stem of a contrasts table ``<factor>_<within>``: as it is for the study's protocol,
+    ``<protocol>_<factor>_<within>`` for any other (the ``Protocol`` of its results, e.g.
+    ``study+contiguous`` for the study's alpha search under contiguous outer CV)."""
+    return name if protocol == STUDY_PROTOCOL else f"{safe_name(protocol)}_{name}"
+
+
 def fit_all_contrasts(per_fold: pd.DataFrame, out_dir: Path, response: str, method_reference: str,
                       model_reference: str | None, adjust: str, seed: int, written: list[Path],
                       notes: list[str]) -> dict[str, pd.DataFrame]:
@@ -123,8 +130,7 @@ def fit_all_contrasts(per_fold: pd.DataFrame, out_dir: Path, response: str, meth
     for protocol in protocols(per_fold):
         rows_of_protocol = per_fold[per_fold[PROTOCOL] == protocol]
         for factor, reference, within, rows in _contrast_sets(rows_of_protocol, method_reference, model_reference):
-            stem = f"{factor}_{safe_name(within)}"
-            stem = stem if protocol == STUDY_PROTOCOL else f"{safe_name(protocol)}_{stem}"
+            stem = contrasts_stem(f"{factor}_{safe_name(within)}", protocol)
             try:
                 result = fit_contrasts(rows, response, factor, reference, adjust, seed=seed)
             except UserError as error:
