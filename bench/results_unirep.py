@@ -81,6 +81,14 @@ PROTOCOL_TEXT = {  # what each protocol's alpha search does (the outer folds are
     "grouped": "inner CV `GroupKFold(5)` on the mutated position: no inner fold splits a position (single "
                "mutants; docs/protocol.md)",
 }
+
+
+def results_protocol(cv: str, protocol: str = layout.STUDY_PROTOCOL) -> str:
+    """The ``Protocol`` the regression writes for outer ``cv`` and inner-CV ``protocol`` (``study+contiguous``):
+    the name the statistics give its contrasts files and figures (``report.contrasts_stem``)."""
+    return protocol_name(replace(DEFAULT_OPTIONS, cv=cv, inner_cv=protocol))
+
+
 # The sweep, in order: (step, driver, extra flags). All steps read config/unirep.yaml.
 STEPS = (  # the protocol variants right after the study's protocol: the headline needs them first;
     # the learning curves before the random-CV statistics, which draw their figure
@@ -100,7 +108,8 @@ STUDY_SIZE_SERIES = "ESM-2 8M 0.192 -> 150M 0.367 -> 15B 0.400 mean test R² (40
 FIGURES = (  # (file stem under figures/<SET>[_cv]/, caption)
     ("DMS", "forest_Embedding_model_mean",
      "Model contrasts against one-hot within `mean` (one-hot: `flat`), random CV"),
-    ("DMS_contiguous", "forest_study_contiguous_Embedding_model_mean", "The same contrasts under contiguous CV"),
+    ("DMS_contiguous", f"forest_{contrasts_stem('Embedding_model_mean', results_protocol('contiguous'))}",
+     "The same contrasts under contiguous CV"),
     ("DMS", "forest_Compression_method_unirep256", "Compression contrasts against `mean` within UniRep 256"),
     ("DMS", "model_size_mean", "Test R² against the number of parameters (`mean`)"),
     ("DMS", "datasize_mean", "Test R² against the number of variants per assay (`mean`)"),
@@ -226,9 +235,8 @@ def read_contrasts(root: Path, cv: str, set_name: str, name: str,
     """A contrasts table written by ``stats.py report`` (empty if absent), in the statistics folder of
     ``cv`` and the inner-CV ``protocol``, named by the ``Protocol`` its results carry (``study`` for
     the study's, ``study+contiguous`` under contiguous CV: ``report.contrasts_stem``)."""
-    results_protocol = protocol_name(replace(DEFAULT_OPTIONS, cv=cv, inner_cv=protocol))
     folder = layout.stats_dir(set_name, cv, root, protocol=protocol)
-    path = folder / f"contrasts_{contrasts_stem(name, results_protocol)}.csv"
+    path = folder / f"contrasts_{contrasts_stem(name, results_protocol(cv, protocol))}.csv"
     return pd.read_csv(path) if path.is_file() else pd.DataFrame()
 
 
