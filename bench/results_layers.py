@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from results_unirep import cpu_model, markdown, model_label, number, shown  # noqa: E402
+from results_unirep import cpu_model, markdown, model_label, number, shown, subsample  # noqa: E402
 
 from plmtransfer import layout, registry  # noqa: E402
 from plmtransfer.cli.common import version_text  # noqa: E402
@@ -48,8 +48,6 @@ from plmtransfer.workflow.sweep import ONE_THREAD_ENV  # noqa: E402
 
 MODELS = ("unirep_64", "unirep_256")  # registry names; results are filed under each one's alias
 METHOD = "mean"
-MAX_VARIANTS = 700  # as config/unirep.yaml's subsample, so the scores compare with docs/results_unirep.md
-SEED = 0
 JOBS = 2
 DOC = REPO / "docs" / "results_layers.md"
 SETTINGS = "settings.json"  # the run's subsample and assays, fixed at its first call
@@ -67,9 +65,11 @@ def create_parser() -> argparse.ArgumentParser:
                             help="offline mirror with dms/<D>.csv.gz")
     run_parser.add_argument("--assays", nargs="+", default=None, metavar="D",
                             help="assays to run (default: the study's DMS assays that the mirror holds)")
-    run_parser.add_argument("--max-variants", type=int, default=MAX_VARIANTS,
-                            help="variants kept per assay, drawn with --seed (fixed for a root)")
-    run_parser.add_argument("--seed", type=int, default=SEED, help="seed of the subsample (fixed for a root)")
+    run_parser.add_argument("--max-variants", type=int, default=subsample()["DMS"],
+                            help="variants kept per assay, drawn with --seed (fixed for a root; default: "
+                                 "config/unirep.yaml's subsample, so the scores compare with docs/results_unirep.md)")
+    run_parser.add_argument("--seed", type=int, default=subsample()["seed"],
+                            help="seed of the subsample (fixed for a root; default: config/unirep.yaml's)")
     run_parser.add_argument("--jobs", type=int, default=JOBS,
                             help="model x assay jobs at once, one thread each")
     report_parser = commands.add_parser("report", help="write docs/results_layers.md from a finished run")
@@ -205,7 +205,7 @@ def run(root: Path, mirror: Path, assays: list[str] | None, max_variants: int, s
     failed = [f"{alias(model)}/{assay}" for (model, assay), code in zip(pairs, codes, strict=True) if code]
     record_time(root, "run", "", f"{len(chosen)} assays, --jobs {jobs}", time.perf_counter() - started,
                 int(bool(failed)), ["python", "bench/results_layers.py", "run", "--root", shown(root),
-                                    "--jobs", str(jobs)])
+                                    "--max-variants", str(max_variants), "--seed", str(seed), "--jobs", str(jobs)])
     if failed:
         print(f"failed ({len(failed)}; see logs/layers/): {', '.join(failed)}", file=sys.stderr)
     return int(bool(failed))

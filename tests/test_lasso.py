@@ -108,11 +108,15 @@ def test_the_study_settings_give_the_pinned_answer():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize(("n_rows", "n_features", "seed"), [(120, 30, 1), (90, 120, 2), (200, 400, 3)])
-def test_the_exact_search_walks_lassocvs_whole_grid_and_picks_its_alpha(dtype, n_rows, n_features, seed):
+@pytest.mark.parametrize(("n_rows", "n_features", "seed", "on_grams"),
+                         [(120, 30, 1, True), (90, 120, 2, True), (200, 400, 3, True), (60, 800, 4, False)])
+def test_the_exact_search_walks_lassocvs_whole_grid_and_picks_its_alpha(dtype, n_rows, n_features, seed, on_grams):
     """``--solver compiled`` (``patience=None, tie=0``): every alpha of LassoCV's grid is walked (no NaN in
-    the path), the mean curve follows LassoCV's, and the chosen alpha and refit are LassoCV's, with and
-    without Gram matrices (more rows than columns, and fewer)."""
+    the path), the mean curve follows LassoCV's, and the chosen alpha and refit are LassoCV's, on Gram
+    matrices (more rows than columns, and fewer) and on the columns (fewer than one row per ten columns)."""
+    from plmtransfer.learn import lasso
+
+    assert lasso.walks_on_grams(n_rows - n_rows // 5, n_features, 5, np.dtype(dtype).itemsize) is on_grams
     X, y = problem(n_rows, n_features, seed, dtype)
     X = np.asfortranarray(X)
     study = LassoCV(**STUDY, n_jobs=1).fit(X, y)
@@ -176,6 +180,34 @@ def test_the_sparse_walk_is_the_dense_walk_on_fewer_operations():
                                                1e-12, 10000)
     assert np.count_nonzero(dense[:, -1]) > 20
     np.testing.assert_allclose(sparse, dense, rtol=1e-6, atol=1e-8)
+
+
+def test_the_gram_walk_is_the_column_walk_with_fewer_rows_than_columns():
+    """``walk_gram`` on the centred Gram matrix reaches ``walk_data``'s solutions along the same penalties
+    at a tight tolerance when rows are fewer than columns (the compiled search walks such folds on Grams)."""
+    from plmtransfer.learn import coordinate_descent, lasso
+
+    X, y = problem(50, 200, seed=5)
+    X_centred = np.asfortranarray(X - X.mean(axis=0))
+    y_centred = y - y.mean()
+    norms = np.einsum("ij,ij->j", X_centred, X_centred)
+    penalties = lasso.study_alpha_grid(X_centred, y_centred)[::10] * len(y)
+    columns, _ = coordinate_descent.walk_data(X_centred, y_centred, norms, np.zeros(200), penalties, 1e-12, 10000)
+    grams, _ = coordinate_descent.walk_gram(np.ascontiguousarray(X_centred.T @ X_centred), X_centred.T @ y_centred,
+                                            float(y_centred @ y_centred), np.zeros(200), penalties, 1e-12, 10000)
+    assert np.count_nonzero(columns[:, -1]) > 20
+    np.testing.assert_allclose(grams, columns, rtol=1e-6, atol=1e-8)
+
+
+def test_dense_features_walk_on_grams_from_one_row_per_ten_columns_within_a_memory_cap():
+    """The layout rule: UniRep 1900 on 300 rows (192 per inner part) walks on Grams, on 200 (128) on the
+    columns; ESM-2 15B's 5120 columns would need 500 MiB of float32 Grams, over the cap."""
+    from plmtransfer.learn import lasso
+
+    assert lasso.walks_on_grams(192, 1900, 5, 4)
+    assert not lasso.walks_on_grams(128, 1900, 5, 4)
+    assert lasso.walks_on_grams(10_000, 3600, 5, 4)
+    assert not lasso.walks_on_grams(10_000, 5120, 5, 4)
 
 
 def test_the_exact_search_on_single_mutants_picks_lassocvs_alpha():

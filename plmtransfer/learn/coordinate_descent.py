@@ -183,8 +183,10 @@ def walk_data(X, y, diagonal, coef, l1_penalties, tol, max_iter):
 def walk_gram(gram, Xy, y_norm2, coef, l1_penalties, tol, max_iter):
     """:func:`walk_data` on the Gram matrix ``XᵀX`` (C-contiguous), ``Xᵀy`` and ``‖y‖²`` of the centred data.
 
-    Each coordinate step costs ``O(features)`` instead of ``O(rows)``: the form scikit-learn
-    uses when rows outnumber features.
+    A coordinate step reads one entry of ``Xᵀy - G w`` and costs ``O(features)`` only when its
+    coefficient moves, where :func:`walk_data` pays ``O(rows)`` at every step: scikit-learn uses this
+    form when rows outnumber features, the compiled search from one row per ten features
+    (:func:`plmtransfer.learn.lasso.walks_on_grams`).
     """
     n_features = len(Xy)
     diagonal = np.empty(n_features)

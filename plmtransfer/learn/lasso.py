@@ -37,6 +37,13 @@ SPARSE_MAX_EXCEPTIONS = 0.05
 """Largest share of entries that differ from their column's common value for which the walk runs on
 the exceptions (:func:`plmtransfer.learn.coordinate_descent.walk_sparse`): one-hot features of single
 mutants are near 0.001, dense embeddings near 1."""
+GRAM_MIN_ROWS_PER_FEATURE = 0.1
+"""Dense features walk on the inner folds' Gram matrices once an inner training part has at least
+this many rows per feature, fewer rows than columns included (UniRep 1900 mean on 300 rows: 2x faster
+than on the columns; on 200 rows building the Gram costs more than it saves): a coordinate step then
+reads one entry instead of a column, and pays a Gram row only when the coefficient moves."""
+GRAM_MAX_BYTES = 256 * 2**20
+"""Most memory the inner folds' Gram matrices of one search may take (UniRep 1900 in float32: 72 MB)."""
 
 
 def rows_of(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -77,6 +84,14 @@ def gram_decision(n_train: int, n_features: int, n_folds: int, smallest_inner: i
     if n_train <= n_features:
         return False
     return "auto"
+
+
+def walks_on_grams(smallest_inner: int, n_features: int, n_folds: int, itemsize: int) -> bool:
+    """Whether the compiled search walks dense features on Gram matrices (:data:`GRAM_MIN_ROWS_PER_FEATURE`,
+    :data:`GRAM_MAX_BYTES`): a choice of speed only, the same coordinate descent either way (LassoCV
+    itself decides by :func:`gram_decision`; the paths differ by rounding, as the float64 sums do)."""
+    return (smallest_inner >= GRAM_MIN_ROWS_PER_FEATURE * n_features
+            and n_folds * n_features**2 * itemsize <= GRAM_MAX_BYTES)
 
 
 def common_values(X: np.ndarray) -> np.ndarray:
@@ -305,9 +320,9 @@ class CompiledLassoCV(RegressorMixin, BaseEstimator):
     as LassoCV refits. Unless the CV curve has a lower minimum beyond the patience window, or two
     alphas' MSEs are within the solver's tolerance of each other, this is LassoCV's alpha and model.
 
-    When the inner training parts have more rows than columns (LassoCV's own rule for using the
-    Gram matrix) their Gram matrices are assembled from those of the test parts
-    (:func:`inner_training_grams`).
+    Dense features walk on the Gram matrices of the inner training parts once those have enough rows
+    (:func:`walks_on_grams`: at least one per ten columns, fewer rows than columns included), the
+    matrices assembled from those of the test parts (:func:`inner_training_grams`).
 
     Parameters
     ----------
@@ -391,7 +406,7 @@ class CompiledLassoCV(RegressorMixin, BaseEstimator):
             common = None
         tests_cover_rows = np.array_equal(np.sort(np.concatenate([test for _, test in folds])), np.arange(len(X)))
         use_gram = (common is None and tests_cover_rows
-                    and gram_decision(len(X), X.shape[1], len(folds), smallest_inner) is True)
+                    and walks_on_grams(smallest_inner, X.shape[1], len(folds), X.dtype.itemsize))
         grams = inner_training_grams(X, folds) if use_gram else [None] * len(folds)
         X_rows = np.ascontiguousarray(X)
         inner = [InnerFold.make(X, X_rows, y, train, test, gram, common)
@@ -429,12 +444,12 @@ def compile_solver() -> None:
     that no regression job pays the compilation (about 6 s). ``make install`` runs it; a job that
     finds the cache loads it in a fraction of a second.
 
-    The signatures are the stage's: float32 and float64 features, column-major data (more columns
-    than inner-fold rows) and C-ordered Gram matrices (more rows than columns).
+    The signatures are the stage's: float32 and float64 features, column-major data (fewer than one
+    inner-fold row per ten columns) and C-ordered Gram matrices (:func:`walks_on_grams`).
     """
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
-        X = np.asfortranarray(rng.random((60, 80)).astype(dtype))
+        X = np.asfortranarray(rng.random((60, 800)).astype(dtype))
         y = rng.random(60)
         CompiledLassoCV(tol=1e-2, patience=None, tie=0.0).fit(X, y)
         CompiledLassoCV(tol=1e-2, patience=None, tie=0.0).fit(np.asfortranarray(X[:, :20]), y)
