@@ -42,6 +42,7 @@ from plmtransfer.cli.common import HelpFormatter, run_cli  # noqa: E402
 from plmtransfer.data import datasets  # noqa: E402
 from plmtransfer.data.sequences import onehot_encode  # noqa: E402
 from plmtransfer.io import load_compressed  # noqa: E402
+from plmtransfer.learn.lasso import walks_on_grams  # noqa: E402
 
 BASELINE = REPO / "bench" / "study_lassocv.py"
 INNER_FOLDS = 5
@@ -90,12 +91,16 @@ def run_process(command: list[str], threads: int) -> tuple[float, float]:
 
 
 def gram_mib(embeddings: Path) -> float:
-    """MiB of the Gram matrices the compiled search keeps (the inner folds' and their sum, float64),
-    or 0 when inner folds have fewer rows than columns (no Gram matrices)."""
+    """MiB of Gram matrices one outer fold's compiled search holds at its peak, in the features' dtype: the
+    test parts' five, their sum and the inner training parts' five while they are assembled
+    (``lasso.inner_training_grams``); 0 when the search walks on the columns (``lasso.walks_on_grams``)."""
     vectors = load_compressed(embeddings)
-    n_rows, n_columns = len(vectors), len(next(iter(vectors.values())))
+    first = np.asarray(next(iter(vectors.values())))
+    n_rows, n_columns, itemsize = len(vectors), first.size, first.dtype.itemsize
     inner_rows = (n_rows * 4 // 5) * 4 // 5
-    return (INNER_FOLDS + 1) * n_columns ** 2 * 8 / 2 ** 20 if inner_rows > n_columns else 0.0
+    if not walks_on_grams(inner_rows, n_columns, INNER_FOLDS, itemsize):
+        return 0.0
+    return (2 * INNER_FOLDS + 1) * n_columns ** 2 * itemsize / 2 ** 20
 
 
 def measure(name: str, embeddings: Path, metadata: Path, threads: int, repeats: int, folder: Path) -> dict:
