@@ -291,7 +291,7 @@ def test_bash_drivers_run_unirep_like_any_model(tmp_path):
 
     write_assay(tmp_path / "data", "ASSAY_U", 24, seed=5)
     completed = run_driver("run_all_DMS.sh", "--root", str(tmp_path), "--datasets", "all",
-                           "--models", "onehot unirep_64:4:mean,h_avg,c_final", "--jobs", "1", "--quiet",
+                           "--models", "onehot unirep_64:4:mean,h_avg,c_final", "--jobs", "2", "--quiet",
                            env={"OMP_NUM_THREADS": "1"})
     assert completed.returncode == 0, completed.stdout + completed.stderr
     done, failed = summary(completed.stdout)
