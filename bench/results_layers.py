@@ -65,10 +65,11 @@ def create_parser() -> argparse.ArgumentParser:
                             help="offline mirror with dms/<D>.csv.gz")
     run_parser.add_argument("--assays", nargs="+", default=None, metavar="D",
                             help="assays to run (default: the study's DMS assays that the mirror holds)")
-    run_parser.add_argument("--max-variants", type=int, default=subsample()["DMS"],
+    defaults = subsample()  # config/unirep.yaml, read once
+    run_parser.add_argument("--max-variants", type=int, default=defaults["DMS"],
                             help="variants kept per assay, drawn with --seed (fixed for a root; default: "
                                  "config/unirep.yaml's subsample, so the scores compare with docs/results_unirep.md)")
-    run_parser.add_argument("--seed", type=int, default=subsample()["seed"],
+    run_parser.add_argument("--seed", type=int, default=defaults["seed"],
                             help="seed of the subsample (fixed for a root; default: config/unirep.yaml's)")
     run_parser.add_argument("--jobs", type=int, default=JOBS,
                             help="model x assay jobs at once, one thread each")
