@@ -24,8 +24,8 @@ install: $(STAMP)  ## create .venv and install the pinned requirements
 demo: install  ## run the DMS pipeline end-to-end on the embedded default (offline, a few minutes)
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash run_demo.sh
 
-test: install  ## run the test suite (offline)
-	$(PY) -m pytest
+test: install  ## run the test suite (offline), one worker per CPU core, each test file in one worker
+	$(PY) -m pytest -n auto --dist loadfile
 
 lint: install  ## ruff on the package, scripts, bench and tests
 	$(PY) -m ruff check plmtransfer scripts bench tests

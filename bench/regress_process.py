@@ -7,8 +7,8 @@ Each measurement is a whole process, from its start to its CSV written, as a swe
 - ours: ``python -m plmtransfer.cli.reg_lassoCV --solver compiled -j THREADS`` (the whole alpha grid,
   LassoCV's choice of alpha, outer folds in threads).
 
-Both run on the same files, with BLAS and OpenMP held to ``THREADS`` threads (``--threads``, rows per
-count), ``--repeats`` rounds interleaved (baseline, ours, baseline, ...). Reported per case and
+Both run on the same files, each process held to ``THREADS`` CPUs and as many BLAS and OpenMP threads
+(``--threads``, rows per count), ``--repeats`` rounds interleaved (baseline, ours, baseline, ...). Reported per case and
 thread count: median wall seconds and their range, the median of the per-round speed-ups and their
 range, each process's peak resident memory (``ru_maxrss`` of the child) beside the size of the Gram
 matrices the compiled search keeps, and the folds where the two chose the same alpha (test R²
@@ -78,11 +78,18 @@ def onehot_case(mirror: Path, assay: str, folder: Path) -> tuple[str, Path, Path
 
 
 def run_process(command: list[str], threads: int) -> tuple[float, float]:
-    """Run ``command`` with ``threads`` BLAS/OpenMP threads; its wall seconds and peak resident MiB."""
+    """Run ``command`` on ``threads`` CPUs with as many BLAS/OpenMP threads; its wall seconds and peak
+    resident MiB.
+
+    The CPU affinity matters beside the thread variables: the study's ``LassoCV(n_jobs=-1)`` runs its
+    inner folds in as many joblib threads as the process may use CPUs, whatever ``OMP_NUM_THREADS`` says.
+    """
     environment = {**os.environ, **{name: str(threads) for name in
                                     ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
+    cpus = sorted(os.sched_getaffinity(0))[:threads]
     start = time.perf_counter()
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: os.sched_setaffinity(0, cpus))
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -92,7 +99,7 @@ def run_process(command: list[str], threads: int) -> tuple[float, float]:
 
 def gram_mib(embeddings: Path) -> float:
     """MiB of Gram matrices one outer fold's compiled search holds at its peak, in the features' dtype: the
-    test parts' five, their sum and the inner training parts' five while they are assembled
+    five test parts' Grams and their sum while the training parts' Grams are assembled over them
     (``lasso.inner_training_grams``); 0 when the search walks on the columns (``lasso.walks_on_grams``)."""
     vectors = load_compressed(embeddings)
     first = np.asarray(next(iter(vectors.values())))
@@ -100,7 +107,7 @@ def gram_mib(embeddings: Path) -> float:
     inner_rows = (n_rows * 4 // 5) * 4 // 5
     if not walks_on_grams(inner_rows, n_columns, INNER_FOLDS, itemsize):
         return 0.0
-    return (2 * INNER_FOLDS + 1) * n_columns ** 2 * itemsize / 2 ** 20
+    return (INNER_FOLDS + 1) * n_columns ** 2 * itemsize / 2 ** 20
 
 
 def measure(name: str, embeddings: Path, metadata: Path, threads: int, repeats: int, folder: Path) -> dict:

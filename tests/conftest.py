@@ -21,10 +21,14 @@ TEST_LOG_ENV = "PLMTRANSFER_TEST_LOG"
 
 
 def pytest_runtest_logreport(report):
-    """Append a skipped test (not an expected failure) or a passed ``ci_required`` test to the log."""
+    """Append a skipped test (not an expected failure) or a passed ``ci_required`` test to the log.
+
+    Under pytest-xdist the controller receives every worker's reports and writes them; a worker
+    (``PYTEST_XDIST_WORKER`` set) writes nothing, so no line is written twice.
+    """
     log = os.environ.get(TEST_LOG_ENV)
     required = "ci_required" in report.keywords
-    if not log or hasattr(report, "wasxfail"):
+    if not log or os.environ.get("PYTEST_XDIST_WORKER") or hasattr(report, "wasxfail"):
         return
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import pickle
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -192,6 +193,24 @@ def test_inner_training_grams_equal_the_centred_products():
     for (train, _), gram in zip(folds, lasso.inner_training_grams(X, folds), strict=True):
         centred = X[train] - X[train].mean(axis=0)
         np.testing.assert_allclose(gram, centred.T @ centred, rtol=1e-10, atol=1e-12)
+
+
+def test_inner_training_grams_hold_at_most_one_gram_more_than_they_return():
+    X = np.asfortranarray(np.random.default_rng(4).random((100, 400)))
+    folds = list(KFold(5).split(X))
+    gram_bytes = X.shape[1] ** 2 * X.itemsize
+    tracemalloc.start()
+    try:
+        grams = lasso.inner_training_grams(X, folds)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(grams) == 5
+    # six Grams (the five parts and their sum) and row blocks; making each step a new array needs 13
+    assert peak < 6.5 * gram_bytes, peak / gram_bytes
+    for (train, _), gram in zip(folds, grams, strict=True):
+        centred = X[train] - X[train].mean(axis=0)
+        np.testing.assert_allclose(gram, centred.T @ centred, rtol=1e-10, atol=1e-10)
 
 
 def test_inner_training_grams_need_a_partition():

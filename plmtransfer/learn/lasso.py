@@ -249,22 +249,40 @@ def inner_training_grams(X: np.ndarray, folds: Sequence[tuple[np.ndarray, np.nda
     the overall mean first keeps the subtraction from cancelling digits. Mathematically
     equal to ``X_centredᵀX_centred`` of each fold, which is all the coordinate descent sees
     of the data, so the path is the same one.
+
+    Each training Gram is written over its test part's Gram, the last over the sum, and the
+    rank-one correction is subtracted in row blocks: at most K + 1 Gram-sized arrays are alive
+    (2K + 3 if each step made a new array), and every entry is the same float as theirs.
     """
     tests = [test for _, test in folds]
     if sorted(np.concatenate(tests).tolist()) != list(range(len(X))):
         raise ValueError("the test parts of the inner folds must partition the rows")
     Z = X - np.average(X, axis=0)
-    parts = [rows_of(Z, test) for test in tests]
-    part_grams = [part.T @ part for part in parts]
-    part_sums = [part.sum(axis=0) for part in parts]
-    gram_all, sum_all = sum(part_grams), sum(part_sums)
-    grams = []
-    for (train, _), part_gram, part_sum in zip(folds, part_grams, part_sums, strict=True):
-        shift = (sum_all - part_sum) / len(train)
-        gram = gram_all - part_gram
-        gram -= len(train) * np.outer(shift, shift)
-        grams.append(gram)
+    grams, part_sums = [], []
+    for test in tests:
+        part = rows_of(Z, test)
+        grams.append(part.T @ part)
+        part_sums.append(part.sum(axis=0))
+    del Z, part
+    gram_all = grams[0].copy()
+    for part_gram in grams[1:]:
+        gram_all += part_gram
+    sum_all = sum(part_sums)
+    for k, ((train, _), part_sum) in enumerate(zip(folds, part_sums, strict=True)):
+        if k == len(grams) - 1:
+            grams[k] = np.subtract(gram_all, grams[k], out=gram_all)
+        else:
+            np.subtract(gram_all, grams[k], out=grams[k])
+        subtract_outer(grams[k], len(train), (sum_all - part_sum) / len(train))
     return grams
+
+
+def subtract_outer(matrix: np.ndarray, scale: int, vector: np.ndarray, block_rows: int = 64) -> None:
+    """``matrix -= scale * outer(vector, vector)`` in place, in blocks of rows (no full-size temporary)."""
+    for start in range(0, len(vector), block_rows):
+        block = np.outer(vector[start:start + block_rows], vector)
+        block *= scale
+        matrix[start:start + block_rows] -= block
 
 
 def walk_chunks(n_alphas: int, patience: int | None) -> list[np.ndarray]:
