@@ -252,7 +252,7 @@ def inner_training_grams(X: np.ndarray, folds: Sequence[tuple[np.ndarray, np.nda
 
     Each training Gram is written over its test part's Gram, the last over the sum, and the
     rank-one correction is subtracted in row blocks: at most K + 1 Gram-sized arrays are alive
-    (2K + 3 if each step made a new array), and every entry is the same float as theirs.
+    (2K + 3 if each step made a new array); working in place changes no operation or its order.
     """
     tests = [test for _, test in folds]
     if sorted(np.concatenate(tests).tolist()) != list(range(len(X))):
