@@ -8,11 +8,11 @@ Each measurement is a whole process, from its start to its CSV written, as a swe
   LassoCV's choice of alpha, outer folds in threads).
 
 Both run on the same files, each process held to ``THREADS`` CPUs and as many BLAS and OpenMP threads
-(``--threads``, rows per count), ``--repeats`` rounds interleaved (baseline, ours, baseline, ...). Reported per case and
-thread count: median wall seconds and their range, the median of the per-round speed-ups and their
-range, each process's peak resident memory (``ru_maxrss`` of the child) beside the size of the Gram
-matrices the compiled search keeps, and the folds where the two chose the same alpha (test R²
-difference on those folds).
+(``--threads``, rows per count), ``--repeats`` rounds interleaved (baseline, ours, baseline, ...).
+Reported per case and thread count: median wall seconds and their range, the median of the
+per-round speed-ups and their range, each process's peak resident memory (``ru_maxrss`` of the
+child) beside the size of the Gram matrices the compiled search keeps, and the folds where the two
+chose the same alpha (test R² difference on those folds).
 
 Cases: one-hot ``flat`` of mirror DMS assays (``--assays``, all variants), and any compressed
 embedding file with its metadata (``--embeddings FILE.pkl:METADATA.csv``, e.g. a sweep's UniRep
