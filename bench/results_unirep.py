@@ -615,7 +615,9 @@ def section_models(random: pd.DataFrame, contiguous: pd.DataFrame, root: Path) -
         rows.append(cells)
     columns = ["model", "method", "R² random", "ρ random", "assays", "R² contiguous", "ρ contiguous", "assays "]
     lines = ["## Does a pretrained pLM beat one-hot, and does size help?", "",
-             "Mean over assays of the per-assay test R² and Spearman ρ (mean over 5 outer folds):", "",
+             f"Mean over assays of the per-assay test R² and Spearman ρ (mean over 5 outer folds) on the subsample "
+             f"(at most {subsample()['DMS']} variants per assay; one-hot `flat` and UniRep 1900 `mean` on every "
+             "variant: [results_full.md](results_full.md)):", "",
              markdown(pd.DataFrame(rows, columns=columns)), "",
              "Mixed-effects contrasts against one-hot (`stats.py report`, the study's model, fold level: test R² "
              "~ model, random intercepts per assay and fold; single-step adjusted) and, where written, the assay "

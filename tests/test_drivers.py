@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import pickle
 import re
@@ -18,6 +20,7 @@ import pytest
 
 from plmtransfer.cli.command import run_stage
 from plmtransfer.registry import MODELS
+from plmtransfer.workflow import sweep
 
 REPO = Path(__file__).resolve().parents[1]
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
@@ -77,6 +80,17 @@ def mtimes(root: Path, *patterns: str) -> dict[Path, int]:
     return {path: path.stat().st_mtime_ns for pattern in patterns for path in root.glob(pattern)}
 
 
+def extraction_spans(root: Path, model: str) -> list[tuple[float, float]]:
+    """(start, end) of every finished extraction job of ``model`` under ``root``, from Snakemake's record of
+    each output (``.snakemake/metadata``: one file per output, named by the path's base64)."""
+    spans = set()
+    for record in (root / ".snakemake" / "metadata").glob("*"):
+        if base64.b64decode(record.name).decode().startswith(f"embeddings/DMS_compressed/{model}/"):
+            meta = json.loads(record.read_text())
+            spans.add((meta["starttime"], meta["endtime"]))
+    return sorted(spans)
+
+
 @pytest.fixture(scope="module")
 def models_arg(tiny_model) -> str:
     """The --models value of the tiny configuration: onehot named without methods (#21: it runs flat)."""
@@ -129,6 +143,21 @@ def test_full_sweep_creates_every_output(swept_root, tiny_model):
     # 4 extractions, 4 regressions and 4 learning curves (one job per assay x model), 1 report
     assert summary(completed.stdout) == (13, 0)
     assert f"methods: {model} (layer 2): mean; onehot (layer 0): flat" in completed.stdout
+
+
+def test_the_cpu_profile_runs_extractions_side_by_side(swept_root, tiny_model, models_arg, tmp_path):
+    """#35: ``--profile local`` lets one extraction at a time hold the GPU; ``--profile cpu`` (no GPU) runs as
+    many as ``--jobs``. Both take ``--cores``, a cluster profile ``--jobs``."""
+    local_spans = extraction_spans(swept_root[0], tiny_model.stem)
+    assert len(local_spans) == 2 and local_spans[0][1] <= local_spans[1][0]  # one after the other
+    for seed, (name, length) in enumerate(ASSAYS.items()):
+        write_assay(tmp_path / "data", name, length, seed)
+    completed = run_driver("run_extraction_DMS.sh", "--root", str(tmp_path), "--datasets", "all",
+                           "--models", models_arg, "--jobs", "2", "--profile", "cpu", "--quiet")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    (first_start, first_end), (second_start, _) = extraction_spans(tmp_path, tiny_model.stem)
+    assert second_start < first_end  # side by side
+    assert [sweep.submits_jobs(sweep.profile_dir(name)) for name in ("local", "cpu", "slurm")] == [False, False, True]
 
 
 def test_results_equal_the_stage_commands_run_by_hand(swept_root, tiny_model, tmp_path, monkeypatch):
@@ -452,8 +481,6 @@ def test_submitted_jobs_name_no_path_outside_the_root_repository_and_environment
 
 def test_the_slurm_profile_without_plugin_or_with_placeholders_is_one_line(monkeypatch, capsys, tmp_path):
     """#31: no executor plugin: what to install; the profile's placeholders: which flags to pass."""
-    from plmtransfer.workflow import sweep
-
     argv = ["DMS", "all", "run_all_DMS.sh", "--root", str(tmp_path), "--profile", "slurm"]
     monkeypatch.setattr(sweep, "slurm_plugin_installed", lambda: False)
     assert sweep.main(argv) == 2

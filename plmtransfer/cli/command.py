@@ -57,7 +57,8 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--configfile", default=None, help="YAML file overriding config/study.yaml")
     run.add_argument("--cores", default="1", help="local CPU cores (Snakemake --cores)")
     run.add_argument("--profile", default="local",
-                     help="Snakemake profile: local, slurm (the shipped ones) or a directory")
+                     help="Snakemake profile: local, cpu (no GPU: extractions side by side), slurm (the shipped "
+                     "ones) or a directory")
 
 
 def long_flags(parser: argparse.ArgumentParser) -> list[str]:

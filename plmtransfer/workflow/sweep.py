@@ -142,8 +142,8 @@ def create_parser(name: str, set_name: str, stage: str) -> DriverParser:
                         help="pool: extract.py --pool writes the compressed files directly; per_tok: fair-esm "
                         "per-sequence .pt files, then compress.py (as the study did) [PLMTRANSFER_EXTRACT_MODE]")
     parser.add_argument("--profile", default=env("PROFILE", "local"),
-                        help="Snakemake profile: local, slurm (workflow/profiles/) or a directory "
-                        "[PLMTRANSFER_PROFILE]")
+                        help="Snakemake profile (workflow/profiles/): local (one extraction at a time holds the "
+                        "GPU), cpu (no GPU: extractions side by side), slurm; or a directory [PLMTRANSFER_PROFILE]")
     parser.add_argument("--configfile", default=env("CONFIGFILE"),
                         help="a YAML file overriding config/study.yaml [PLMTRANSFER_CONFIGFILE]")
     parser.add_argument("--mirror", default=env("MIRROR"), metavar="DIR",
@@ -296,7 +296,7 @@ def profile_dir(profile: str) -> Path:
     named = study_config.resource_dir("workflow") / "profiles" / profile
     path = named if named.is_dir() else Path(profile)
     if not (path / "config.yaml").is_file():
-        raise UserError(f"no Snakemake profile '{profile}' (use local, slurm or a directory with a config.yaml)")
+        raise UserError(f"no Snakemake profile '{profile}' (use local, cpu, slurm or a directory with a config.yaml)")
     return path.resolve()
 
 
@@ -349,12 +349,19 @@ def cluster_arguments(args, profile: Path) -> list[str]:
             "--config", *(f"{key}={value}" for key, value in config.items())]
 
 
+def submits_jobs(profile: Path) -> bool:
+    """Whether a profile hands jobs to a cluster executor (its ``executor``): ``--jobs`` is then the
+    number of jobs submitted at once; a local profile takes ``--cores``."""
+    settings = yaml.safe_load((profile / "config.yaml").read_text()) or {}
+    return settings.get("executor", "local") not in ("local", "dryrun", "touch")
+
+
 def snakemake_command(args, plan: Plan, set_name: str, stage: str, root: Path, profile: Path,
                       cluster: list[str]) -> list[str]:
     """The Snakemake command line of a driver run (its configuration is the root's :data:`RUN_CONFIG`)."""
     stages = [s for s in STAGES if s != LEARNING_CURVE_STEP or plan.config["sets"][set_name].get("learning_curves")]
     targets = [f"{s}_{set_name}" for s in (stages if stage == ALL else [stage])]
-    parallel = ["--cores", str(args.jobs)] if profile.name == "local" else ["--jobs", str(args.jobs)]
+    parallel = ["--jobs", str(args.jobs)] if submits_jobs(profile) else ["--cores", str(args.jobs)]
     command = [*SNAKEMAKE, "--snakefile", str(study_config.resource_dir("workflow") / "Snakefile"),
                "--directory", str(root), "--profile", str(profile), *parallel,
                "--configfile", str(root / RUN_CONFIG), *cluster,
