@@ -66,7 +66,7 @@ from plmtransfer import layout  # noqa: E402
 from plmtransfer.analysis import stats  # noqa: E402
 from plmtransfer.cli.common import version_text  # noqa: E402
 from plmtransfer.io import atomic_open, load_compressed  # noqa: E402
-from plmtransfer.stages import REGRESS_STEP  # noqa: E402
+from plmtransfer.stages import EXTRACT_STEP, REGRESS_STEP  # noqa: E402
 from plmtransfer.workflow.sweep import ONE_THREAD_ENV  # noqa: E402
 
 MODELS = " ".join(entry for entry in MEAN_MODELS.split() if entry.split(":")[0] in ("onehot", "unirep_1900"))
@@ -230,7 +230,7 @@ def check_fold(root: Path, row: dict) -> dict:
 def check(root: Path, models: list[str], protocols: list[str], folds: str, seed: int, jobs: int) -> int:
     """Draw ``folds`` outer folds (or ``all``) per model and protocol (seeded), recompute each with scikit-learn
     alone, ``jobs`` at a time, and add both alphas and test R² to ``<root>/sklearn_check.csv`` (folds already
-    there are not fitted again)."""
+    there are not fitted again; the file is rewritten after every fold, in a seeded random order)."""
     frame = read_protocols(root)
     frame = frame[frame["Embedding_model"].isin(models) & frame[stats.PROTOCOL].isin(protocols)]
     rng = np.random.default_rng(seed)
@@ -243,12 +243,12 @@ def check(root: Path, models: list[str], protocols: list[str], folds: str, seed:
         if len(earlier) else set()
     drawn = [row for row in drawn if (row["Embedding_model"], row[stats.PROTOCOL], row["Dataset"], int(row["Fold"]))
              not in done]
-    rows = []
+    drawn = [drawn[index] for index in rng.permutation(len(drawn))]  # an interrupted check is a random sample
+    checks = earlier
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         for result in tqdm(pool.map(check_fold, [root] * len(drawn), drawn), total=len(drawn), desc="check"):
-            rows.append(result)
-    checks = pd.concat([earlier, pd.DataFrame(rows)], ignore_index=True)
-    checks.to_csv(root / CHECKS, index=False)
+            checks = pd.concat([checks, pd.DataFrame([result])], ignore_index=True)
+            checks.to_csv(root / CHECKS, index=False)  # after every fold: an interruption keeps what is done
     same = np.isclose(checks["alpha_run"], checks["alpha_sklearn"], rtol=1e-9, atol=0)
     print(f"{int(same.sum())} of {len(checks)} folds chose the run's alpha; largest |test R2 difference| "
           f"{(checks['R2_run'] - checks['R2_sklearn']).abs().max():.2g} -> {root / CHECKS}")
@@ -278,7 +278,7 @@ def job_times(root: Path) -> pd.DataFrame:
             continue
         parts = Path(path).parts
         if parts[0] == layout.EMBEDDINGS_DIR:
-            stage, directory, dataset = "extraction", parts[2], parts[3]
+            stage, directory, dataset = EXTRACT_STEP, parts[2], parts[3]
         elif parts[0] == layout.RESULTS_DIR and parts[1].startswith(REGRESS_STEP):
             stage, directory = parts[1], parts[3]
             dataset = Path(parts[4]).stem.rsplit("_", 1)[0]
@@ -292,7 +292,7 @@ def job_times(root: Path) -> pd.DataFrame:
 def extraction_tokens(root: Path) -> pd.Series:
     """Tokens UniRep 1900 read per data set (its extraction log's last line: ``... N tokens in S s``)."""
     tokens = {}
-    for log in (root / layout.LOGS_DIR / "extraction" / "unirep1900").glob("*.log"):
+    for log in (root / layout.LOGS_DIR / EXTRACT_STEP / "unirep1900").glob("*.log"):
         found = re.search(r"(\d+) tokens in", log.read_text(errors="replace").splitlines()[-1])
         if found:
             tokens[log.stem] = int(found.group(1))
@@ -432,6 +432,7 @@ def section_time(root: Path, sizes: pd.DataFrame) -> list[str]:
         return lines
     stages = jobs.groupby(["stage", "model"], as_index=False)["seconds"].agg(["sum", "max", "count"])
     stages = stages.rename(columns={"sum": "job seconds", "max": "longest job s", "count": "jobs"})
+    stages["share"] = (stages["job seconds"] / jobs["seconds"].sum()).map(lambda share: f"{share:.0%}")
     for column in ("job seconds", "longest job s"):
         stages[column] = stages[column].map(lambda seconds: f"{seconds:.0f}")
     lines += ["Job seconds per stage and model (each job on one core; the two cores together give twice the "

@@ -145,17 +145,21 @@ def test_full_sweep_creates_every_output(swept_root, tiny_model):
     assert f"methods: {model} (layer 2): mean; onehot (layer 0): flat" in completed.stdout
 
 
-def test_the_cpu_profile_runs_extractions_side_by_side(swept_root, tiny_model, models_arg, tmp_path):
+def test_the_cpu_profile_runs_extractions_side_by_side(tiny_model, tmp_path):
     """#35: ``--profile local`` lets one extraction at a time hold the GPU; ``--profile cpu`` (no GPU) runs as
     many as ``--jobs``. Both take ``--cores``, a cluster profile ``--jobs``."""
-    local_spans = extraction_spans(swept_root[0], tiny_model.stem)
-    assert len(local_spans) == 2 and local_spans[0][1] <= local_spans[1][0]  # one after the other
-    for seed, (name, length) in enumerate(ASSAYS.items()):
-        write_assay(tmp_path / "data", name, length, seed)
-    completed = run_driver("run_extraction_DMS.sh", "--root", str(tmp_path), "--datasets", "all",
-                           "--models", models_arg, "--jobs", "2", "--profile", "cpu", "--quiet")
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    (first_start, first_end), (second_start, _) = extraction_spans(tmp_path, tiny_model.stem)
+    spans = {}
+    for profile in ("local", "cpu"):
+        root = tmp_path / profile
+        for seed, (name, length) in enumerate(ASSAYS.items()):
+            write_assay(root / "data", name, length, seed)
+        completed = run_driver("run_extraction_DMS.sh", "--root", str(root), "--datasets", "all",
+                               "--models", f"{tiny_model}:2:mean", "--jobs", "2", "--profile", profile, "--quiet")
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        spans[profile] = extraction_spans(root, tiny_model.stem)
+    (_, first_end), (second_start, _) = spans["local"]
+    assert first_end <= second_start  # one after the other
+    (_, first_end), (second_start, _) = spans["cpu"]
     assert second_start < first_end  # side by side
     assert [sweep.submits_jobs(sweep.profile_dir(name)) for name in ("local", "cpu", "slurm")] == [False, False, True]
 
