@@ -474,6 +474,13 @@ def section_check(root: Path, out_dir: Path) -> list[str]:
              "42)`, `LassoCV(max_iter=1000, tol=1e-2)` with the protocol's inner CV), against the run's per-fold "
              f"CSVs: **{int(checks['same'].sum())} of {len(checks)} chose the run's alpha** (per fold: "
              f"[{out_dir.name}/{CHECKS}]({out_dir.name}/{CHECKS})).", "", markdown(summary), ""]
+    apart = checks[checks["same"] & (checks["gap"] > 1e-6)]
+    if len(apart):
+        lines += [f"Same alpha, test R² more than 1e-6 apart ({len(apart)}): " + "; ".join(
+            f"{row.model} {row.protocol} {row.Dataset} fold {row.Fold} ({row.R2_run:.10f} / {row.R2_sklearn:.10f})"
+            for row in apart.itertuples()) + ". The features are float32, and float32 predictions round by the "
+            "order of their sums: the pipeline sums over column-major rows, as scikit-learn does on the study's "
+            "pandas frames; this check predicts on row-major rows.", ""]
     other = checks[~checks["same"]]
     if len(other):
         cells = pd.DataFrame({
@@ -523,9 +530,10 @@ def report(root: Path, out: Path) -> int:
     lines += section_time(root, sizes)
     lines += section_per_assay(per_assay_table(per, small, sizes), out_dir, rows_used)
     lines += section_check(root, out_dir)
+    text = "\n".join(lines).rstrip() + "\n"
     with atomic_open(out, "w") as handle:
-        handle.write("\n".join(lines).rstrip() + "\n")
-    print(f"wrote {out} and {out_dir}/")
+        handle.write(text)
+    print(f"wrote {out} ({len(text.splitlines())} lines) and {out_dir}/")
     return 0
 
 
