@@ -1,21 +1,23 @@
 #!/usr/bin/env python
 """The headline comparison on every variant: UniRep 1900 `mean` against one-hot `flat`, written to docs/.
 
-Two steps, each resumable:
+Three steps, each resumable:
 
   python bench/results_full.py run --root runs/full --mirror ../shared/data [--max-variants N --seed S]
+  python bench/results_full.py check --root runs/full [--models M --protocols P --folds K|all]
   python bench/results_full.py report --root runs/full
 
 ``run`` prepares the mirror's DMS assays (every variant unless ``--max-variants``), then runs the
 project's drivers as a user would: one ``run_lassoCV_DMS.sh`` call that extracts UniRep 1900 (pooled,
 prefix sharing) and one-hot and fits LassoCV under random 5-fold CV with the study's inner CV and the
-shuffled inner CV (``--protocols "study shuffled"``; the sweeps' solver, ``--solver compiled``), then
-the statistics of both protocols. Each step's wall time goes to ``<root>/timings.tsv``; the drivers
-skip what is done, so a re-run after an interruption resumes. ``report`` reads the results, the
-statistics and the time of every job (Snakemake's own record of each output's start and end) and
-writes ``docs/results_full.md``: the scores beside those of the subsample of
-docs/results_unirep.md, the contrasts of both protocols, and where the time went per stage and
-per assay against the 2-hour budget.
+shuffled inner CV (``--protocols "study shuffled"``; the sweeps' solver, ``--solver compiled``), with
+``--profile cpu --jobs 2`` and one thread per job (two extractions side by side), then the statistics
+of both protocols. ``check`` recomputes drawn outer folds with scikit-learn alone. Each step's wall
+time goes to ``<root>/timings.tsv``; the drivers skip what is done, so a re-run after an
+interruption resumes. ``report`` reads the results, the statistics and the time of every job
+(Snakemake's own record of each output's start and end) and writes ``docs/results_full.md``: the
+scores beside those of the subsample of docs/results_unirep.md, the contrasts of both protocols,
+where the time went per stage and per assay against the 2-hour budget, and the check.
 """
 
 from __future__ import annotations
