@@ -260,9 +260,8 @@ def check(root: Path, models: list[str], protocols: list[str], folds: str, seed:
 # ----------------------------------------------------------------------------- report
 
 
-def settings_text(root: Path) -> str:
-    """The run's subsample in words."""
-    settings = json.loads((root / SETTINGS).read_text())
+def settings_text(settings: dict) -> str:
+    """The run's subsample (its settings.json) in words."""
     if settings["max_variants"] is None:
         return "every variant"
     return f"at most {settings['max_variants']} variants per assay (seed {settings['seed']})"
@@ -283,7 +282,7 @@ def job_times(root: Path) -> pd.DataFrame:
             stage, directory, dataset = EXTRACT_STEP, parts[2], parts[3]
         elif parts[0] == layout.RESULTS_DIR and parts[1].startswith(REGRESS_STEP):
             stage, directory = parts[1], parts[3]
-            dataset = Path(parts[4]).stem.rsplit("_", 1)[0]
+            dataset = layout.split_stem(Path(parts[4]).stem)[0]
         else:
             continue
         rows.append({"stage": stage, "model": directory, "Dataset": dataset,
@@ -502,11 +501,11 @@ def report(root: Path, out: Path) -> int:
     """Write docs/results_full.md, its figure and the per-assay CSV from a run."""
     out_dir = out.with_suffix("")
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows_used = settings_text(root)
+    settings = json.loads((root / SETTINGS).read_text())
+    rows_used = settings_text(settings)
     frame = read_protocols(root)
     frame = frame[frame["Embedding_model"].isin(list(DIRECTORIES))]
     per, small, sizes = scores(frame), subsample_scores(), prepared_sizes(root)
-    settings = json.loads((root / SETTINGS).read_text())
     run_command = f"python bench/results_full.py run --root {shown(root)} --mirror ../shared/data"
     if settings["max_variants"] is not None:
         run_command += f" --max-variants {settings['max_variants']} --seed {settings['seed']}"

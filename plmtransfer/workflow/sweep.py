@@ -352,8 +352,7 @@ def cluster_arguments(args, profile: Path) -> list[str]:
 def submits_jobs(profile: Path) -> bool:
     """Whether a profile hands jobs to a cluster executor (its ``executor``): ``--jobs`` is then the
     number of jobs submitted at once; a local profile takes ``--cores``."""
-    settings = yaml.safe_load((profile / "config.yaml").read_text()) or {}
-    return settings.get("executor", "local") not in ("local", "dryrun", "touch")
+    return read_profile(profile).get("executor", "local") not in ("local", "dryrun", "touch")
 
 
 def snakemake_command(args, plan: Plan, set_name: str, stage: str, root: Path, profile: Path,
