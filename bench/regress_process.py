@@ -16,7 +16,8 @@ chose the same alpha (test R² difference on those folds).
 
 Cases: one-hot ``flat`` of mirror DMS assays (``--assays``, all variants), and any compressed
 embedding file with its metadata (``--embeddings FILE.pkl:METADATA.csv``, e.g. a sweep's UniRep
-1900 ``mean``). Run it on a quiet machine; ``docs/benchmarks.md`` records the results.
+1900 ``mean``); ``--rows N`` measures a fixed sample of N rows of each case. Run it on a quiet
+machine; ``docs/benchmarks.md`` records the results.
 
     python bench/regress_process.py --assays BLAT_ECOLX_Ostermeier2014 --threads 1 2
 """
@@ -58,6 +59,8 @@ def create_parser() -> argparse.ArgumentParser:
                         help="compressed embeddings and their metadata (ID, target) as further cases")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts, one row each")
     parser.add_argument("--repeats", type=int, default=3, help="rounds per case and thread count (medians)")
+    parser.add_argument("--rows", type=int, default=None,
+                        help="measure a fixed sample of this many rows of each case (seed 0) instead of all rows")
     return parser
 
 
@@ -77,9 +80,25 @@ def onehot_case(mirror: Path, assay: str, folder: Path) -> tuple[str, Path, Path
     return f"{assay} one-hot flat", embeddings, metadata_file
 
 
+def sampled_case(name: str, embeddings: Path, metadata: Path, rows: int, folder: Path) -> tuple[str, Path, Path]:
+    """``rows`` rows of a case drawn with seed 0 (metadata order kept), written into ``folder``."""
+    table = pd.read_csv(metadata, dtype={"ID": str})
+    if rows >= len(table):
+        return name, embeddings, metadata
+    table = table.iloc[np.sort(np.random.default_rng(0).choice(len(table), rows, replace=False))]
+    vectors = load_compressed(embeddings)
+    stem = f"{len(list(folder.iterdir()))}_{rows}"
+    sampled_embeddings, sampled_metadata = folder / f"{stem}.pkl", folder / f"{stem}.csv"
+    with sampled_embeddings.open("wb") as handle:
+        pickle.dump({identifier: vectors[identifier] for identifier in table["ID"]}, handle)
+    table.to_csv(sampled_metadata, index=False)
+    return f"{name}, {rows} rows", sampled_embeddings, sampled_metadata
+
+
 def run_process(command: list[str], threads: int) -> tuple[float, float]:
     """Run ``command`` on ``threads`` CPUs with as many BLAS/OpenMP threads; its wall seconds and peak
-    resident MiB.
+    resident MiB. Its error output goes to a file, not a pipe: the study's script writes a
+    ConvergenceWarning per unconverged fit, which on full-size data fills a pipe nobody reads.
 
     The CPU affinity matters beside the thread variables: the study's ``LassoCV(n_jobs=-1)`` runs its
     inner folds in as many joblib threads as the process may use CPUs, whatever ``OMP_NUM_THREADS`` says.
@@ -87,13 +106,15 @@ def run_process(command: list[str], threads: int) -> tuple[float, float]:
     environment = {**os.environ, **{name: str(threads) for name in
                                     ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
     cpus = sorted(os.sched_getaffinity(0))[:threads]
-    start = time.perf_counter()
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               preexec_fn=lambda: os.sched_setaffinity(0, cpus))
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"failed: {' '.join(command)}\n{process.stderr.read().decode()}")
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=errors,
+                                   preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            errors.seek(0)
+            raise RuntimeError(f"failed: {' '.join(command)}\n{errors.read().decode()}")
     return seconds, usage.ru_maxrss / 1024
 
 
@@ -156,6 +177,8 @@ def main(argv=None) -> int:
             embeddings, metadata = pair.split(":")
             cases.append((Path(embeddings).parent.name + "/" + Path(embeddings).name, Path(embeddings),
                           Path(metadata)))
+        if args.rows is not None:
+            cases = [sampled_case(*case, args.rows, folder) for case in cases]
         rows = []
         for name, embeddings, metadata in cases:
             for threads in args.threads:

@@ -210,6 +210,42 @@ def test_dense_features_walk_on_grams_from_one_row_per_ten_columns_within_a_memo
     assert not lasso.walks_on_grams(10_000, 5120, 5, 4)
 
 
+def held_bytes(fold) -> int:
+    """Bytes of the arrays an inner fold holds of its own (the search's rows ``X`` are shared, not held)."""
+    arrays = [value for name, value in vars(fold).items() if isinstance(value, np.ndarray) and name != "X"]
+    arrays += list(fold.exceptions or ())
+    return sum(array.nbytes for array in arrays)
+
+
+@pytest.mark.parametrize("walk", ["gram", "sparse", "columns"])
+def test_an_inner_fold_holds_no_copy_of_the_rows_unless_it_walks_on_them(walk):
+    """On Grams and on exceptions a fold keeps vectors beside its Gram or exceptions (and shares the
+    search's rows for its test errors); only the walk on the columns keeps the centred training part."""
+    from plmtransfer.learn import lasso
+
+    if walk == "sparse":
+        X, y = single_mutant_onehot(400, 30, seed=4)
+        X = np.asfortranarray(X[:, X.std(axis=0) > 0])
+    else:
+        X, y = problem(*((400, 60) if walk == "gram" else (40, 600)))
+        X = np.asfortranarray(X)
+    parts = np.array_split(np.arange(len(X)), 5)
+    train, test = np.concatenate(parts[1:]), parts[0]
+    gram = None
+    if walk == "gram":
+        gram = lasso.inner_training_grams(X, [(np.setdiff1d(np.arange(len(X)), part), part) for part in parts])[0]
+    common = lasso.common_values(X) if walk == "sparse" else None
+    fold = lasso.InnerFold.make(X, y, train, test, gram, common)
+    training_part = len(train) * X.shape[1] * X.itemsize
+    assert fold.X is X
+    if walk == "columns":
+        assert fold.X_centred.shape == (len(train), X.shape[1])
+    else:
+        assert fold.X_centred is None
+        assert held_bytes(fold) - (0 if fold.gram is None else fold.gram.nbytes) < training_part / 10
+    assert np.isfinite(fold.walk(lasso.study_alpha_grid(X, y)[:20], 1e-2, 1000)).all()
+
+
 def test_the_exact_search_on_single_mutants_picks_lassocvs_alpha():
     X, y = single_mutant_onehot(400, 30, seed=4)
     keep = X.std(axis=0) > 0

@@ -142,56 +142,64 @@ def study_alpha_grid(X: np.ndarray, y: np.ndarray, n_alphas: int = 100, eps: flo
 
 @dataclass
 class InnerFold:
-    """One inner CV fold, centred once (the training part, its Gram matrix, the test part), and
-    the fold's walk down the alpha grid: where it stands and the coefficients walked so far."""
+    """One inner CV fold, centred once, and the fold's walk down the alpha grid: where it stands and
+    the coefficients walked so far.
 
-    X_centred: np.ndarray
+    It keeps what its walk reads and no more: the centred training part for the walk on the columns,
+    its Gram matrix and ``Xᵀy`` for the Gram walk, its exceptions for the sparse walk; the test part
+    is gathered from the search's rows when its errors are computed. So an inner fold holds a few
+    vectors beside its Gram matrix or exceptions, not a copy of the data.
+    """
+
+    n_rows: int
     y_centred: np.ndarray
     X_mean: np.ndarray
     y_mean: float
-    gram: np.ndarray | None
-    Xy: np.ndarray | None
-    X_test: np.ndarray
+    X: np.ndarray
+    test: np.ndarray
     y_test: np.ndarray
+    X_centred: np.ndarray | None = None
+    column_norms2: np.ndarray | None = None
+    gram: np.ndarray | None = None
+    Xy: np.ndarray | None = None
     exceptions: tuple[np.ndarray, ...] | None = None
     coef: np.ndarray = field(init=False)
     walked: list[np.ndarray] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         """The walk starts from all-zero coefficients, as ``enet_path`` does."""
-        self.coef = np.zeros(self.X_centred.shape[1])
+        self.coef = np.zeros(self.X.shape[1])
 
     @classmethod
-    def make(cls, X: np.ndarray, X_rows: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
+    def make(cls, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
              gram: np.ndarray | None, common: np.ndarray | None = None) -> InnerFold:
-        """Centre the training rows as LassoCV does; ``gram`` is their centred Gram matrix, if used;
-        with ``common`` (:func:`common_values` of ``X``) the centred columns are also kept as common
-        values plus exceptions (:func:`column_exceptions`) for the sparse walk.
+        """Centre the training rows of ``X`` as LassoCV does; ``gram`` is their centred Gram matrix, if
+        used; with ``common`` (:func:`common_values` of ``X``) the centred columns are kept as common
+        values plus exceptions (:func:`column_exceptions`) for the sparse walk; with neither, as columns.
 
-        ``X`` and ``X_rows`` are the same rows, column-major (what the solver works on) and
-        row-major (fast to gather rows from). The column means and the centring follow
-        scikit-learn's ``_path_residuals``/``_pre_fit`` in the features' dtype; the solver
-        itself accumulates in float64 (:mod:`plmtransfer.learn.coordinate_descent`).
+        The column means and the centring follow scikit-learn's ``_path_residuals``/``_pre_fit`` in
+        the features' dtype (the means over a row-major copy, as LassoCV sums them); the solver itself
+        accumulates in float64 (:mod:`plmtransfer.learn.coordinate_descent`). ``X`` is kept by
+        reference for the test part's predictions.
         """
-        X_mean = np.average(X_rows[train], axis=0)
         X_centred = rows_of(X, train)
+        X_mean = np.average(np.ascontiguousarray(X_centred), axis=0)
         exceptional = None if common is None else X_centred != common
         X_centred -= X_mean
         y_train = y[train].astype(X.dtype)
         y_mean = np.average(y_train, axis=0)
         y_centred = y_train - y_mean
-        Xy = None
+        fold = cls(len(train), y_centred, X_mean.astype(np.float64), float(y_mean), X, test, y[test])
         if gram is not None:
-            gram = np.ascontiguousarray(gram, dtype=X.dtype)
-            Xy = np.dot(X_centred.T, y_centred).astype(np.float64)
-        exceptions = None if common is None else column_exceptions(X_centred, exceptional, common - X_mean)
-        return cls(X_centred, y_centred, X_mean.astype(np.float64), float(y_mean), gram, Xy, X_rows[test], y[test],
-                   exceptions)
-
-    @cached_property
-    def column_norms2(self) -> np.ndarray:
-        """Squared norms of the centred training columns (float64): the solver's coordinate scales."""
-        return np.einsum("ij,ij->j", self.X_centred, self.X_centred, dtype=np.float64)
+            fold.gram = np.ascontiguousarray(gram, dtype=X.dtype)
+            fold.Xy = np.dot(X_centred.T, y_centred).astype(np.float64)
+            return fold
+        fold.column_norms2 = np.einsum("ij,ij->j", X_centred, X_centred, dtype=np.float64)
+        if common is None:
+            fold.X_centred = X_centred
+        else:
+            fold.exceptions = column_exceptions(X_centred, exceptional, common - X_mean)
+        return fold
 
     @cached_property
     def y_norm2(self) -> float:
@@ -207,12 +215,12 @@ class InnerFold:
         """
         from plmtransfer.learn import coordinate_descent  # numba: imported by the compiled solvers only
 
-        penalties = np.asarray(alphas, dtype=np.float64) * len(self.X_centred)
+        penalties = np.asarray(alphas, dtype=np.float64) * self.n_rows
         if self.exceptions is not None:
             solutions, unconverged = coordinate_descent.walk_sparse(
                 *self.exceptions, self.y_centred.astype(np.float64), self.column_norms2, self.coef, penalties, tol,
                 max_iter)
-        elif self.gram is None:
+        elif self.X_centred is not None:
             solutions, unconverged = coordinate_descent.walk_data(
                 self.X_centred, self.y_centred, self.column_norms2, self.coef, penalties, tol, max_iter)
         else:
@@ -229,12 +237,13 @@ class InnerFold:
 
         At tol=1e-2 most alphas leave the warm start as it is, so consecutive columns are
         often equal: each distinct column is evaluated once. The predictions are computed in
-        the features' dtype, as LassoCV computes them.
+        the features' dtype on the test rows row-major, as LassoCV computes them.
         """
         distinct = np.concatenate([[True], np.any(coefs[:, 1:] != coefs[:, :-1], axis=0)])
         unique_coefs = coefs[:, distinct]
         intercepts = self.y_mean - np.dot(self.X_mean, unique_coefs)
-        residues = self.X_test @ unique_coefs.astype(self.X_test.dtype) - self.y_test[:, np.newaxis]
+        X_test = np.ascontiguousarray(rows_of(self.X, self.test))
+        residues = X_test @ unique_coefs.astype(X_test.dtype) - self.y_test[:, np.newaxis]
         residues += intercepts
         return (residues ** 2).mean(axis=0)[np.cumsum(distinct) - 1]
 
@@ -426,8 +435,7 @@ class CompiledLassoCV(RegressorMixin, BaseEstimator):
         use_gram = (common is None and tests_cover_rows
                     and walks_on_grams(smallest_inner, X.shape[1], len(folds), X.dtype.itemsize))
         grams = inner_training_grams(X, folds) if use_gram else [None] * len(folds)
-        X_rows = np.ascontiguousarray(X)
-        inner = [InnerFold.make(X, X_rows, y, train, test, gram, common)
+        inner = [InnerFold.make(X, y, train, test, gram, common)
                  for (train, test), gram in zip(folds, grams, strict=True)]
         mse = np.full(len(alphas), np.inf)
         mse_path = np.full((len(alphas), len(inner)), np.nan)
@@ -438,6 +446,7 @@ class CompiledLassoCV(RegressorMixin, BaseEstimator):
             if walk_finished(mse, chunk[-1], self.patience, self.null_margin):
                 break
         best = chosen_alpha_index(mse, self.tie)
+        del inner, grams  # the refit copies the rows: the walks' matrices are not needed beside it
         refit = Lasso(alpha=alphas[best], max_iter=self.max_iter, tol=self.tol, random_state=self.random_state)
         refit.fit(X, y)
         self.alpha_ = float(alphas[best])

@@ -243,13 +243,14 @@ def fit_fold(X_train: np.ndarray, y_train: np.ndarray, options: Options, groups:
     although the coefficients are bitwise the same.
     """
     start = time.perf_counter()
-    n_features = X_train.shape[1]
+    n_rows, n_features = X_train.shape
     keep = varying_columns(X_train)
     if len(keep) == 0 or len(keep) == n_features:
         keep = np.arange(n_features)
         X_kept = np.asfortranarray(X_train)
     else:
         X_kept = np.asfortranarray(X_train[:, keep])
+    del X_train  # the fit reads X_kept; a caller that passes a temporary frees its copy here
     cv = None if options.inner_cv == "study" else inner_cv_folds(options.inner_cv, groups)
     smallest_inner = min(len(train) for train, _ in cv) if isinstance(cv, list) else None
     with sklearn.config_context(assume_finite=True):
@@ -259,7 +260,7 @@ def fit_fold(X_train: np.ndarray, y_train: np.ndarray, options: Options, groups:
                                                exact=options.solver == "compiled").fit(X_kept, y_train)
         else:
             model = make_regressor(options.regressor, options.n_jobs,
-                                   precompute_setting(len(X_train), n_features, len(keep), smallest_inner), cv)
+                                   precompute_setting(n_rows, n_features, len(keep), smallest_inner), cv)
             model.fit(X_kept, y_train)
     seconds = time.perf_counter() - start
     coef = np.zeros(n_features, dtype=model.coef_.dtype)
@@ -595,14 +596,23 @@ def cross_validate_predictions(table: Table, options: Options, source: str = "in
     features = scale(table.features) if options.scaling == "global" else table.features
     features = np.asfortranarray(features)
 
-    def result_of(split: splits.Split) -> tuple[dict, Fit, np.ndarray]:
-        """Fit one outer fold's training part, score it on both parts; also return the test predictions."""
-        train, test = split
+    def fold_parts(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """An outer fold's training and test rows, column-major (``--scaling fold``: scaled on the training rows)."""
         X_train, X_test = rows_of(features, train), rows_of(features, test)
         if options.scaling == "fold":
             scaler = MinMaxScaler(feature_range=(0, 1)).fit(X_train)
             X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-        fit = fit_fold(X_train, target[train], options, None if groups is None else groups[train])
+        return X_train, X_test
+
+    def result_of(split: splits.Split) -> tuple[dict, Fit, np.ndarray]:
+        """Fit one outer fold's training part, score it on both parts; also return the test predictions.
+
+        The parts are gathered for the fit and again for the scores, the same rows either way, so
+        that no copy of them waits beside the search's own (several at once with threaded folds).
+        """
+        train, test = split
+        fit = fit_fold(fold_parts(train, test)[0], target[train], options, None if groups is None else groups[train])
+        X_train, X_test = fold_parts(train, test)
         train_scores = score(target[train], fit.predict(X_train))
         test_predictions = fit.predict(X_test)
         test_scores = score(target[test], test_predictions)
@@ -756,6 +766,7 @@ def run_predictions(embeddings_path: str | Path, metadata_path: str | Path, opti
     source = f"{metadata_path} x {embeddings_path}"
     table = joined_table(metadata, embeddings, scores, source, options, options.max_missing,
                          read_feature_files(options))
+    del embeddings  # joined into table.features: a second copy of the data not needed by the folds
     convergence = Convergence()
     try:
         results, predictions = cross_validate_predictions(table, options, source, progress, convergence)
