@@ -293,10 +293,11 @@ def merge(base: dict, override: dict) -> None:
 
 def profile_dir(profile: str) -> Path:
     """A profile name under workflow/profiles/, or a directory."""
-    named = study_config.resource_dir("workflow") / "profiles" / profile
-    path = named if named.is_dir() else Path(profile)
+    shipped = study_config.resource_dir("workflow") / "profiles"
+    path = shipped / profile if (shipped / profile).is_dir() else Path(profile)
     if not (path / "config.yaml").is_file():
-        raise UserError(f"no Snakemake profile '{profile}' (use local, cpu, slurm or a directory with a config.yaml)")
+        names = sorted(folder.name for folder in shipped.iterdir() if (folder / "config.yaml").is_file())
+        raise UserError(f"no Snakemake profile '{profile}' (use {', '.join(names)} or a directory with a config.yaml)")
     return path.resolve()
 
 
